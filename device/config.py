@@ -1,0 +1,351 @@
+"""Device settings: one frozen dataclass per stage, read once from TOML and validated at start-up.
+
+Nothing deeper in the loop reads a file or the environment: the composition root (app.py) hands
+each stage its own section.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+LOCALES = ("en-US", "fr-FR")
+CONFIG_ENV = "REORDER_CONFIG"
+DEFAULT_CONFIG_PATHS = (Path("/etc/reorder/device.toml"),)
+
+
+def _state_dir() -> Path:
+    if os.environ.get("STATE_DIRECTORY"):  # set by systemd's StateDirectory=
+        return Path(os.environ["STATE_DIRECTORY"])
+    return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "reorder"
+
+
+def _default_device_id() -> str:
+    name = socket.gethostname().split(".")[0].lower()
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name) or "reorder-device"
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """Who the device is."""
+
+    id: str = field(default_factory=_default_device_id)
+    """Device id used in MQTT topics and as the MQTT client id (default: the hostname)."""
+    locale: Literal["en-US", "fr-FR"] = "en-US"
+    """Language of requests and read-backs."""
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    """Microphone and speaker."""
+
+    input_device: str = ""
+    """sounddevice input: a device index or part of its name; empty = the system default."""
+    output_device: str = ""
+    """sounddevice output for read-backs and earcons; empty = the system default."""
+    block_seconds: float = 0.08
+    """Length of one audio frame (seconds); 0.08 is what openWakeWord expects."""
+
+
+@dataclass(frozen=True)
+class WakeSettings:
+    """Wake-word detection."""
+
+    engine: Literal["openwakeword", "porcupine"] = "openwakeword"
+    """Wake-word engine; porcupine needs a Picovoice AccessKey."""
+    keyword: str = "hey_jarvis"
+    """openWakeWord: a bundled model name (hey_jarvis, alexa, hey_mycroft) or an .onnx path;
+    porcupine: a built-in keyword (e.g. "jarvis") or a .ppn path."""
+    threshold: float = 0.5
+    """Score (0-1) above which a frame counts as the wake word (openWakeWord)."""
+    sensitivity: float = 0.5
+    """Porcupine sensitivity (0-1)."""
+    refractory_seconds: float = 2.0
+    """After a wake, further wakes are ignored for this long (seconds of audio)."""
+    access_key_file: str = ""
+    """File holding the Picovoice AccessKey (mode 0600); PICOVOICE_ACCESS_KEY is used otherwise."""
+
+
+@dataclass(frozen=True)
+class RecognizerSettings:
+    """Speech recognition of the request after the wake word."""
+
+    engine: Literal["auto", "vosk", "pocketsphinx"] = "auto"
+    """auto = Vosk when a Vosk model for the locale is configured or installed, else pocketsphinx (en-US)."""
+    vosk_model: str = ""
+    """Vosk model directory; empty = the installer's default for the locale under /opt/reorder/models."""
+    min_confidence: float = 0.6
+    """Transcripts below this confidence (0-1) are refused with reason low-confidence."""
+    end_silence_seconds: float = 0.6
+    """Trailing silence that ends the request (seconds)."""
+    max_utterance_seconds: float = 8.0
+    """A request is cut after this long (seconds)."""
+    no_speech_seconds: float = 5.0
+    """After the wake word, give up when nobody speaks for this long (seconds)."""
+    min_speech_seconds: float = 0.25
+    """Shorter bursts of sound (a cough, the tail of the wake word) are not a request (seconds)."""
+
+
+@dataclass(frozen=True)
+class ConfirmationSettings:
+    """Read-back, button language and purchase guards."""
+
+    timeout_seconds: float = 15.0
+    """No press within this long after the read-back cancels the order (seconds)."""
+    long_press_seconds: float = 1.5
+    """A press at least this long cancels (seconds)."""
+    undo_seconds: float = 30.0
+    """After an order is sent, a press within this window undoes it (seconds)."""
+    speak: bool = True
+    """Read the items and total aloud with espeak-ng."""
+    max_order_total: float = 150.0
+    """Orders whose total is above this are refused (over-total-cap); 0 = no cap."""
+    max_orders_per_day: int = 10
+    """More orders than this in 24 hours are refused (daily-limit); 0 = no limit."""
+    repeat_guard_hours: float = 12.0
+    """The same SKU ordered again within this many hours needs a second press; 0 = off."""
+    repeat_guard: Literal["ask", "refuse", "off"] = "ask"
+    """What a repeat does: ask for a second press, refuse it (repeat-guard), or nothing."""
+    voice_confirmation: bool = False
+    """Also accept "yes"/"oui" as confirmation (never for totals above voice_max_total)."""
+    voice_max_total: float = 20.0
+    """Above this total, only the button confirms even when voice confirmation is on."""
+
+
+@dataclass(frozen=True)
+class GpioSettings:
+    """Buttons and LEDs (BCM pin numbers)."""
+
+    pin_factory: str = ""
+    """gpiozero pin factory: empty = gpiozero's choice on a Pi, "mock" = simulated pins (laptops)."""
+    confirm_button: int = 17
+    """Pin of the confirm button (to ground; internal pull-up)."""
+    mute_button: int = 0
+    """Pin of a mute switch/button (0 = none)."""
+    mute_is_switch: bool = False
+    """True for a latching switch (closed = muted), False for a push button that toggles."""
+    led: Literal["rgb", "separate"] = "rgb"
+    """One RGB LED on red/green/blue pins, or separate LEDs on the same pins."""
+    red: int = 5
+    """Red LED pin (0 = none)."""
+    green: int = 6
+    """Green LED pin (0 = none)."""
+    blue: int = 13
+    """Blue LED pin (0 = none)."""
+    active_high: bool = True
+    """False for common-anode LEDs."""
+
+
+@dataclass(frozen=True)
+class MqttSettings:
+    """The broker the orders go to."""
+
+    broker: str = "mqtt://127.0.0.1:1883"
+    """mqtt://host:port or mqtts://host:port."""
+    topic_prefix: str = "reorder/v1"
+    """Prefix of every topic."""
+    ca_file: str = ""
+    """CA certificate (PEM) for mqtts://; empty = the system's trust store."""
+    cert_file: str = ""
+    """Client certificate (PEM) for mutual TLS."""
+    key_file: str = ""
+    """Client private key (PEM, mode 0600)."""
+    username: str = ""
+    """Broker username (default: none)."""
+    password_file: str = ""
+    """File holding the broker password (mode 0600)."""
+    allow_insecure: bool = False
+    """Allow plain mqtt:// to a broker that is not on this machine."""
+    keepalive_seconds: int = 30
+    """MQTT keep-alive (seconds)."""
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Files the device keeps."""
+
+    outbox: str = ""
+    """Outbox database; empty = $STATE_DIRECTORY or ~/.local/state/reorder/outbox.sqlite3."""
+    outbox_capacity: int = 1000
+    """Orders the outbox holds before it refuses new ones out loud (outbox-full)."""
+    catalog: str = ""
+    """A fixed catalogue file; empty = the retained catalogue from the broker."""
+    catalog_cache: str = ""
+    """Where the last good broker catalogue is kept for offline reboots; empty = next to the outbox."""
+
+    def outbox_path(self) -> Path:
+        """The outbox file."""
+        return Path(self.outbox).expanduser() if self.outbox else _state_dir() / "outbox.sqlite3"
+
+    def catalog_cache_path(self) -> Path:
+        """The catalogue cache file."""
+        if self.catalog_cache:
+            return Path(self.catalog_cache).expanduser()
+        return self.outbox_path().with_name("catalog.json")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the device needs, validated."""
+
+    device: DeviceSettings = field(default_factory=DeviceSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    wake: WakeSettings = field(default_factory=WakeSettings)
+    recognizer: RecognizerSettings = field(default_factory=RecognizerSettings)
+    confirmation: ConfirmationSettings = field(default_factory=ConfirmationSettings)
+    gpio: GpioSettings = field(default_factory=GpioSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    source: str = "built-in defaults"
+    """Where the settings came from (for error messages)."""
+
+    @property
+    def language(self) -> str:
+        """Two-letter language of the locale ("en", "fr")."""
+        return self.device.locale.split("-")[0]
+
+
+SECTIONS: dict[str, type] = {
+    "device": DeviceSettings, "audio": AudioSettings, "wake": WakeSettings, "recognizer": RecognizerSettings,
+    "confirmation": ConfirmationSettings, "gpio": GpioSettings, "mqtt": MqttSettings, "storage": StorageSettings,
+}
+_HINTS = {name: typing.get_type_hints(cls) for name, cls in SECTIONS.items()}
+
+
+def _coerce(section: str, key: str, value: Any, hint: Any, source: str) -> Any:
+    """Check one value against its type hint; returns it (ints widened to floats)."""
+    where = f"[{section}] {key} in {source}"
+    origin = get_origin(hint)
+    if origin is Literal:
+        choices = get_args(hint)
+        if value not in choices:
+            raise ConfigError(f"{where} must be one of {', '.join(map(str, choices))} (got {value!r})")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false (got {value!r})")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be a whole number (got {value!r})")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number (got {value!r})")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string (got {value!r})")
+        return value
+    raise ConfigError(f"{where}: unsupported setting type")  # pragma: no cover
+
+
+def _check_ranges(s: Settings) -> None:
+    """Value checks that types alone cannot express."""
+    src = s.source
+
+    def need(ok: bool, section: str, key: str, what: str) -> None:
+        if not ok:
+            raise ConfigError(f"[{section}] {key} in {src} {what}")
+
+    d = s.device
+    need(bool(d.id) and all(c.isalnum() or c in "-_" for c in d.id) and len(d.id) <= 64, "device", "id",
+         f"must be 1-64 letters, digits, '-' or '_' (got {d.id!r})")
+    w = s.wake
+    need(0 < w.threshold < 1, "wake", "threshold", f"must be between 0 and 1 (got {w.threshold})")
+    need(0 < w.sensitivity <= 1, "wake", "sensitivity", f"must be between 0 and 1 (got {w.sensitivity})")
+    need(w.refractory_seconds >= 0, "wake", "refractory_seconds", "must not be negative")
+    r = s.recognizer
+    need(0 <= r.min_confidence <= 1, "recognizer", "min_confidence", "must be between 0 and 1")
+    need(0.1 <= r.end_silence_seconds <= 3, "recognizer", "end_silence_seconds", "must be between 0.1 and 3")
+    need(1 <= r.max_utterance_seconds <= 30, "recognizer", "max_utterance_seconds", "must be between 1 and 30")
+    need(0.5 <= r.no_speech_seconds <= 30, "recognizer", "no_speech_seconds", "must be between 0.5 and 30")
+    need(0 <= r.min_speech_seconds < 2, "recognizer", "min_speech_seconds", "must be between 0 and 2")
+    c = s.confirmation
+    need(3 <= c.timeout_seconds <= 120, "confirmation", "timeout_seconds", "must be between 3 and 120")
+    need(0.5 <= c.long_press_seconds <= 10, "confirmation", "long_press_seconds", "must be between 0.5 and 10")
+    need(0 <= c.undo_seconds <= 600, "confirmation", "undo_seconds", "must be between 0 and 600")
+    need(c.max_order_total >= 0, "confirmation", "max_order_total", "must not be negative")
+    need(c.max_orders_per_day >= 0, "confirmation", "max_orders_per_day", "must not be negative")
+    need(c.repeat_guard_hours >= 0, "confirmation", "repeat_guard_hours", "must not be negative")
+    g = s.gpio
+    pins = {k: getattr(g, k) for k in ("confirm_button", "mute_button", "red", "green", "blue")}
+    for key, pin in pins.items():
+        need(0 <= pin <= 27, "gpio", key, f"must be a BCM pin 1-27, or 0 for none (got {pin})")
+    need(g.confirm_button != 0, "gpio", "confirm_button", "is required: every order needs a press")
+    used = [p for p in pins.values() if p]
+    need(len(used) == len(set(used)), "gpio", "pins", "must all differ (two settings name the same pin)")
+    m = s.mqtt
+    url = urlsplit(m.broker)
+    need(url.scheme in ("mqtt", "mqtts") and bool(url.hostname), "mqtt", "broker",
+         f"must look like mqtt://host:port or mqtts://host:port (got {m.broker!r})")
+    try:
+        url.port
+    except ValueError:
+        need(False, "mqtt", "broker", f"has a bad port (got {m.broker!r})")
+    need(bool(m.topic_prefix) and not any(ch in m.topic_prefix for ch in "#+") and not m.topic_prefix.endswith("/"),
+         "mqtt", "topic_prefix", "must be a topic without wildcards or trailing '/'")
+    need(5 <= m.keepalive_seconds <= 3600, "mqtt", "keepalive_seconds", "must be between 5 and 3600")
+    need(s.storage.outbox_capacity >= 1, "storage", "outbox_capacity", "must be at least 1")
+
+
+def from_mapping(data: dict[str, Any], source: str) -> Settings:
+    """Build validated Settings from a TOML-shaped mapping; raises ConfigError naming the key."""
+    sections = {}
+    for name, value in data.items():
+        if name not in SECTIONS:
+            raise ConfigError(f"unknown section [{name}] in {source}; known: {', '.join(SECTIONS)}")
+        if not isinstance(value, dict):
+            raise ConfigError(f"[{name}] in {source} must be a table of settings")
+        hints = _HINTS[name]
+        known = {f.name for f in dataclasses.fields(SECTIONS[name])}
+        for key in value:
+            if key not in known:
+                raise ConfigError(f"unknown key [{name}] {key} in {source}; known: {', '.join(sorted(known))}")
+        sections[name] = SECTIONS[name](**{k: _coerce(name, k, v, hints[k], source) for k, v in value.items()})
+    settings = Settings(**sections, source=source)
+    _check_ranges(settings)
+    return settings
+
+
+def load(path: str | Path | None = None) -> Settings:
+    """Read the config file (explicit path, $REORDER_CONFIG, /etc/reorder/device.toml) or use defaults."""
+    if path is None and os.environ.get(CONFIG_ENV):
+        path = os.environ[CONFIG_ENV]
+    if path is None:
+        path = next((p for p in DEFAULT_CONFIG_PATHS if p.exists()), None)
+        if path is None:
+            return from_mapping({}, "built-in defaults")
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; give a path to a device.toml "
+                          f"(template: firmware_config/device.example.toml)") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read ({exc.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return from_mapping(data, f"config file {path}")
+
+
+def override(settings: Settings, changes: dict[tuple[str, str], Any]) -> Settings:
+    """Apply command-line overrides ({(section, key): value}) and validate again."""
+    if not changes:
+        return settings
+    sections = {name: getattr(settings, name) for name in SECTIONS}
+    for (name, key), value in changes.items():
+        value = _coerce(name, key, value, _HINTS[name][key], "the command line")
+        sections[name] = dataclasses.replace(sections[name], **{key: value})
+    result = Settings(**sections, source=settings.source + " and command-line flags")
+    _check_ranges(result)
+    return result

@@ -1,0 +1,35 @@
+"""One exception root; every user-facing error is one line that names the culprit and the fix."""
+
+from __future__ import annotations
+
+
+class ReorderError(Exception):
+    """Root of every error the device reports to a person (one line, no traceback)."""
+
+    exit_code = 1
+
+
+class ConfigError(ReorderError, ValueError):
+    """A config file, flag or catalogue is wrong: names the key or file and what to do."""
+
+    exit_code = 2
+
+
+class CatalogueError(ConfigError):
+    """A catalogue file or message does not follow `reorder.catalog/1`."""
+
+
+class AudioError(ReorderError, OSError):
+    """A microphone, speaker or audio file cannot be used."""
+
+
+class ModelError(ReorderError, FileNotFoundError):
+    """A wake-word or speech model is missing, unreadable or refused (e.g. a bad AccessKey)."""
+
+
+class BrokerError(ReorderError, ConnectionError):
+    """The MQTT broker is unreachable or refuses the device's credentials."""
+
+
+class OutboxError(ReorderError, OSError):
+    """The outbox file cannot be opened, is corrupt, or is full."""

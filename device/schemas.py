@@ -1,0 +1,111 @@
+"""JSON Schemas of the MQTT payloads in CONTRACT §2, shared by the device and the store backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+
+_MONEY = {"type": "number", "minimum": 0}
+_NAMES = {"type": "array", "items": {"type": "string", "minLength": 1}}
+
+CATALOG = {
+    "type": "object",
+    "required": ["schema", "version", "currency", "items"],
+    "properties": {
+        "schema": {"const": "reorder.catalog/1"},
+        "version": {"type": "integer", "minimum": 0},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["sku", "names", "unit_price", "max_quantity"],
+                "properties": {
+                    "sku": {"type": "string", "minLength": 1},
+                    "names": {
+                        "type": "object",
+                        "minProperties": 1,
+                        "additionalProperties": _NAMES,
+                    },
+                    "unit_price": _MONEY,
+                    "max_quantity": {"type": "integer", "minimum": 1},
+                },
+            },
+        },
+    },
+}
+
+ORDER = {
+    "type": "object",
+    "required": ["schema", "order_id", "device_id", "created_at", "items", "total", "currency"],
+    "properties": {
+        "schema": {"const": "reorder.order/1"},
+        "order_id": {"type": "string", "minLength": 1},
+        "device_id": {"type": "string", "minLength": 1},
+        "created_at": {"type": "string"},
+        "locale": {"type": "string"},
+        "catalog_version": {"type": "integer"},
+        "items": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["sku", "quantity", "unit_price"],
+                "properties": {
+                    "sku": {"type": "string"},
+                    "quantity": {"type": "integer", "minimum": 1},
+                    "unit_price": _MONEY,
+                },
+            },
+        },
+        "total": _MONEY,
+        "currency": {"type": "string"},
+        "confirmed_by": {"type": "string"},
+    },
+}
+
+ORDER_STATUS = {
+    "type": "object",
+    "required": ["schema", "order_id", "status"],
+    "properties": {
+        "schema": {"const": "reorder.order-status/1"},
+        "order_id": {"type": "string", "minLength": 1},
+        "status": {"enum": ["accepted", "rejected", "duplicate", "cancelled", "shipped"]},
+        "reason": {"type": "string"},
+        "eta": {"type": "string"},
+    },
+}
+
+CANCEL = {
+    "type": "object",
+    "required": ["schema", "order_id", "device_id", "created_at"],
+    "properties": {
+        "schema": {"const": "reorder.cancel/1"},
+        "order_id": {"type": "string", "minLength": 1},
+        "device_id": {"type": "string", "minLength": 1},
+        "created_at": {"type": "string"},
+    },
+}
+
+STATE = {
+    "type": "object",
+    "required": ["schema", "online", "firmware", "outbox_depth", "muted", "since"],
+    "properties": {
+        "schema": {"const": "reorder.state/1"},
+        "online": {"type": "boolean"},
+        "firmware": {"type": "string"},
+        "outbox_depth": {"type": "integer", "minimum": 0},
+        "muted": {"type": "boolean"},
+        "since": {"type": "string"},
+    },
+}
+
+
+def problem(payload: Any, schema: dict) -> str | None:
+    """Return one line saying what is wrong with `payload`, or None when it is valid."""
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(payload))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+    return f"{where}: {error.message}"
