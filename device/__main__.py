@@ -1,0 +1,180 @@
+"""The `reorder` command: parse, validate, run; bad input ends in one clear line, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from . import __version__
+from .errors import ReorderError
+
+log = logging.getLogger("device")
+
+# Flags that override the config file: flag → (section, key).
+OVERRIDES = {
+    "broker": ("mqtt", "broker"), "device_id": ("device", "id"), "locale": ("device", "locale"),
+    "catalog": ("storage", "catalog"), "outbox": ("storage", "outbox"), "wake_engine": ("wake", "engine"),
+    "recognizer": ("recognizer", "engine"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
+        self.exit(2, f"reorder: {message} (see `reorder {self.prog.split()[-1]} --help`)\n")
+
+
+def _device_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="device config file (TOML; default /etc/reorder/device.toml if present)")
+    p.add_argument("--broker", help="mqtt://host:port or mqtts://host:port")
+    p.add_argument("--device-id", help="device id used in topics")
+    p.add_argument("--locale", choices=["en-US", "fr-FR"])
+    p.add_argument("--catalog", help="catalogue file, instead of waiting for the retained catalogue")
+    p.add_argument("--outbox", help="outbox database file")
+    p.add_argument("--wake-engine", choices=["openwakeword", "porcupine"])
+    p.add_argument("--recognizer", choices=["vosk", "pocketsphinx"])
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="reorder", description="Offline voice re-order speaker.")
+    parser.add_argument("--version", action="version", version=f"reorder {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="the device loop on real hardware")
+    _device_options(run)
+    replay = sub.add_parser("replay", help="the device loop on a WAV file, printing JSON-lines events")
+    replay.add_argument("audio", help="WAV file (any rate; converted to 16 kHz mono)")
+    _device_options(replay)
+    replay.add_argument("--press-at", type=float, action="append", default=[], metavar="SECONDS",
+                        help="short press of the confirm button at that time of the recording (repeatable)")
+    replay.add_argument("--long-press-at", type=float, action="append", default=[], metavar="SECONDS",
+                        help="long press (cancel) at that time (repeatable)")
+    replay.add_argument("--realtime", action="store_true", help="pace the audio like a live microphone")
+    replay.add_argument("--linger", type=float, default=0.0, metavar="SECONDS",
+                        help="keep running after the audio, to wait for the store's answer")
+    parse = sub.add_parser("parse", help="print the intent of one utterance as JSON")
+    parse.add_argument("text")
+    parse.add_argument("--catalog", required=True, help="catalogue file")
+    parse.add_argument("--locale", required=True, choices=["en-US", "fr-FR"])
+    demo = sub.add_parser("demo", help="everything on a laptop: embedded broker, store, device")
+    demo.add_argument("--mic", action="store_true", help="use the microphone instead of the sample recording")
+    demo.add_argument("--lang", choices=["en", "fr"], default="en")
+    demo.add_argument("--broker", help="use this broker instead of the embedded one")
+    doctor = sub.add_parser("doctor", help="check microphone, speaker, models, GPIO, clock, broker")
+    doctor.add_argument("--config")
+    store = sub.add_parser("store-backend", help="the reference store backend", add_help=False)
+    store.add_argument("store_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _settings(args: argparse.Namespace):
+    from . import config
+
+    settings = config.load(args.config)
+    changes = {OVERRIDES[k]: v for k, v in vars(args).items() if k in OVERRIDES and v is not None}
+    return config.override(settings, changes)
+
+
+def _logging(verbose: bool, quiet: bool = False) -> None:
+    level = logging.DEBUG if verbose else (logging.WARNING if quiet else logging.INFO)
+    logging.basicConfig(level=level, stream=sys.stderr, format="reorder: %(levelname)s %(name)s: %(message)s")
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from .catalogue import Catalogue
+    from .stages.intent import parse
+
+    intent = parse(args.text, Catalogue.load(args.catalog), args.locale)
+    print(json.dumps(intent.to_dict(), ensure_ascii=False))
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .adapters.wav_source import WavSource
+    from .app import build, event_line
+    from .runner import PressPlan, run_replay
+
+    _logging(args.verbose, quiet=True)
+    settings = _settings(args)
+    # Replay always uses gpiozero's mock pins: --press-at drives them like a finger.
+    settings = dataclasses.replace(settings, gpio=dataclasses.replace(settings.gpio, pin_factory="mock"))
+    source = WavSource(args.audio)
+
+    def emit(event) -> None:
+        print(event_line(event), flush=True)
+
+    device = build(settings, source, emit, play_audio=False)
+    try:
+        run_replay(device, PressPlan(args.press_at, args.long_press_at, settings.confirmation.long_press_seconds),
+                   realtime=args.realtime, linger=args.linger)
+    finally:
+        device.close()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .adapters.microphone import Microphone
+    from .app import build, event_line
+
+    _logging(args.verbose)
+    settings = _settings(args)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    events = logging.getLogger("device.events")
+    device = build(settings, Microphone(settings.audio.input_device), lambda e: events.info("%s", event_line(e)))
+    log.info("reorder %s: device %s, locale %s, broker %s (%s)", __version__, settings.device.id,
+             settings.device.locale, settings.mqtt.broker, settings.source)
+    from .runner import run_live
+
+    try:
+        run_live(device, stop)
+    finally:
+        device.close()
+    return 0
+
+
+def cmd_store_backend(args: argparse.Namespace) -> int:
+    from .store.backend import main as store_main
+
+    return store_main(args.store_args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import main as demo_main
+
+    return demo_main(args)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from .doctor import main as doctor_main
+
+    return doctor_main(args)
+
+
+COMMANDS = {"parse": cmd_parse, "replay": cmd_replay, "run": cmd_run, "store-backend": cmd_store_backend,
+            "demo": cmd_demo, "doctor": cmd_doctor}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `reorder` console script."""
+    args = make_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ReorderError as exc:
+        print(f"reorder: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `reorder replay ... | head`
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

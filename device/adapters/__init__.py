@@ -1,0 +1,1 @@
+"""Adapters: the only modules that import third-party audio, speech, GPIO and MQTT libraries."""

@@ -1,0 +1,141 @@
+"""Composition root: builds each stage from the settings and the chosen adapters."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import __version__
+from .catalogue import Catalogue
+from .config import Settings
+from .errors import CatalogueError, ModelError
+from .events import Event
+from .loop import Loop
+from .stages.audio_source import AudioSource
+from .stages.delivery import Delivery
+from .stages.endpointer import Endpointer
+from .stages.order import iso
+from .stages.outbox import Outbox
+from .stages.wake_word import WakeWordDetector, WakeWordEngine
+from .topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+def make_wake_engine(settings: Settings) -> WakeWordEngine:
+    """openWakeWord by default; Porcupine when configured (with its AccessKey)."""
+    w = settings.wake
+    if w.engine == "porcupine":
+        from .adapters.porcupine import Porcupine, read_access_key
+
+        return Porcupine(w.keyword, read_access_key(w.access_key_file), w.sensitivity)
+    from .adapters.openwakeword import OpenWakeWord
+
+    return OpenWakeWord(w.keyword)
+
+
+def make_recognizer(settings: Settings):
+    """Vosk where a model for the locale is configured or installed, else pocketsphinx (en-US)."""
+    r, locale = settings.recognizer, settings.device.locale
+    from .adapters.vosk import Vosk, default_model_dir, find_model
+
+    model = find_model(r.vosk_model, locale)
+    if r.engine == "vosk" or (r.engine == "auto" and model is not None):
+        if model is None:
+            raise ModelError(f"no Vosk model for {locale}: expected {default_model_dir(locale)}; run "
+                             f"scripts/install.sh or set [recognizer] vosk_model")
+        return Vosk(model)
+    if not locale.startswith("en"):
+        raise ModelError(f"no recogniser for {locale}: pocketsphinx is English only and no Vosk model is installed "
+                         f"at {default_model_dir(locale)}; run scripts/install.sh (it fetches it) or set "
+                         f"[recognizer] vosk_model")
+    from .adapters.pocketsphinx import PocketSphinx
+
+    return PocketSphinx(locale)
+
+
+def initial_catalogue(settings: Settings) -> Catalogue | None:
+    """The fixed catalogue file, else the cached broker catalogue, else None (wait for the broker)."""
+    if settings.storage.catalog:
+        return Catalogue.load(settings.storage.catalog)
+    cache = settings.storage.catalog_cache_path()
+    if cache.exists():
+        try:
+            return Catalogue.load(cache)
+        except CatalogueError as exc:
+            log.warning("cached catalogue ignored: %s", exc)
+    return None
+
+
+@dataclass
+class Device:
+    """The assembled device; close() releases everything (idempotent)."""
+
+    loop: Loop
+    source: AudioSource
+    panel: object
+    link: object
+    outbox: Outbox
+
+    def close(self) -> None:
+        try:
+            self.source.close()
+        finally:
+            self.link.stop(final=(self.loop.topics.state, self.loop.state_payload(online=False)))
+            self.panel.close()
+            self.outbox.close()
+
+
+def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None], *, play_audio: bool = True,
+          pin_factory=None) -> Device:
+    """Wire every stage; raises a ReorderError with one clear line for anything missing."""
+    from .adapters.gpio import GpioPanel
+    from .adapters.mqtt import MqttLink
+    from .adapters.tts import EspeakSpeaker
+    from .adapters.vad import WebRtcVad
+
+    catalogue = initial_catalogue(settings)
+    wake = WakeWordDetector(make_wake_engine(settings), settings.wake.threshold, settings.wake.refractory_seconds)
+    recognizer = make_recognizer(settings)
+    r = settings.recognizer
+    endpointer = Endpointer(WebRtcVad(), r.end_silence_seconds, r.max_utterance_seconds, r.no_speech_seconds,
+                            r.min_speech_seconds)
+    outbox = Outbox(settings.storage.outbox_path(), settings.storage.outbox_capacity)
+    topics = Topics(settings.mqtt.topic_prefix, settings.device.id)
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    # The last will: what the store sees if the device vanishes without a goodbye.
+    offline = {"schema": "reorder.state/1", "online": False, "firmware": __version__, "outbox_depth": outbox.depth(),
+               "muted": False, "since": iso(datetime.now(timezone.utc))}
+    link = MqttLink(settings.mqtt, settings.device.id, inbox.put, (topics.order_status, topics.catalog),
+                    will=(topics.state, offline))
+    panel = GpioPanel(settings.gpio, inbox.put, pin_factory=pin_factory)
+    try:
+        loop = Loop(settings, wake=wake, endpointer=endpointer, recognizer=recognizer,
+                    delivery=Delivery(outbox, link, topics), light=panel,
+                    speaker=EspeakSpeaker(settings.audio.output_device, play=play_audio), emit=emit,
+                    catalogue=catalogue, catalogue_cache=settings.storage.catalog_cache_path(), inbox=inbox)
+    except BaseException:
+        panel.close()
+        outbox.close()
+        raise
+    if outbox.recovered_from:
+        from .events import Error
+
+        emit(Error(0.0, f"outbox was corrupt: kept as {outbox.recovered_from}, started a new one"))
+    link.start()
+    return Device(loop, source, panel, link, outbox)
+
+
+def event_line(event: Event) -> str:
+    """One JSON line of CONTRACT §4."""
+    return json.dumps(event.to_dict(), ensure_ascii=False, separators=(", ", ": "))
+
+
+def sample_path(name: str) -> Path:
+    """A file shipped in device/samples."""
+    return Path(__file__).parent / "samples" / name

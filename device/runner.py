@@ -1,0 +1,117 @@
+"""Drivers of the loop: live (`reorder run`) and from a recording (`reorder replay`)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from .app import Device
+from .stages.audio_source import FRAME_SECONDS, SILENT_FRAME
+
+log = logging.getLogger(__name__)
+
+SHORT_PRESS_SECONDS = 0.15
+CATALOGUE_WAIT_SECONDS = 5.0
+DRAIN_SECONDS = 10.0
+
+
+def _watchdog():
+    """systemd notifications (READY, WATCHDOG) when run as a Type=notify service; no-op elsewhere."""
+    try:
+        import sdnotify
+
+        return sdnotify.SystemdNotifier()
+    except ImportError:  # pragma: no cover - sdnotify is a dependency
+        return None
+
+
+def run_live(device: Device, stop: threading.Event) -> None:
+    """Read the microphone until `stop` is set; mute closes the stream, unmute reopens it."""
+    loop, source = device.loop, device.source
+    notifier = _watchdog()
+    source.open()
+    if notifier:
+        notifier.notify("READY=1")
+    last_ping = time.monotonic()
+    while not stop.is_set():
+        if loop.muted:
+            if source.is_open:
+                source.close()
+            time.sleep(FRAME_SECONDS)
+            loop.step(None)
+        else:
+            if not source.is_open:
+                source.open()
+            loop.step(source.read())
+        if notifier and time.monotonic() - last_ping > 5:
+            notifier.notify("WATCHDOG=1")  # only while the loop really turns
+            last_ping = time.monotonic()
+    if notifier:
+        notifier.notify("STOPPING=1")
+
+
+@dataclass
+class PressPlan:
+    """Button presses at given seconds of the recording, as replay's --press-at / --long-press-at."""
+
+    short: list[float] = field(default_factory=list)
+    long: list[float] = field(default_factory=list)
+    long_seconds: float = 1.5
+
+    def timeline(self) -> list[tuple[float, bool]]:
+        """(time, pressed) edges, in order."""
+        edges = [(t, True) for t in self.short + self.long]
+        edges += [(t + SHORT_PRESS_SECONDS, False) for t in self.short]
+        edges += [(t + self.long_seconds + 0.3, False) for t in self.long]
+        return sorted(edges)
+
+
+def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linger: float = 0.0) -> None:
+    """Feed the recording, then silence until the loop is idle and the outbox drained, then linger."""
+    loop, source = device.loop, device.source
+    pin = device.panel.confirm_button.pin  # a MockFactory pin: replay drives it like a finger
+    edges = presses.timeline()
+    if loop.catalogue is None:  # no file and no cache: the retained catalogue comes from the broker
+        deadline = time.monotonic() + CATALOGUE_WAIT_SECONDS
+        while loop.catalogue is None and time.monotonic() < deadline:
+            loop.drain()
+            time.sleep(0.02)
+        if loop.catalogue is None:
+            log.warning("no catalogue after %.0fs: give --catalog or publish one retained", CATALOGUE_WAIT_SECONDS)
+    source.open()
+    ended = False
+    drain_deadline = None
+    started = time.monotonic()
+    while True:
+        while edges and edges[0][0] <= loop.t + 1e-9:
+            _, pressed = edges.pop(0)
+            pin.drive_low() if pressed else pin.drive_high()
+        if loop.muted:
+            if source.is_open:
+                source.close()
+            frame = None
+        else:
+            if not source.is_open:
+                source.open()
+            frame = source.read() if not ended else SILENT_FRAME
+            if frame is None:
+                ended, frame = True, SILENT_FRAME
+        loop.step(frame)
+        if realtime:
+            time.sleep(max(0.0, started + loop.t - time.monotonic()))
+        if ended and not edges and loop.idle:
+            if drain_deadline is None:
+                drain_deadline = time.monotonic() + DRAIN_SECONDS
+            if loop.outbox.depth() == 0 and loop.delivery.in_flight == 0:
+                break
+            if time.monotonic() >= drain_deadline:
+                log.warning("%d orders still unsent after %.0fs; they stay in the outbox", loop.outbox.depth(),
+                            DRAIN_SECONDS)
+                break
+            time.sleep(0.01)
+    end = time.monotonic() + linger
+    while time.monotonic() < end:  # the store's answers, in wall time, silence as audio
+        loop.step(SILENT_FRAME)
+        time.sleep(FRAME_SECONDS)

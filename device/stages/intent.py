@@ -1,0 +1,169 @@
+"""Understanding: a transcript and the catalogue in, a re-order / cancel / none intent out.
+
+It gets the intent exactly or refuses: a product it cannot place in the catalogue makes the
+intent "none" (with the unknown words), never a guess. Quantities are kept as heard; limits are
+the confirmation stage's job, so an over-large quantity is refused out loud, not clamped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz
+from text_to_num import alpha2digit
+
+from ..catalogue import Catalogue
+from ..events import NONE, Intent, IntentItem
+from .lexicon import Lexicon, lexicon_for, tokens
+
+
+def normalise(text: str, language: str) -> list[str]:
+    """Tokens of `text` with numbers in words turned into digits ("deux" → "2")."""
+    return tokens(alpha2digit(text, language, threshold=0))
+
+
+def plural_variants(words: tuple[str, ...], language: str) -> set[tuple[str, ...]]:
+    """The name as given plus its singular/plural forms (last word only: "orange juices", "oeufs"/"oeuf")."""
+    *head, last = words
+    forms = {last, last + "s"}
+    if language == "en":
+        forms |= {last + "es", last[:-1] if last.endswith("s") else last}
+        if last.endswith("y"):
+            forms.add(last[:-1] + "ies")
+    else:
+        forms |= {last + "x", last[:-1] if last.endswith(("s", "x")) else last}
+    return {(*head, f) for f in forms if f}
+
+
+@dataclass(frozen=True)
+class _Name:
+    words: tuple[str, ...]
+    sku: str
+
+
+def _phrases(values: tuple[str, ...], language: str) -> list[tuple[str, ...]]:
+    """Lexicon phrases as token tuples, longest first."""
+    return sorted({tuple(normalise(v, language)) for v in values} - {()}, key=len, reverse=True)
+
+
+class IntentParser:
+    """Parses transcripts in one locale against one catalogue (build a new one when either changes)."""
+
+    def __init__(self, catalogue: Catalogue | None, locale: str, fuzzy_threshold: float = 86.0) -> None:
+        self.locale = locale
+        self.lexicon: Lexicon = lexicon_for(locale)
+        self.language = self.lexicon.language
+        self.fuzzy_threshold = fuzzy_threshold
+        lx, lang = self.lexicon, self.language
+        self._cues = _phrases(lx.reorder_cues + lx.tail, lang)
+        self._cancel = _phrases(lx.cancel_phrases, lang)
+        self._ones = _phrases(lx.ones, lang)
+        self._skip_back = _phrases(lx.units + lx.unit_links + lx.more + lx.fillers, lang)
+        self._joins = _phrases(lx.joins, lang) + [(",",)]
+        self._fillers = _phrases(lx.prefixes + lx.suffixes + lx.fillers, lang)
+        self._known_words = {w for group in (self._cues, self._cancel, self._ones, self._skip_back, self._joins,
+                                             self._fillers) for phrase in group for w in phrase}
+        names: dict[tuple[str, ...], set[str]] = {}
+        for item in catalogue.items if catalogue else ():
+            for name in item.names_for(lang):
+                for variant in plural_variants(tuple(normalise(name, lang)), lang):
+                    names.setdefault(variant, set()).add(item.sku)
+        self._names = sorted(names.items(), key=lambda kv: len(kv[0]), reverse=True)
+
+    # -- matching helpers -------------------------------------------------------------------------
+    @staticmethod
+    def _match_at(toks: list[str], i: int, phrases: list[tuple[str, ...]]) -> int:
+        """Length of the longest phrase starting at toks[i], or 0."""
+        for phrase in phrases:
+            if tuple(toks[i:i + len(phrase)]) == phrase:
+                return len(phrase)
+        return 0
+
+    def _contains(self, toks: list[str], phrases: list[tuple[str, ...]]) -> bool:
+        return any(self._match_at(toks, i, phrases) for i in range(len(toks)))
+
+    def _product_at(self, toks: list[str], i: int) -> tuple[int, list[str], str]:
+        """(length, SKUs, heard words) of the product named at toks[i]; length 0 when none."""
+        for words, skus in self._names:
+            if tuple(toks[i:i + len(words)]) == words:
+                return len(words), sorted(skus), " ".join(words)
+        if toks[i] in self._known_words or toks[i].isdigit() or len(toks[i]) < 3:
+            return 0, [], ""
+        # A small recognition slip ("cofee"): best fuzzy name above the threshold, and every
+        # name almost as close named as an alternative.
+        scored: list[tuple[float, int, str]] = []
+        for words, skus in self._names:
+            window = " ".join(toks[i:i + len(words)])
+            score = fuzz.ratio(window, " ".join(words))
+            if score >= self.fuzzy_threshold:
+                scored.extend((score, len(words), sku) for sku in skus)
+        if not scored:
+            return 0, [], ""
+        best, length, _ = max(scored)
+        close = sorted({sku for score, _, sku in scored if score >= best - 4})
+        return length, close, " ".join(toks[i:i + length])
+
+    def _quantity_before(self, toks: list[str], start: int, floor: int) -> tuple[int, int]:
+        """(quantity, index where it was said) before the product at `start`; units and fillers are
+        skipped, an article means 1, and nothing at all means 1."""
+        i = start
+        while i > floor:
+            for phrase in self._ones + self._skip_back:
+                n = len(phrase)
+                if i - n >= floor and tuple(toks[i - n:i]) == phrase:
+                    if phrase in self._ones:
+                        return 1, i - n
+                    i -= n
+                    break
+            else:
+                word = toks[i - 1]
+                return (int(word), i - 1) if word.isdigit() else (1, i)
+        return 1, i
+
+    # -- the parse --------------------------------------------------------------------------------
+    def parse(self, text: str, confidence: float | None = None) -> Intent:
+        """The intent of one utterance."""
+        toks = normalise(text, self.language)
+        if not toks:
+            return Intent("none", confidence=confidence)
+        if self._contains(toks, self._cancel):
+            return Intent("cancel", confidence=confidence)
+        found: list[tuple[int, int, list[str], str]] = []
+        accounted = [False] * len(toks)
+        i = 0
+        while i < len(toks):
+            length, skus, heard = self._product_at(toks, i)
+            if length:
+                found.append((i, i + length, skus, heard))
+                i += length
+            else:
+                i += 1
+        floor = 0
+        lines: dict[str, IntentItem] = {}
+        for start, end, skus, heard in found:
+            quantity, said_at = self._quantity_before(toks, start, floor)
+            for k in range(said_at, end):
+                accounted[k] = True
+            floor = end
+            sku, alternatives = skus[0], tuple(skus[1:])
+            previous = lines.get(sku)
+            lines[sku] = IntentItem(sku, quantity + (previous.quantity if previous else 0),
+                                    heard if not previous else previous.heard, alternatives)
+        for phrase_group in (self._cues, self._fillers, self._joins, self._ones, self._skip_back):
+            for k in range(len(toks)):
+                n = self._match_at(toks, k, phrase_group)
+                for j in range(k, k + n):
+                    accounted[j] = True
+        has_cue = self._contains(toks, self._cues)
+        unknown = tuple(t for t, ok in zip(toks, accounted) if not ok and not t.isdigit())
+        if not lines:
+            return Intent("none", confidence=confidence, unknown=unknown if has_cue else ())
+        if not has_cue and unknown:
+            # Products named, but neither a request verb nor only request words ("I love milk").
+            return Intent("none", confidence=confidence, unknown=unknown)
+        return Intent("reorder", tuple(lines.values()), confidence=confidence)
+
+
+def parse(text: str, catalogue: Catalogue | None, locale: str) -> Intent:
+    """One-off parse (the `reorder parse` command); the loop keeps an IntentParser instead."""
+    return IntentParser(catalogue, locale).parse(text) if text.strip() else NONE

@@ -1,0 +1,131 @@
+"""The read-back: every item, its quantity and the total price, in the request's language.
+
+The German court that banned the Dash button asked for exactly this before a paid order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from ..catalogue import Catalogue
+from ..events import IntentItem
+
+_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CAD": "$", "CHF": "CHF", "JPY": "¥"}
+
+
+def money(amount: Decimal, currency: str, locale: str) -> str:
+    """An amount as written in the locale: "$7.77" / "€7.77" in en-US, "7,77 €" in fr-FR."""
+    amount = amount.quantize(Decimal("0.01"), ROUND_HALF_UP)
+    symbol = _SYMBOLS.get(currency, currency)
+    if locale.startswith("fr"):
+        return f"{str(amount).replace('.', ',')} {symbol}"
+    return f"{symbol}{amount}" if len(symbol) == 1 else f"{amount} {symbol}"
+
+
+_SPOKEN_UNITS = {"EUR": ("euro", "euros"), "USD": ("dollar", "dollars"), "GBP": ("pound", "pounds"),
+                 "CAD": ("dollar", "dollars"), "CHF": ("franc", "francs")}
+
+
+def spoken_money(amount: Decimal, currency: str, locale: str) -> str:
+    """An amount as a voice should say it ("7 euros 77"): symbols and decimals read badly."""
+    amount = amount.quantize(Decimal("0.01"), ROUND_HALF_UP)
+    whole, cents = divmod(int(amount * 100), 100)
+    one, many = _SPOKEN_UNITS.get(currency, (currency, currency))
+    unit = one if whole == 1 else many
+    return f"{whole} {unit} {cents:02d}" if cents else f"{whole} {unit}"
+
+
+def total_of(items: tuple[IntentItem, ...], catalogue: Catalogue) -> Decimal:
+    """Sum of quantity × unit price, rounded to cents."""
+    total = sum((catalogue.item(i.sku).unit_price * i.quantity for i in items), Decimal("0"))  # type: ignore[union-attr]
+    return total.quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+_PHRASES = {
+    "en": {"press": "Press the button to order.", "again": "You ordered {names} recently. Press twice to order again.",
+           "sorry": "Sorry, I did not understand.", "unknown": "Sorry, {words} is not in your list.",
+           "refused": "I cannot order that: {reason}.", "cancelled": "Cancelled.", "queued": "Ordered.",
+           "accepted": "The store accepted your order.", "store-rejected": "The store refused the order: {reason}.",
+           "store-cancelled": "The store cancelled the order.", "press-again": "Press again to order.",
+           "or": "or", "choose": "I heard {heard}: short press for {a}, long press to cancel. It could also be {b}."},
+    "fr": {"press": "Appuyez sur le bouton pour commander.",
+           "sorry": "Désolé, je n'ai pas compris.", "unknown": "Désolé, {words} n'est pas dans votre liste.",
+           "refused": "Je ne peux pas commander cela : {reason}.", "cancelled": "Annulé.", "queued": "Commandé.",
+           "accepted": "Le magasin a accepté votre commande.",
+           "store-rejected": "Le magasin a refusé la commande : {reason}.",
+           "store-cancelled": "Le magasin a annulé la commande.", "press-again": "Appuyez encore pour commander.",
+           "again": "Vous avez déjà commandé {names} récemment. Appuyez deux fois pour recommander.",
+           "or": "ou", "choose": "J'ai compris {heard} : appui court pour {a}, appui long pour annuler. "
+                                 "Ce pourrait aussi être {b}."},
+}
+
+
+REASONS = {
+    "en": {"over-max-quantity": "that is more than the most you allow", "over-total-cap": "the total is over your cap",
+           "daily-limit": "today's order limit is reached", "repeat-guard": "you ordered it recently",
+           "low-confidence": "I am not sure what I heard", "outbox-full": "too many orders are waiting to be sent",
+           "no-catalog": "I have no product list yet", "not-in-catalog": "it is not in your list"},
+    "fr": {"over-max-quantity": "c'est plus que le maximum autorisé", "over-total-cap": "le total dépasse votre plafond",
+           "daily-limit": "la limite de commandes du jour est atteinte", "repeat-guard": "vous l'avez commandé récemment",
+           "low-confidence": "je ne suis pas sûr d'avoir bien entendu",
+           "outbox-full": "trop de commandes attendent d'être envoyées", "no-catalog": "je n'ai pas encore de liste",
+           "not-in-catalog": "ce n'est pas dans votre liste"},
+}
+
+
+def message(key: str, locale: str, **values: str) -> str:
+    """A short spoken message ("Cancelled.", "Annulé.") with reasons put in words."""
+    language = locale.split("-")[0]
+    phrases = _PHRASES.get(language, _PHRASES["en"])
+    if "reason" in values:
+        values["reason"] = REASONS.get(language, REASONS["en"]).get(values["reason"], values["reason"])
+    return phrases[key].format(**values)
+
+
+@dataclass(frozen=True)
+class Readback:
+    """What the device says before asking for a press."""
+
+    summary: str
+    """Items, quantities and total as written (the `prompt` event)."""
+    spoken: str
+    """The same, as said: the part that must be heard before a press counts."""
+    instruction: str
+    """What to do next ("Press the button to order.")."""
+    total: Decimal
+
+    @property
+    def text(self) -> str:
+        """The whole read-back, as in the `prompt` event."""
+        return f"{self.summary} {self.instruction}"
+
+
+def line_text(item: IntentItem, catalogue: Catalogue, language: str) -> str:
+    """"3 × orange juice" as spoken: "3 orange juice" / "3 jus d'orange"."""
+    entry = catalogue.item(item.sku)
+    name = entry.display_name(language) if entry else item.sku
+    return f"{item.quantity} {name}"
+
+
+def readback(items: tuple[IntentItem, ...], catalogue: Catalogue, locale: str,
+             repeated: tuple[str, ...] = ()) -> Readback:
+    """The read-back of an order; `repeated` names SKUs ordered recently (the repeat guard)."""
+    language = locale.split("-")[0]
+    phrases = _PHRASES.get(language, _PHRASES["en"])
+    total = total_of(items, catalogue)
+    lines = ", ".join(line_text(i, catalogue, language) for i in items)
+    summary = f"{lines}. Total {money(total, catalogue.currency, locale)}."
+    spoken = f"{lines}, {spoken_money(total, catalogue.currency, locale)}"
+    instruction = phrases["press"]
+    ambiguous = [i for i in items if i.alternatives]
+    if ambiguous:
+        item = ambiguous[0]
+        others = f" {phrases['or']} ".join(catalogue.item(s).display_name(language) for s in item.alternatives
+                                           if catalogue.item(s))
+        instruction = phrases["choose"].format(heard=item.heard, a=catalogue.item(item.sku).display_name(language),
+                                               b=others)
+    if repeated:
+        names = ", ".join(catalogue.item(s).display_name(language) for s in repeated if catalogue.item(s))
+        instruction = phrases["again"].format(names=names)
+    return Readback(summary, spoken, instruction, total)
