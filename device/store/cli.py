@@ -1,0 +1,105 @@
+"""`reorder store-backend`: run the reference store backend until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import NoReturn
+
+from ..catalogue import Catalogue
+from ..errors import ConfigError, ReorderError
+from .backend import StoreBackend
+
+log = logging.getLogger(__name__)
+
+PROG = "reorder store-backend"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The options of `reorder store-backend`."""
+    p = _Parser(prog=PROG, description="The reference store backend: consumes every device's orders over MQTT,"
+                " checks them against the device's catalogue, applies each order_id once and answers.")
+    p.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="mqtt://host:port or mqtts://host:port")
+    p.add_argument("--db", required=True, type=Path, help="SQLite order book (shared by every instance)")
+    p.add_argument("--catalog", type=Path, help="default catalogue for devices that have none of their own")
+    p.add_argument("--topic-prefix", default="reorder/v1", help="topic prefix (default reorder/v1)")
+    p.add_argument("--username", help="broker account of the store")
+    p.add_argument("--password-file", type=Path, help="file holding the broker password")
+    p.add_argument("--ca-file", type=Path, help="CA certificate for mqtts:// (default: the system's)")
+    p.add_argument("--client-id", help="a stable MQTT client id per instance: keeps the broker session, so"
+                   " orders sent while the backend is down wait for it (default: store-<random>, no session)")
+    p.add_argument("--session-expiry", type=int, default=7 * 24 * 3600, metavar="SECONDS",
+                   help="how long the broker keeps the session of --client-id while it is away (default 7 days)")
+    p.add_argument("--cancel-window", type=float, default=120.0, metavar="SECONDS",
+                   help="how long after it was applied an order may be cancelled (default 120)")
+    p.add_argument("--publish-catalog", action="append", default=[], metavar="DEVICE_ID",
+                   help="publish the default catalogue retained for this device at start (repeatable)")
+    return p
+
+
+def _read_password(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text(encoding="utf-8").strip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"password file {path} cannot be read ({exc}); check --password-file") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the options, run the backend until SIGTERM/SIGINT; one line on stderr on failure."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 2
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    backend: StoreBackend | None = None
+    try:
+        if args.password_file and not args.username:
+            raise ConfigError("--password-file needs --username")
+        if args.cancel_window < 0 or args.session_expiry < 0:
+            raise ConfigError("--cancel-window and --session-expiry must not be negative")
+        backend = StoreBackend(
+            args.broker, args.db, catalogue=Catalogue.load(args.catalog) if args.catalog else None,
+            prefix=args.topic_prefix, client_id=args.client_id, username=args.username,
+            password=_read_password(args.password_file), ca_file=args.ca_file,
+            cancel_window=args.cancel_window, session_expiry=args.session_expiry,
+        )
+        backend.start()
+        for device_id in args.publish_catalog:
+            backend.announce_catalog(device_id)
+    except ReorderError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        if backend is not None:
+            backend.stop()
+        return exc.exit_code
+    if args.client_id is None:
+        log.warning("no --client-id: orders sent while this backend is down are not kept for it")
+    _wait_for_signal()
+    log.info("stopping")
+    backend.stop()
+    return 0
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
