@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -323,9 +324,10 @@ def test_unreachable_broker_is_one_clear_error(tmp_path):
         StoreBackend(f"mqtt://127.0.0.1:{free_port()}", tmp_path / "store.db").start()
 
 
-def _cli(*args: str) -> subprocess.Popen:
+def _cli(*args: str, cwd: Path = ROOT) -> subprocess.Popen:
     code = "import sys; from device.store.cli import main; sys.exit(main(sys.argv[1:]))"
-    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, stdout=subprocess.PIPE,
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
@@ -354,7 +356,7 @@ def test_cli_publishes_catalogues_answers_orders_and_stops_on_sigterm(mosquitto,
     (["--db", "x.db", "--password-file", "pw"], "--password-file needs --username"),
 ])
 def test_cli_refuses_bad_input_in_one_line(tmp_path, args, message):
-    proc = _cli(*args)
+    proc = _cli(*args, cwd=tmp_path)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode != 0
     assert err.count("\n") == 1 and message in err, err
