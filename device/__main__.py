@@ -141,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_store_backend(args: argparse.Namespace) -> int:
-    from .store.backend import main as store_main
+    from .store.cli import main as store_main
 
     return store_main(args.store_args)
 

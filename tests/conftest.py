@@ -58,6 +58,9 @@ class Mosquitto:
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
+            # As root Mosquitto drops to the `mosquitto` user, which cannot write its persistence
+            # file into pytest's 0700 folders; `user root` keeps it (ignored when not root).
+            "user root\n"
             "allow_anonymous true\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
@@ -115,8 +118,8 @@ class Subscriber:
             return list(self.messages)
 
     def close(self) -> None:
-        self.client.loop_stop()
         self.client.disconnect()
+        self.client.loop_stop()
 
 
 @pytest.fixture

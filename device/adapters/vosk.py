@@ -55,7 +55,7 @@ class Vosk:
 
     def knows(self, word: str) -> bool:
         """Whether the model's vocabulary has this word."""
-        return self._model.find_word(word) >= 0
+        return self._model.vosk_model_find_word(word) >= 0
 
     def set_phrases(self, phrases: list[str]) -> None:
         """Restrict recognition to these phrases (Vosk's grammar)."""
