@@ -66,8 +66,7 @@ def make_parser() -> argparse.ArgumentParser:
     demo.add_argument("--broker", help="use this broker instead of the embedded one")
     doctor = sub.add_parser("doctor", help="check microphone, speaker, models, GPIO, clock, broker")
     doctor.add_argument("--config")
-    store = sub.add_parser("store-backend", help="the reference store backend", add_help=False)
-    store.add_argument("store_args", nargs=argparse.REMAINDER)
+    sub.add_parser("store-backend", help="the reference store backend (see `reorder store-backend --help`)")
     return parser
 
 
@@ -140,12 +139,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_store_backend(args: argparse.Namespace) -> int:
-    from .store.cli import main as store_main
-
-    return store_main(args.store_args)
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import main as demo_main
 
@@ -158,12 +151,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor_main(args)
 
 
-COMMANDS = {"parse": cmd_parse, "replay": cmd_replay, "run": cmd_run, "store-backend": cmd_store_backend,
-            "demo": cmd_demo, "doctor": cmd_doctor}
+COMMANDS = {"parse": cmd_parse, "replay": cmd_replay, "run": cmd_run, "demo": cmd_demo, "doctor": cmd_doctor}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `reorder` console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["store-backend"]:  # its own parser (device/store/cli.py) owns every option
+        try:
+            from .store.cli import main as store_main
+
+            return store_main(argv[1:])
+        except ReorderError as exc:
+            print(f"reorder: {exc}", file=sys.stderr)
+            return exc.exit_code
     args = make_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)

@@ -167,6 +167,8 @@ class MqttSettings:
     """Allow plain mqtt:// to a broker that is not on this machine."""
     keepalive_seconds: int = 30
     """MQTT keep-alive (seconds)."""
+    protocol: Literal["5", "3.1.1"] = "5"
+    """MQTT version; 3.1.1 for brokers without MQTT 5 (the demo's embedded amqtt)."""
 
 
 @dataclass(frozen=True)

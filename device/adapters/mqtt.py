@@ -56,7 +56,12 @@ class MqttLink:
         self._inbox = inbox
         self._subscriptions = subscriptions
         self.connected = False
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        self.v5 = settings.protocol == "5"
+        if self.v5:
+            self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        else:  # a persistent session the 3.1.1 way
+            self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                      protocol=mqtt.MQTTv311, clean_session=False)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect
@@ -105,14 +110,16 @@ class MqttLink:
     # -- used by the loop ---------------------------------------------------------------------------
     def start(self) -> None:
         """Connect in the background; reconnects by itself with backoff (1 s to 30 s)."""
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
+        options: dict[str, Any] = {}
+        if self.v5:
+            props = Properties(PacketTypes.CONNECT)
+            props.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
+            options = {"clean_start": False, "properties": props}
         self.client.on_connect_fail = lambda client, userdata: log.warning(
             "broker %s:%s unreachable; retrying", self.host, self.port)
         self.client.on_socket_open = _no_delay
         try:
-            self.client.connect_async(self.host, self.port, keepalive=self.settings.keepalive_seconds,
-                                      clean_start=False, properties=props)
+            self.client.connect_async(self.host, self.port, keepalive=self.settings.keepalive_seconds, **options)
         except (OSError, ValueError) as exc:
             raise BrokerError(f"broker {self.settings.broker} cannot be reached ({exc})") from None
         self.client.loop_start()
