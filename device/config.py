@@ -348,6 +348,8 @@ def override(settings: Settings, changes: dict[tuple[str, str], Any]) -> Setting
     for (name, key), value in changes.items():
         value = _coerce(name, key, value, _HINTS[name][key], "the command line")
         sections[name] = dataclasses.replace(sections[name], **{key: value})
-    result = Settings(**sections, source=settings.source + " and command-line flags")
+    source = settings.source if settings.source.endswith("command-line flags") else \
+        settings.source + " and command-line flags"
+    result = Settings(**sections, source=source)
     _check_ranges(result)
     return result

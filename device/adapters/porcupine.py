@@ -29,6 +29,24 @@ def read_access_key(key_file: str) -> str:
     return key
 
 
+def _reason(exc: Exception) -> str:
+    """The telling line of Picovoice's message stack ("Failed to parse AccessKey ..."), key hidden."""
+    lines = [line.split(": ", 1)[-1] for line in getattr(exc, "message_stack", None) or []]
+    told = next((line for line in lines if "AccessKey" in line or "keyword" in line.lower()), None)
+    told = told or (lines[1] if len(lines) > 1 else str(exc).splitlines()[0])
+    return told.split("`")[0].strip() if "AccessKey `" in told else told
+
+
+def builtin_keyword(keyword: str, builtins: set[str]) -> str:
+    """openWakeWord-style names map to Porcupine's: "hey_jarvis" → "jarvis", "hey_google" → "hey google"."""
+    spoken = keyword.replace("_", " ")
+    if spoken in builtins:
+        return spoken
+    if spoken.startswith("hey ") and spoken[4:] in builtins:
+        return spoken[4:]
+    return keyword
+
+
 class Porcupine:
     """Porcupine with one keyword; frames are re-cut to its 512-sample frames."""
 
@@ -38,6 +56,7 @@ class Porcupine:
         import pvporcupine
 
         kwargs: dict = {"access_key": access_key, "sensitivities": [sensitivity]}
+        keyword = builtin_keyword(keyword, pvporcupine.KEYWORDS)
         if keyword.endswith(".ppn"):
             kwargs["keyword_paths"] = [str(Path(keyword).expanduser())]
         elif keyword in pvporcupine.KEYWORDS:
@@ -55,8 +74,7 @@ class Porcupine:
             raise ModelError(f"Picovoice refused the AccessKey ({type(exc).__name__}); check it in "
                              f"console.picovoice.ai, or use engine = \"openwakeword\"") from None
         except pvporcupine.PorcupineInvalidArgumentError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "invalid argument"
-            raise ModelError(f"Porcupine rejected its settings ({first}); check the AccessKey "
+            raise ModelError(f"Porcupine rejected its settings ({_reason(exc)}); check the AccessKey "
                              f"([wake] access_key_file or PICOVOICE_ACCESS_KEY) and [wake] keyword") from None
         except pvporcupine.PorcupineError as exc:
             raise ModelError(f"Porcupine cannot start ({type(exc).__name__}: {exc}); "

@@ -17,6 +17,10 @@ from ..events import NONE, Intent, IntentItem
 from .lexicon import Lexicon, lexicon_for, tokens
 
 
+AMBIGUITY_MARGIN = 8.0
+"""A misheard name this close to two catalogue names names both in the read-back (ratio points)."""
+
+
 def normalise(text: str, language: str) -> list[str]:
     """Tokens of `text` with numbers in words turned into digits ("deux" → "2")."""
     return tokens(alpha2digit(text, language, threshold=0))
@@ -95,12 +99,13 @@ class IntentParser:
         for words, skus in self._names:
             window = " ".join(toks[i:i + len(words)])
             score = fuzz.ratio(window, " ".join(words))
-            if score >= self.fuzzy_threshold:
+            if score >= self.fuzzy_threshold - AMBIGUITY_MARGIN:
                 scored.extend((score, len(words), sku) for sku in skus)
-        if not scored:
+        if not scored or max(scored)[0] < self.fuzzy_threshold:
             return 0, [], ""
-        best, length, _ = max(scored)
-        close = sorted({sku for score, _, sku in scored if score >= best - 4})
+        best, length, best_sku = max(scored)
+        others = {sku for score, _, sku in scored if score >= best - AMBIGUITY_MARGIN} - {best_sku}
+        close = [best_sku, *sorted(others)]
         return length, close, " ".join(toks[i:i + length])
 
     def _quantity_before(self, toks: list[str], start: int, floor: int) -> tuple[int, int]:

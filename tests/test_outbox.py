@@ -1,0 +1,100 @@
+"""The outbox keeps every confirmed order on disk until the broker acknowledged it."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from device.errors import OutboxError
+from device.stages.order import iso
+from device.stages.outbox import Outbox, OutboxFull
+
+NOW = datetime(2026, 11, 22, 13, 0, tzinfo=timezone.utc)
+
+
+def order(n: int, sku: str = "MILK-1L", at: datetime = NOW) -> dict:
+    return {"schema": "reorder.order/1", "order_id": f"order-{n}", "device_id": "d", "created_at": iso(at),
+            "items": [{"sku": sku, "quantity": 1, "unit_price": 1.0}], "total": 1.0, "currency": "EUR"}
+
+
+def test_orders_wait_in_order_until_acknowledged(tmp_path):
+    box = Outbox(tmp_path / "o.db")
+    for n in range(3):
+        box.add(order(n))
+    assert [o["order_id"] for o in box.pending()] == ["order-0", "order-1", "order-2"]
+    assert box.mark_sent("order-1") and not box.mark_sent("order-1")
+    assert [o["order_id"] for o in box.pending()] == ["order-0", "order-2"] and box.depth() == 2
+
+
+def test_adding_the_same_order_twice_keeps_one(tmp_path):
+    box = Outbox(tmp_path / "o.db")
+    box.add(order(1))
+    box.add(order(1))
+    assert box.depth() == 1
+
+
+def _add_then_die(path: str) -> None:
+    box = Outbox(path)
+    box.add(order(7))
+    os.kill(os.getpid(), signal.SIGKILL)  # no close, no flush: like a power cut after the commit
+
+
+def test_an_order_survives_the_process_being_killed_right_after_add(tmp_path):
+    path = str(tmp_path / "o.db")
+    proc = multiprocessing.get_context("fork").Process(target=_add_then_die, args=(path,))
+    proc.start()
+    proc.join(10)
+    assert proc.exitcode == -signal.SIGKILL
+    assert [o["order_id"] for o in Outbox(path).pending()] == ["order-7"]
+
+
+def test_a_full_outbox_refuses_and_drops_nothing(tmp_path):
+    box = Outbox(tmp_path / "o.db", capacity=2)
+    box.add(order(1))
+    box.add(order(2))
+    with pytest.raises(OutboxFull, match="holds 2 unsent orders"):
+        box.add(order(3))
+    assert box.depth() == 2
+    box.mark_sent("order-1")
+    box.add(order(3))
+    assert box.depth() == 2
+
+
+def test_withdraw_only_what_was_not_sent(tmp_path):
+    box = Outbox(tmp_path / "o.db")
+    box.add(order(1))
+    box.add(order(2))
+    box.mark_sent("order-2")
+    assert box.withdraw("order-1") and not box.withdraw("order-2")
+    assert box.pending() == [] and box.status_of("order-1") == "cancelled"
+
+
+def test_history_counts_for_limits_and_forgets_undone_orders(tmp_path):
+    box = Outbox(tmp_path / "o.db")
+    box.add(order(1, "MILK-1L", NOW - timedelta(hours=30)))
+    box.add(order(2, "COFFEE-500G", NOW - timedelta(hours=2)))
+    box.add(order(3, "EGGS-12", NOW - timedelta(hours=1)))
+    box.record_status("order-3", "cancelled")
+    assert box.orders_since(NOW - timedelta(days=1)) == 1
+    assert box.skus_since(NOW - timedelta(hours=12)) == {"COFFEE-500G"}
+
+
+def test_a_corrupt_file_is_kept_aside_and_a_new_outbox_starts(tmp_path):
+    path = tmp_path / "o.db"
+    path.write_bytes(b"this is not a database" * 100)
+    box = Outbox(path)
+    assert box.recovered_from is not None and box.recovered_from.exists()
+    assert box.recovered_from.read_bytes().startswith(b"this is not a database")
+    box.add(order(1))
+    assert box.depth() == 1
+
+
+def test_an_unwritable_place_is_one_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutboxError, match="cannot be created"):
+        Outbox(blocker / "sub" / "o.db")
