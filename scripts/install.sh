@@ -1,0 +1,287 @@
+#!/usr/bin/env bash
+# Install or update the reorder speaker on Raspberry Pi OS Bookworm. Safe to run again.
+#
+#   sudo scripts/install.sh                      from a checkout on the Pi
+#   sudo scripts/install.sh --dry-run            print every step, change nothing
+#   (run by reorder-firstboot.service with --provisioning /boot/firmware/reorder --firstboot)
+#
+# Steps: apt (packages) -> user (system user reorder) -> venv (/opt/reorder/venv) -> pip
+# (the project) -> config (provisioning from the boot partition to /etc/reorder) -> model
+# (Vosk model for the configured locale) -> service (systemd unit, enabled and started).
+set -euo pipefail
+
+PREFIX=${REORDER_PREFIX:-/opt/reorder}
+CONFIG_DIR=${REORDER_CONFIG_DIR:-/etc/reorder}
+SERVICE_USER=${REORDER_USER:-reorder}
+SYSTEMD_DIR=${REORDER_SYSTEMD_DIR:-/etc/systemd/system}
+PYTHON=${REORDER_PYTHON:-python3}
+STATE_DIR=/var/lib/reorder
+APT_PACKAGES=(python3-venv libportaudio2 espeak-ng python3-lgpio)
+STEPS=(apt user venv pip config model service)
+SECRETS=(mqtt-password client.key picovoice.key)
+PUBLIC=(client.crt ca.pem)
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SOURCE=$(dirname "$SCRIPT_DIR")
+WHEEL=""
+PROVISIONING=""
+MANIFEST=""
+MODEL_URL=""
+DRY_RUN=0
+TRUST_UNVERIFIED=0
+FIRSTBOOT=0
+START=1
+ONLY=""
+
+usage() {
+  cat <<EOF
+Usage: install.sh [options]
+
+Install or update the reorder speaker (idempotent: re-running it is safe).
+
+  --dry-run              print every step and command, change nothing
+  --source DIR           project checkout to install (default: $SOURCE)
+  --wheel FILE           install this wheel instead of the checkout
+  --provisioning DIR     provisioning written by scripts/provision
+                         (default: /boot/firmware/reorder or /boot/reorder when present)
+  --manifest FILE        model manifest (default: SOURCE/models/manifest.json)
+  --model-url URL        download the model from this mirror (same checksum)
+  --trust-unverified     install a model whose manifest entry has no sha256
+  --only STEP[,STEP]     run only these steps: ${STEPS[*]}
+  --no-start             enable the service but do not (re)start it
+  --firstboot            also remove reorder-firstboot.service when done
+  -h, --help             this help
+
+Environment: REORDER_PREFIX (/opt/reorder), REORDER_CONFIG_DIR (/etc/reorder),
+REORDER_USER (reorder), REORDER_SYSTEMD_DIR (/etc/systemd/system), REORDER_PYTHON (python3).
+EOF
+}
+
+die() {
+  echo "install.sh: $*" >&2
+  exit 1
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --dry-run) DRY_RUN=1 ;;
+    --source) SOURCE=${2:?--source needs a folder}; shift ;;
+    --wheel) WHEEL=${2:?--wheel needs a file}; shift ;;
+    --provisioning) PROVISIONING=${2:?--provisioning needs a folder}; shift ;;
+    --manifest) MANIFEST=${2:?--manifest needs a file}; shift ;;
+    --model-url) MODEL_URL=${2:?--model-url needs a URL}; shift ;;
+    --trust-unverified) TRUST_UNVERIFIED=1 ;;
+    --only) ONLY=${2:?--only needs a step list}; shift ;;
+    --no-start) START=0 ;;
+    --firstboot) FIRSTBOOT=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) die "unknown option '$1'; see install.sh --help" ;;
+  esac
+  shift
+done
+
+MANIFEST=${MANIFEST:-$SOURCE/models/manifest.json}
+if [ -z "$PROVISIONING" ]; then
+  for candidate in /boot/firmware/reorder /boot/reorder; do
+    if [ -d "$candidate" ]; then PROVISIONING=$candidate; break; fi
+  done
+fi
+
+selected() {
+  [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]
+}
+
+if [ -n "$ONLY" ]; then
+  IFS=, read -r -a wanted <<<"$ONLY"
+  for step in "${wanted[@]}"; do
+    [[ " ${STEPS[*]} " == *" $step "* ]] || die "--only: unknown step '$step'; steps: ${STEPS[*]}"
+  done
+fi
+[ -d "$SOURCE" ] || die "--source $SOURCE is not a folder; give the project checkout"
+[ -z "$WHEEL" ] || [ -f "$WHEEL" ] || die "--wheel $WHEEL: no such file"
+if selected pip && [ -z "$WHEEL" ] && [ ! -f "$SOURCE/pyproject.toml" ]; then
+  die "--source $SOURCE has no pyproject.toml; give the project checkout or --wheel FILE"
+fi
+if selected model && [ ! -f "$MANIFEST" ]; then
+  die "model manifest $MANIFEST not found; give --manifest FILE"
+fi
+if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
+  for step in apt user config service; do
+    if selected "$step"; then die "the $step step needs root: run 'sudo $0' (or --dry-run to look first)"; fi
+  done
+fi
+
+STEP_NO=0
+step() {
+  STEP_NO=$((STEP_NO + 1))
+  echo "==> [$STEP_NO] $1: $2"
+}
+
+note() {
+  echo "    $*"
+}
+
+# Run a command, or only print it with --dry-run.
+run() {
+  if [ "$DRY_RUN" = 1 ]; then
+    printf '    [dry-run]'
+    printf ' %q' "$@"
+    printf '\n'
+  else
+    "$@"
+  fi
+}
+
+# Wait (at most two minutes) for the clock to be synchronised: a Pi has no battery clock and
+# apt refuses repository files dated "in the future".
+wait_for_clock() {
+  command -v timedatectl >/dev/null || return 0
+  local waited=0
+  while [ "$(timedatectl show -p NTPSynchronized --value 2>/dev/null || echo yes)" != yes ] && [ $waited -lt 120 ]; do
+    if [ $waited = 0 ]; then note "waiting up to 120 s for the clock to be synchronised"; fi
+    sleep 5
+    waited=$((waited + 5))
+  done
+}
+
+step_apt() {
+  step apt "Debian packages: ${APT_PACKAGES[*]}"
+  local missing=() pkg
+  for pkg in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$pkg")
+    fi
+  done
+  if [ ${#missing[@]} = 0 ]; then
+    note "all installed"
+    return
+  fi
+  if [ "$DRY_RUN" = 0 ]; then wait_for_clock; fi
+  run apt-get update
+  if [[ " ${missing[*]} " == *" python3-lgpio "* ]] && [ "$DRY_RUN" = 0 ] &&
+    ! apt-cache show python3-lgpio >/dev/null 2>&1; then
+    note "WARNING: python3-lgpio is not in this system's apt sources (not Raspberry Pi OS?);"
+    note "GPIO needs gpiozero's lgpio pin factory: install it later with '$PREFIX/venv/bin/pip install lgpio'"
+    local kept=()
+    for pkg in "${missing[@]}"; do [ "$pkg" = python3-lgpio ] || kept+=("$pkg"); done
+    missing=("${kept[@]}")
+  fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  fi
+}
+
+step_user() {
+  step user "system user '$SERVICE_USER' in groups audio and gpio"
+  if ! getent group gpio >/dev/null; then
+    run groupadd --system gpio
+  fi
+  if id -u "$SERVICE_USER" >/dev/null 2>&1; then
+    note "user $SERVICE_USER exists"
+  else
+    run useradd --system --user-group --home-dir "$STATE_DIR" --no-create-home \
+      --shell /usr/sbin/nologin --comment "reorder speaker" "$SERVICE_USER"
+  fi
+  run usermod --append --groups audio,gpio "$SERVICE_USER"
+}
+
+step_venv() {
+  step venv "Python environment $PREFIX/venv (with system packages, for python3-lgpio)"
+  if [ -x "$PREFIX/venv/bin/python" ]; then
+    note "exists"
+    return
+  fi
+  run install -d -m 0755 "$PREFIX"
+  run "$PYTHON" -m venv --system-site-packages "$PREFIX/venv"
+}
+
+step_pip() {
+  local target=${WHEEL:-$SOURCE}
+  step pip "install the project from $target"
+  run "$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check --no-cache-dir \
+    --upgrade-strategy only-if-needed "$target"
+  if [ -z "$WHEEL" ] && [ -f "$SOURCE/README.md" ]; then
+    run install -m 0644 "$SOURCE/README.md" "$PREFIX/README.md"
+  fi
+}
+
+step_config() {
+  step config "device config and secrets into $CONFIG_DIR"
+  run install -d -m 0750 -o root -g "$SERVICE_USER" "$CONFIG_DIR"
+  if [ -n "$PROVISIONING" ] && [ -f "$PROVISIONING/device.toml" ]; then
+    note "provisioning found in $PROVISIONING"
+    if [ "$DRY_RUN" = 0 ] && [ -x "$PREFIX/venv/bin/python" ] &&
+      "$PREFIX/venv/bin/python" -c 'import device.config' 2>/dev/null; then
+      "$PREFIX/venv/bin/python" -c 'import sys
+from device import config, errors
+try:
+    config.load(sys.argv[1])
+except errors.ConfigError as exc:
+    sys.exit(f"install.sh: {exc}")' "$PROVISIONING/device.toml"
+    fi
+    run install -m 0640 -o root -g "$SERVICE_USER" "$PROVISIONING/device.toml" "$CONFIG_DIR/device.toml"
+    local name
+    for name in "${SECRETS[@]}"; do
+      if [ -f "$PROVISIONING/$name" ]; then
+        run install -m 0600 -o "$SERVICE_USER" -g "$SERVICE_USER" "$PROVISIONING/$name" "$CONFIG_DIR/$name"
+      fi
+    done
+    for name in "${PUBLIC[@]}"; do
+      if [ -f "$PROVISIONING/$name" ]; then
+        run install -m 0644 -o root -g root "$PROVISIONING/$name" "$CONFIG_DIR/$name"
+      fi
+    done
+    # The boot partition is FAT, readable by every user of the Pi: keep no secret there.
+    for name in device.toml "${SECRETS[@]}" "${PUBLIC[@]}"; do
+      if [ -f "$PROVISIONING/$name" ]; then run rm -f "$PROVISIONING/$name"; fi
+    done
+  elif [ -f "$CONFIG_DIR/device.toml" ]; then
+    note "keeping $CONFIG_DIR/device.toml (no new provisioning${PROVISIONING:+ in $PROVISIONING})"
+  elif [ "$DRY_RUN" = 1 ]; then
+    note "no provisioning and no $CONFIG_DIR/device.toml yet: a real run would stop here"
+  else
+    die "no device config: provision the card (scripts/provision), or write $CONFIG_DIR/device.toml from firmware_config/device.example.toml"
+  fi
+}
+
+step_model() {
+  step model "speech model for the configured locale into $PREFIX/models"
+  local args=(--manifest "$MANIFEST" --config "$CONFIG_DIR/device.toml" --dest "$PREFIX/models")
+  if [ -n "$MODEL_URL" ]; then args+=(--url "$MODEL_URL"); fi
+  if [ "$TRUST_UNVERIFIED" = 1 ]; then args+=(--trust-unverified); fi
+  run "$PYTHON" "$SOURCE/scripts/model_fetch.py" "${args[@]}"
+}
+
+step_service() {
+  step service "systemd unit $SYSTEMD_DIR/reorder.service, enabled$([ "$START" = 1 ] && echo " and (re)started")"
+  local unit="$SOURCE/firmware_config/reorder.service" dest="$SYSTEMD_DIR/reorder.service" rendered
+  [ -f "$unit" ] || die "$unit not found; give --source the project checkout"
+  rendered=$(sed -e "s|/opt/reorder|$PREFIX|g" -e "s|/etc/reorder|$CONFIG_DIR|g" \
+    -e "s|^User=reorder$|User=$SERVICE_USER|" -e "s|^Group=reorder$|Group=$SERVICE_USER|" "$unit")
+  if [ -f "$dest" ] && [ "$(cat "$dest")" = "$rendered" ]; then
+    note "unit unchanged"
+  elif [ "$DRY_RUN" = 1 ]; then
+    printf '    [dry-run] write %q from %q (paths %q, %q; user %q)\n' "$dest" "$unit" "$PREFIX" "$CONFIG_DIR" "$SERVICE_USER"
+  else
+    install -d -m 0755 "$SYSTEMD_DIR"
+    printf '%s\n' "$rendered" >"$dest.tmp"
+    chmod 0644 "$dest.tmp"
+    mv -f "$dest.tmp" "$dest"
+  fi
+  run systemctl daemon-reload
+  run systemctl enable reorder.service
+  if [ "$START" = 1 ]; then run systemctl restart reorder.service; fi
+}
+
+step_firstboot() {
+  step firstboot "remove reorder-firstboot.service (its work is done)"
+  run systemctl disable reorder-firstboot.service
+  run rm -f "$SYSTEMD_DIR/reorder-firstboot.service"
+}
+
+echo "reorder install: prefix $PREFIX, config $CONFIG_DIR, user $SERVICE_USER$([ "$DRY_RUN" = 1 ] && echo ", DRY RUN")"
+for name in "${STEPS[@]}"; do
+  if selected "$name"; then "step_$name"; fi
+done
+if [ "$FIRSTBOOT" = 1 ]; then step_firstboot; fi
+echo "reorder install: done$([ "$DRY_RUN" = 1 ] && echo " (dry run: nothing was changed)")"

@@ -1,0 +1,495 @@
+"""scripts/install.sh and scripts/model_fetch.py: shellcheck, --dry-run, idempotent steps, and the
+model download against a local HTTP server with Range support (match, mismatch, resume, re-run).
+
+Nothing here touches the real /etc, /opt or systemd: every path is redirected into tmp_path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import threading
+import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTALL = ROOT / "scripts" / "install.sh"
+FETCH = ROOT / "scripts" / "model_fetch.py"
+MODEL = "vosk-model-test-0.1"
+STEPS = ["apt", "user", "venv", "pip", "config", "model", "service"]
+
+
+# --------------------------------------------------------------------------- a Range-capable server
+
+class RangeHandler(BaseHTTPRequestHandler):
+    """Serves `server.payload` at any path; honours `Range: bytes=N-`; can cut the next answer short."""
+
+    protocol_version = "HTTP/1.1"
+    server: ModelServer
+
+    def do_GET(self) -> None:
+        srv = self.server
+        data = srv.payload
+        rng = self.headers.get("Range")
+        with srv.lock:
+            srv.requests.append(rng)
+            cut, srv.cut_next = srv.cut_next, None
+        start = 0
+        match = re.fullmatch(r"bytes=(\d+)-", rng or "")
+        if match and srv.honour_range:
+            start = int(match.group(1))
+            if start >= len(data):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(data)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Type", "application/zip")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if cut is not None:  # a dropped connection: part of the body, then the socket closes
+            self.wfile.write(body[:cut])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+class ModelServer(ThreadingHTTPServer):
+    """A threaded HTTP server on a free loopback port."""
+
+    daemon_threads = True
+
+    def __init__(self, payload: bytes) -> None:
+        super().__init__(("127.0.0.1", 0), RangeHandler)
+        self.payload = payload
+        self.requests: list[str | None] = []
+        self.cut_next: int | None = None
+        self.honour_range = True
+        self.lock = threading.Lock()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/{MODEL}.zip"
+
+
+def make_zip(extra: dict[str, bytes] | None = None) -> bytes:
+    """A small model archive shaped like Vosk's: one top folder named after the model."""
+    files = {f"{MODEL}/am/final.mdl": os.urandom(300_000), f"{MODEL}/conf/model.conf": b"--sample-frequency=16000\n",
+             f"{MODEL}/README": b"test model\n", **(extra or {})}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr(f"{MODEL}/", b"")
+        for name, content in files.items():
+            z.writestr(name, content)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def archive() -> bytes:
+    return make_zip()
+
+
+@pytest.fixture
+def server(archive: bytes) -> Iterator[ModelServer]:
+    srv = ModelServer(archive)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    thread.join(timeout=5)
+
+
+def write_manifest(path: Path, url: str, payload: bytes, *, sha256: str | None = "real",
+                   size: int | None = -1) -> Path:
+    entry = {"name": MODEL, "locale": "en-US", "url": url,
+             "size": len(payload) if size == -1 else size,
+             "sha256": hashlib.sha256(payload).hexdigest() if sha256 == "real" else sha256}
+    other = dict(entry, name="vosk-model-other-fr", locale="fr-FR")
+    path.write_text(json.dumps({"schema": "reorder.models/1", "models": [entry, other]}))
+    return path
+
+
+def fetch(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run model_fetch.py (always with bounded HTTP timeouts)."""
+    return subprocess.run([sys.executable, str(FETCH), "--timeout", "5", *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, check=False)
+
+
+def leftovers(dest: Path) -> list[str]:
+    """Hidden temporary files or folders model_fetch left in DEST."""
+    return sorted(p.name for p in dest.iterdir() if p.name.startswith(".")) if dest.exists() else []
+
+
+# --------------------------------------------------------------------------- model_fetch
+
+def test_checksum_match_installs_atomically_and_rerun_is_a_no_op(tmp_path: Path, server: ModelServer,
+                                                                 archive: bytes) -> None:
+    manifest = write_manifest(tmp_path / "manifest.json", server.url, archive)
+    dest = tmp_path / "models"
+    result = fetch("--manifest", manifest, "--locale", "en-US", "--dest", dest, "--print-path")
+    assert result.returncode == 0, result.stderr
+    target = dest / MODEL
+    assert result.stdout.strip() == str(target)
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        assert (target / "am" / "final.mdl").read_bytes() == z.read(f"{MODEL}/am/final.mdl")
+    marker = json.loads((target / ".reorder-model.json").read_text())
+    assert marker["sha256"] == hashlib.sha256(archive).hexdigest() and marker["verified"] is True
+    assert leftovers(dest) == []  # no .part, no staging folder
+    assert stat.S_IMODE((target / "am" / "final.mdl").stat().st_mode) == 0o644
+    assert "downloading" in result.stderr and "installed" in result.stderr  # progress on stderr
+
+    again = fetch("--manifest", manifest, "--locale", "en-US", "--dest", dest)
+    assert again.returncode == 0 and "nothing to do" in again.stderr
+    assert len(server.requests) == 1  # the second run did not even ask the server
+
+
+def test_checksum_mismatch_is_refused_and_nothing_installed(tmp_path: Path, server: ModelServer,
+                                                            archive: bytes) -> None:
+    manifest = write_manifest(tmp_path / "manifest.json", server.url, archive, sha256="0" * 64)
+    dest = tmp_path / "models"
+    result = fetch("--manifest", manifest, "--locale", "en-US", "--dest", dest)
+    assert result.returncode == 3
+    assert result.stderr.strip().splitlines()[-1].startswith("model_fetch: sha256 of ")
+    assert "nothing installed" in result.stderr and "Traceback" not in result.stderr
+    assert not (dest / MODEL).exists() and leftovers(dest) == []
+
+
+@pytest.mark.parametrize("delta", [10, -10])
+def test_size_mismatch_is_refused(tmp_path: Path, server: ModelServer, archive: bytes, delta: int) -> None:
+    manifest = write_manifest(tmp_path / "manifest.json", server.url, archive, size=len(archive) + delta)
+    dest = tmp_path / "models"
+    result = fetch("--manifest", manifest, "--locale", "en-US", "--dest", dest)
+    assert result.returncode == 3 and f"the manifest says {len(archive) + delta}" in result.stderr
+    assert not (dest / MODEL).exists() and leftovers(dest) == []
+
+
+def test_resume_after_a_cut_connection(tmp_path: Path, server: ModelServer, archive: bytes) -> None:
+    manifest = write_manifest(tmp_path / "manifest.json", server.url, archive)
+    dest = tmp_path / "models"
+    cut = 100_000
+    server.cut_next = cut
+    first = fetch("--manifest", manifest, "--locale", "en-US", "--dest", dest, "--retries", "0", "--no-progress")
+    assert first.returncode == 1, first.stderr
+    assert "re-run to resume" in first.stderr and first.stderr.count("\n") == 1
+    part = dest / f".{MODEL}.zip.part"
+    assert part.stat().st_size == cut and not (dest / MODEL).exists()
+
+    second = fetch("--manifest", manifest, "--locale", "en-US", "--dest", dest)
+    assert second.returncode == 0, second.stderr
+    assert server.requests == [None, f"bytes={cut}-"]
+    assert (dest / MODEL / "am" / "final.mdl").is_file() and leftovers(dest) == []
+
+
+def test_resume_within_one_run(tmp_path: Path, server: ModelServer, archive: bytes) -> None:
+    manifest = write_manifest(tmp_path / "manifest.json", server.url, archive)
+    server.cut_next = 50_000
+    result = fetch("--manifest", manifest, "--locale", "en-US", "--dest", tmp_path / "m", "--retries", "2")
+    assert result.returncode == 0, result.stderr
+    assert server.requests == [None, "bytes=50000-"]
+
+
+def test_a_server_without_range_support_restarts_the_download(tmp_path: Path, server: ModelServer,
+                                                               archive: bytes) -> None:
+    manifest = write_manifest(tmp_path / "manifest.json", server.url, archive)
+    dest = tmp_path / "models"
+    dest.mkdir()
+    (dest / f".{MODEL}.zip.part").write_bytes(b"garbage that is not the archive")
+    server.honour_range = False
+    result = fetch("--manifest", manifest, "--locale", "en-US", "--dest", dest)
+    assert result.returncode == 0, result.stderr
+    assert server.requests[0] is not None and (dest / MODEL).is_dir() and leftovers(dest) == []
+
+
+def test_a_corrupt_partial_file_is_caught_by_the_checksum(tmp_path: Path, server: ModelServer,
+                                                          archive: bytes) -> None:
+    manifest = write_manifest(tmp_path / "manifest.json", server.url, archive)
+    dest = tmp_path / "models"
+    dest.mkdir()
+    (dest / f".{MODEL}.zip.part").write_bytes(b"\0" * 1000)  # wrong bytes, resumed as if right
+    bad = fetch("--manifest", manifest, "--locale", "en-US", "--dest", dest)
+    assert bad.returncode == 3 and not (dest / MODEL).exists() and leftovers(dest) == []
+    good = fetch("--manifest", manifest, "--locale", "en-US", "--dest", dest)  # starts clean
+    assert good.returncode == 0, good.stderr
+
+
+def test_unverified_model_needs_trust_unverified(tmp_path: Path, server: ModelServer, archive: bytes) -> None:
+    manifest = write_manifest(tmp_path / "manifest.json", server.url, archive, sha256=None)
+    dest = tmp_path / "models"
+    refused = fetch("--manifest", manifest, "--locale", "en-US", "--dest", dest)
+    assert refused.returncode == 4 and "--trust-unverified" in refused.stderr
+    assert server.requests == [] and not dest.exists()
+    trusted = fetch("--manifest", manifest, "--locale", "en-US", "--dest", dest, "--trust-unverified")
+    assert trusted.returncode == 0, trusted.stderr
+    assert f"UNVERIFIED model {MODEL}; its sha256 is {hashlib.sha256(archive).hexdigest()}" in trusted.stderr
+    assert json.loads((dest / MODEL / ".reorder-model.json").read_text())["verified"] is False
+
+
+def test_a_new_version_replaces_the_old_folder(tmp_path: Path, server: ModelServer, archive: bytes) -> None:
+    dest = tmp_path / "models"
+    (dest / MODEL).mkdir(parents=True)
+    (dest / MODEL / "stale").write_text("old model")
+    (dest / MODEL / ".reorder-model.json").write_text(json.dumps({"sha256": "1" * 64}))
+    manifest = write_manifest(tmp_path / "manifest.json", server.url, archive)
+    result = fetch("--manifest", manifest, "--locale", "en-US", "--dest", dest)
+    assert result.returncode == 0, result.stderr
+    assert not (dest / MODEL / "stale").exists() and (dest / MODEL / "README").is_file()
+    assert leftovers(dest) == []
+
+
+def test_unsafe_archive_is_refused(tmp_path: Path) -> None:
+    payload = make_zip({"../escape.txt": b"outside"})
+    srv = ModelServer(payload)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        manifest = write_manifest(tmp_path / "manifest.json", srv.url, payload)
+        dest = tmp_path / "models"
+        result = fetch("--manifest", manifest, "--locale", "en-US", "--dest", dest)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=5)
+    assert result.returncode == 5 and "unsafe path" in result.stderr
+    assert not (dest / MODEL).exists() and not (tmp_path / "escape.txt").exists()
+
+
+def test_locale_from_the_device_config(tmp_path: Path, server: ModelServer, archive: bytes) -> None:
+    manifest = write_manifest(tmp_path / "manifest.json", server.url, archive)
+    config = tmp_path / "device.toml"
+    config.write_text('[device]\nid = "k1"\nlocale = "fr-FR"\n')
+    result = fetch("--manifest", manifest, "--config", config, "--dest", tmp_path / "m")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "m" / "vosk-model-other-fr").is_dir()
+
+
+@pytest.mark.parametrize(("args", "code", "words"), [
+    (["--locale", "de-DE"], 2, "no locale 'de-DE'"),
+    (["--config", "{tmp}/missing.toml"], 2, "does not exist"),
+    (["--locale", "en-US", "--url", "ftp://x/y.zip"], 2, "--url"),
+])
+def test_usage_errors_are_one_line(tmp_path: Path, archive: bytes, args: list[str], code: int, words: str) -> None:
+    manifest = write_manifest(tmp_path / "manifest.json", "http://127.0.0.1:9/x.zip", archive)
+    result = fetch("--manifest", manifest, "--dest", tmp_path / "m", *[a.format(tmp=tmp_path) for a in args])
+    assert result.returncode == code and words in result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+def test_unreachable_server_is_a_network_error(tmp_path: Path, archive: bytes) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nobody listens here once closed
+    manifest = write_manifest(tmp_path / "manifest.json", f"http://127.0.0.1:{port}/m.zip", archive)
+    result = fetch("--manifest", manifest, "--locale", "en-US", "--dest", tmp_path / "m", "--retries", "1")
+    assert result.returncode == 1 and "re-run to resume" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_bad_manifest_is_refused(tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"models": [{"name": "x", "locale": "en-US", "url": "https://h/x.zip",
+                                                "size": 10, "sha256": "abc"}]}))
+    result = fetch("--manifest", manifest, "--locale", "en-US", "--dest", tmp_path / "m")
+    assert result.returncode == 2 and '"sha256" must be 64 hex digits' in result.stderr
+
+
+def test_the_shipped_manifest() -> None:
+    data = json.loads((ROOT / "models" / "manifest.json").read_text())
+    by_locale = {m["locale"]: m for m in data["models"]}
+    assert by_locale["en-US"]["name"] == "vosk-model-small-en-us-0.15"
+    assert by_locale["fr-FR"]["name"] == "vosk-model-small-fr-0.22"
+    for m in data["models"]:
+        assert m["url"] == f"https://alphacephei.com/vosk/models/{m['name']}.zip"
+        assert m["sha256"] is None or re.fullmatch(r"[0-9a-f]{64}", m["sha256"])
+        assert m["size"] is None or 30_000_000 < m["size"] < 60_000_000
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import model_fetch
+
+    assert len(model_fetch.load_manifest(ROOT / "models" / "manifest.json")) == 2
+
+
+# --------------------------------------------------------------------------- install.sh
+
+def sandbox_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Environment that points install.sh's prefix, config and unit folders into tmp_path."""
+    env = dict(os.environ, REORDER_PREFIX=str(tmp_path / "opt"), REORDER_CONFIG_DIR=str(tmp_path / "etc"),
+               REORDER_SYSTEMD_DIR=str(tmp_path / "systemd"), REORDER_PYTHON=sys.executable)
+    env.update(extra)
+    return env
+
+
+def install(tmp_path: Path, *args: str | Path, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", str(INSTALL), *map(str, args)], capture_output=True, text=True, timeout=timeout,
+                          env=env or sandbox_env(tmp_path), check=False)
+
+
+def test_install_sh_is_shellcheck_clean() -> None:
+    if not shutil.which("shellcheck"):
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck); install.sh was not linted")
+    result = subprocess.run(["shellcheck", "--severity=style", str(INSTALL)], check=False, capture_output=True,
+                            text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout
+
+
+def test_dry_run_lists_every_step_and_changes_nothing(tmp_path: Path) -> None:
+    boot = tmp_path / "boot" / "reorder"
+    boot.mkdir(parents=True)
+    for name, content in {"device.toml": '[device]\nid = "k1"\n', "mqtt-password": "pw\n",
+                          "client.key": "key\n", "ca.pem": "cert\n"}.items():
+        (boot / name).write_text(content)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = install(tmp_path, "--dry-run", "--provisioning", boot, "--firstboot")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    headers = re.findall(r"^==> \[\d+\] (\w+):", out, re.MULTILINE)
+    assert headers == [*STEPS, "firstboot"]
+    assert f"python3 -m venv --system-site-packages {tmp_path}/opt/venv" in out.replace(sys.executable, "python3")
+    assert f"-m pip install --disable-pip-version-check --no-cache-dir --upgrade-strategy only-if-needed {ROOT}" in out
+    assert re.search(r"useradd --system --user-group .* reorder$", out, re.MULTILINE) or "user reorder exists" in out
+    assert "usermod --append --groups audio\\,gpio reorder" in out
+    assert f"install -m 0640 -o root -g reorder {boot}/device.toml {tmp_path}/etc/device.toml" in out
+    assert f"install -m 0600 -o reorder -g reorder {boot}/mqtt-password {tmp_path}/etc/mqtt-password" in out
+    assert f"install -m 0600 -o reorder -g reorder {boot}/client.key {tmp_path}/etc/client.key" in out
+    assert f"install -m 0644 -o root -g root {boot}/ca.pem {tmp_path}/etc/ca.pem" in out
+    assert f"rm -f {boot}/mqtt-password" in out
+    assert (f"model_fetch.py --manifest {ROOT}/models/manifest.json --config {tmp_path}/etc/device.toml "
+            f"--dest {tmp_path}/opt/models") in out
+    assert f"write {tmp_path}/systemd/reorder.service from {ROOT}/firmware_config/reorder.service" in out
+    for command in ["systemctl daemon-reload", "systemctl enable reorder.service",
+                    "systemctl restart reorder.service", "systemctl disable reorder-firstboot.service"]:
+        assert f"[dry-run] {command}" in out
+    assert out.rstrip().endswith("(dry run: nothing was changed)")
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_dry_run_only_some_steps_and_no_start(tmp_path: Path) -> None:
+    result = install(tmp_path, "--dry-run", "--only", "model,service", "--no-start", "--trust-unverified",
+                     "--model-url", "http://mirror.example/m.zip")
+    assert result.returncode == 0, result.stderr
+    assert re.findall(r"^==> \[\d+\] (\w+):", result.stdout, re.MULTILINE) == ["model", "service"]
+    assert "--url http://mirror.example/m.zip --trust-unverified" in result.stdout
+    assert "systemctl restart" not in result.stdout and "systemctl enable reorder.service" in result.stdout
+
+
+@pytest.mark.parametrize(("args", "words"), [
+    (["--frobnicate"], "unknown option '--frobnicate'"),
+    (["--only", "model,coffee"], "unknown step 'coffee'"),
+    (["--wheel", "/nonexistent.whl"], "--wheel /nonexistent.whl"),
+    (["--source", "/nonexistent"], "--source /nonexistent"),
+])
+def test_install_sh_refuses_bad_options(tmp_path: Path, args: list[str], words: str) -> None:
+    result = install(tmp_path, "--dry-run", *args)
+    assert result.returncode == 1 and words in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_model_step_of_install_sh_with_a_local_server(tmp_path: Path, server: ModelServer, archive: bytes) -> None:
+    """The real install.sh model step: locale read from the installed config, model verified and unpacked."""
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "device.toml").write_text('[device]\nid = "k1"\nlocale = "en-US"\n')
+    manifest = write_manifest(tmp_path / "manifest.json", server.url, archive)
+    result = install(tmp_path, "--only", "model", "--manifest", manifest)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "opt" / "models" / MODEL / "conf" / "model.conf").is_file()
+    again = install(tmp_path, "--only", "model", "--manifest", manifest)
+    assert again.returncode == 0 and "nothing to do" in again.stderr and len(server.requests) == 1
+    bad = write_manifest(tmp_path / "bad.json", server.url, archive, sha256="f" * 64)
+    shutil.rmtree(tmp_path / "opt" / "models")
+    refused = install(tmp_path, "--only", "model", "--manifest", bad)
+    assert refused.returncode == 3 and not (tmp_path / "opt" / "models" / MODEL).exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the config step sets owners, which needs root")
+def test_config_and_service_steps_are_idempotent(tmp_path: Path) -> None:
+    """Real config + service steps in a sandbox (systemctl replaced by a logger)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "systemctl.log"
+    (bin_dir / "systemctl").write_text(f'#!/bin/sh\necho "$*" >> {log}\n')
+    (bin_dir / "systemctl").chmod(0o755)
+    boot = tmp_path / "boot" / "reorder"
+    boot.mkdir(parents=True)
+    (boot / "device.toml").write_text('[device]\nid = "k1"\n')
+    (boot / "mqtt-password").write_text("pw\n")
+    (boot / "ca.pem").write_text("cert\n")
+    env = sandbox_env(tmp_path, REORDER_USER="root", PATH=f"{bin_dir}:{os.environ['PATH']}")
+    first = install(tmp_path, "--only", "config,service", "--provisioning", boot, env=env)
+    assert first.returncode == 0, first.stderr
+    etc = tmp_path / "etc"
+    assert stat.S_IMODE(etc.stat().st_mode) == 0o750
+    assert stat.S_IMODE((etc / "device.toml").stat().st_mode) == 0o640
+    assert stat.S_IMODE((etc / "mqtt-password").stat().st_mode) == 0o600
+    assert stat.S_IMODE((etc / "ca.pem").stat().st_mode) == 0o644
+    assert sorted(p.name for p in boot.iterdir()) == []  # secrets are gone from the boot partition
+    unit = (tmp_path / "systemd" / "reorder.service").read_text()
+    assert f"ExecStart={tmp_path}/opt/venv/bin/reorder run --config {tmp_path}/etc/device.toml" in unit
+    assert "User=root\n" in unit and "WatchdogSec=30\n" in unit
+    assert log.read_text().splitlines() == ["daemon-reload", "enable reorder.service", "restart reorder.service"]
+
+    second = install(tmp_path, "--only", "config,service", "--provisioning", boot, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "keeping" in second.stdout and "unit unchanged" in second.stdout
+    assert (etc / "mqtt-password").read_text() == "pw\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the config step sets owners, which needs root")
+def test_config_step_refuses_an_invalid_config(tmp_path: Path) -> None:
+    """With the project installed in the venv, a bad device.toml stops the install before /etc is touched."""
+    venv_bin = tmp_path / "opt" / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "python").symlink_to(sys.executable)  # a Python that can import device.config
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    (boot / "device.toml").write_text('[device]\nid = "k1"\nlocale = "de-DE"\n')
+    env = sandbox_env(tmp_path, REORDER_USER="root")
+    result = install(tmp_path, "--only", "config", "--provisioning", boot, env=env)
+    assert result.returncode == 1 and "[device] locale" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "etc" / "device.toml").exists() and (boot / "device.toml").exists()
+
+
+def test_config_step_without_any_config_stops_with_advice(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the config step needs root")
+    env = sandbox_env(tmp_path, REORDER_USER="root")
+    result = install(tmp_path, "--only", "config", "--provisioning", tmp_path / "none", env=env)
+    assert result.returncode == 1 and "no device config" in result.stderr and "scripts/provision" in result.stderr
+
+
+def test_service_unit_is_valid_for_systemd(tmp_path: Path) -> None:
+    unit_text = (ROOT / "firmware_config" / "reorder.service").read_text()
+    for line in ["Type=notify", "NotifyAccess=main", "WatchdogSec=30", "Restart=always", "RestartSec=2",
+                 "User=reorder", "Group=reorder", "SupplementaryGroups=audio gpio", "StateDirectory=reorder",
+                 "ExecStart=/opt/reorder/venv/bin/reorder run --config /etc/reorder/device.toml",
+                 "ProtectSystem=strict", "NoNewPrivileges=yes", "DeviceAllow=char-gpiochip rw",
+                 "DeviceAllow=char-alsa rw"]:
+        assert line in unit_text.splitlines(), line
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze is not installed; the unit's syntax was not verified")
+    unit = tmp_path / "reorder.service"
+    unit.write_text(unit_text.replace("/opt/reorder/venv/bin/reorder", "/bin/true"))
+    result = subprocess.run(["systemd-analyze", "verify", str(unit)], check=False, capture_output=True, text=True,
+                            timeout=60)
+    problems = [x for x in result.stderr.splitlines() if "reorder.service" in x]
+    assert result.returncode == 0 and not problems, result.stderr
