@@ -39,7 +39,7 @@ from .events import (Cancelled, Confirmed, Error, Event, Ignored, Intent, Intent
 from .inputs import Acked, BrokerDown, BrokerUp, ButtonEdge, Message, MuteChanged
 from .stages import grammar as grammars
 from .stages import guards
-from .stages.audio_source import FRAME_SECONDS
+from .stages.audio_source import FRAME_SECONDS, SILENT_FRAME
 from .stages.delivery import Delivery
 from .stages.endpointer import Endpointer, Outcome
 from .stages.indicator import PATTERNS, StatusLight
@@ -180,7 +180,7 @@ class Loop:
             while not self.inbox.empty():
                 self._handle(self.inbox.get_nowait())
             self._check_press()
-            if frame is not None and not self.muted and self.t >= self._deaf_until:
+            if frame is not None and not self.muted:
                 self._hear(frame)
             self._check_timers()
         except ReorderError as exc:
@@ -196,12 +196,16 @@ class Loop:
         self._enter(State.ERROR)
 
     def _hear(self, frame: bytes) -> None:
-        if self.state in CAN_WAKE:
-            wake = self.wake.process(frame, self.t)
-            if wake:
-                self.emit(wake)
-                self._start_listening()
-        elif self.state is State.LISTENING:
+        deaf = self.t < self._deaf_until
+        # The wake-word model keeps ~1.5 s of features: feed it every frame, silence when it must
+        # not listen (while the device speaks, listens or waits for a press), so audio from before
+        # can never complete a wake word later.
+        awake = self.state in CAN_WAKE and not deaf
+        wake = self.wake.process(frame if awake else SILENT_FRAME, self.t)
+        if wake and awake:
+            self.emit(wake)
+            self._start_listening()
+        elif self.state is State.LISTENING and not deaf:
             end = self.endpointer.feed(frame)
             if end is None:
                 return

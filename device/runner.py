@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .app import Device
@@ -60,19 +61,23 @@ class PressPlan:
     long: list[float] = field(default_factory=list)
     long_seconds: float = 1.5
 
-    def timeline(self) -> list[tuple[float, bool]]:
-        """(time, pressed) edges, in order."""
-        edges = [(t, True) for t in self.short + self.long]
-        edges += [(t + SHORT_PRESS_SECONDS, False) for t in self.short]
-        edges += [(t + self.long_seconds + 0.3, False) for t in self.long]
-        return sorted(edges)
+    def actions(self, pin) -> list[tuple[float, Callable[[], None]]]:
+        """(time, action) pairs driving a MockFactory pin like a finger."""
+        downs = [(t, pin.drive_low) for t in self.short + self.long]
+        ups = [(t + SHORT_PRESS_SECONDS, pin.drive_high) for t in self.short]
+        ups += [(t + self.long_seconds + 0.3, pin.drive_high) for t in self.long]
+        return downs + ups
 
 
-def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linger: float = 0.0) -> None:
-    """Feed the recording, then silence until the loop is idle and the outbox drained, then linger."""
+def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linger: float = 0.0,
+               actions: list[tuple[float, Callable[[], None]]] = ()) -> None:
+    """Feed the recording, then silence until the loop is idle and the outbox drained, then linger.
+
+    `presses` drive the confirm button's mock pin; `actions` are any other (seconds, callable)
+    to run at that time of the recording (tests flip the mute switch this way).
+    """
     loop, source = device.loop, device.source
-    pin = device.panel.confirm_button.pin  # a MockFactory pin: replay drives it like a finger
-    edges = presses.timeline()
+    edges = sorted([*presses.actions(device.panel.confirm_button.pin), *actions], key=lambda e: e[0])
     if loop.catalogue is None:  # no file and no cache: the retained catalogue comes from the broker
         deadline = time.monotonic() + CATALOGUE_WAIT_SECONDS
         while loop.catalogue is None and time.monotonic() < deadline:
@@ -86,8 +91,7 @@ def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linge
     started = time.monotonic()
     while True:
         while edges and edges[0][0] <= loop.t + 1e-9:
-            _, pressed = edges.pop(0)
-            pin.drive_low() if pressed else pin.drive_high()
+            edges.pop(0)[1]()
         if loop.muted:
             if source.is_open:
                 source.close()
