@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import random
 import socket
 import stat
 import uuid
@@ -62,7 +63,7 @@ class MqttLink:
         else:  # a persistent session the 3.1.1 way
             self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
                                       protocol=mqtt.MQTTv311, clean_session=False)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self._jitter_backoff()
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
@@ -99,7 +100,13 @@ class MqttLink:
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected = False
+        self._jitter_backoff()
         self._inbox(BrokerDown(str(reason_code)))
+
+    def _jitter_backoff(self) -> None:
+        """Reconnect after 0.5-1 s, doubling up to 30 s; the random start keeps a fleet that lost
+        the same broker from reconnecting in lock-step."""
+        self.client.reconnect_delay_set(min_delay=random.uniform(0.5, 1.0), max_delay=30)
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         self._inbox(Acked(mid))
