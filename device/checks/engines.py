@@ -1,0 +1,55 @@
+"""Doctor checks of the models: the wake-word engine and the speech recogniser load as `reorder run` loads them."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+
+from ..config import Settings
+from ..errors import ReorderError
+from ..stages.audio_source import SILENT_FRAME
+from . import Result, failed, from_error, in_config, passed
+
+log = logging.getLogger(__name__)
+
+
+def check_wake_word(settings: Settings) -> Result:
+    """The configured wake-word engine loads (Porcupine: the AccessKey is accepted) and scores a frame."""
+    name = "wake word"
+    from ..app import make_wake_engine
+
+    start = time.monotonic()
+    try:
+        with warnings.catch_warnings():  # onnxruntime warns that there is no GPU
+            warnings.simplefilter("ignore")
+            engine = make_wake_engine(settings)
+            engine.score(SILENT_FRAME)
+    except ReorderError as exc:
+        return from_error(name, exc, f"check [wake] {in_config(settings)}, or use engine = \"openwakeword\"")
+    except Exception as exc:  # an engine's own error types (onnxruntime, pvporcupine) on a broken install
+        log.debug("wake-word engine failed", exc_info=True)
+        return failed(name, f"{settings.wake.engine} cannot run ({type(exc).__name__}: {exc})",
+                      "reinstall the device's Python packages (scripts/install.sh)")
+    return passed(name, f"{engine.name} \"{engine.keyword}\" loaded in {time.monotonic() - start:.1f} s")
+
+
+def check_recognizer(settings: Settings) -> Result:
+    """The recogniser for the locale loads its model (a Vosk model directory, or pocketsphinx's en-US model)."""
+    name = "recogniser"
+    from ..adapters.vosk import find_model
+    from ..app import make_recognizer
+
+    start = time.monotonic()
+    try:
+        recognizer = make_recognizer(settings)
+    except ReorderError as exc:
+        return from_error(name, exc, f"check [recognizer] {in_config(settings)}")
+    except Exception as exc:  # the engines' own error types on a broken install
+        log.debug("recogniser failed", exc_info=True)
+        return failed(name, f"{settings.recognizer.engine} cannot start ({type(exc).__name__}: {exc})",
+                      "reinstall the device's Python packages (scripts/install.sh)")
+    engine = getattr(recognizer, "name", type(recognizer).__name__)
+    model = find_model(settings.recognizer.vosk_model, settings.device.locale) if engine == "vosk" else None
+    where = f"model {model}" if model else "model from its wheel"
+    return passed(name, f"{engine} for {settings.device.locale}, {where}, loaded in {time.monotonic() - start:.1f} s")
