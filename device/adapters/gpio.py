@@ -38,7 +38,7 @@ class GpioPanel:
 
     def __init__(self, settings: GpioSettings, inbox: Callable[[object], None], pin_factory=None) -> None:
         from gpiozero import PWMLED, RGBLED, Button
-        from gpiozero.exc import GPIOZeroError
+        from gpiozero.exc import BadPinFactory, GPIOZeroError
 
         factory = pin_factory if pin_factory is not None else make_pin_factory(settings.pin_factory)
         self._inbox = inbox
@@ -65,10 +65,14 @@ class GpioPanel:
                 self.led = None
                 self._separate = tuple(PWMLED(p, active_high=settings.active_high, pin_factory=factory) if p else None
                                        for p in pins)
-        except GPIOZeroError as exc:
+        except BadPinFactory as exc:
+            self.close()
+            raise ConfigError(f"[gpio] no GPIO here ({exc}); on a Pi install python3-lgpio, on a laptop set "
+                              f"pin_factory = \"mock\"") from None
+        except (GPIOZeroError, OSError, RuntimeError) as exc:  # lgpio raises its own error for busy pins
             self.close()
             raise ConfigError(f"[gpio] pins cannot be used ({type(exc).__name__}: {exc}); check the pin numbers "
-                              f"and that nothing else holds them (or use pin_factory = \"mock\")") from None
+                              f"and that nothing else holds them (stop reorder.service first)") from None
 
     def _toggle_mute(self) -> None:
         self._muted = not self._muted

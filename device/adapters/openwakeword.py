@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,9 @@ class OpenWakeWord:
         try:
             from openwakeword.model import Model
 
-            self._model = Model(wakeword_model_paths=[str(path)])
+            with warnings.catch_warnings():  # it asks onnxruntime for CUDA first, then warns it has none
+                warnings.filterwarnings("ignore", message=".*CUDAExecutionProvider.*")
+                self._model = Model(wakeword_model_paths=[str(path)])
         except Exception as exc:  # onnxruntime raises its own error types for a broken model
             raise ModelError(f"openWakeWord model {path} cannot be loaded ({exc})") from None
         self._key = next(iter(self._model.models))

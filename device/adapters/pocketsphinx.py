@@ -31,6 +31,7 @@ class PocketSphinx:
         self._config = Config(loglevel="FATAL", **SEARCH_BOUNDS)
         self._decoder = Decoder(self._config)
         self._searches = 0
+        self._other: set[str] = set()
         self.catalogue = None
 
     def knows(self, word: str) -> bool:
@@ -38,6 +39,7 @@ class PocketSphinx:
         return self._decoder.lookup_word(word) is not None
 
     def set_grammar(self, grammar: Grammar) -> list[str]:
+        self._other = set(grammar.other_words())
         self._searches += 1
         name = f"reorder{self._searches}"
         try:
@@ -58,8 +60,9 @@ class PocketSphinx:
         hyp = d.hyp()
         if hyp is None or not hyp.hypstr.strip():
             return Recognition("", 0.0)
-        # A grammar decoder always lands on some sentence of the grammar. Its posterior is a
-        # sound confidence only over a lattice; with a finite-state grammar pocketsphinx gives
-        # none, so a complete hypothesis counts as confident and anything else as not.
-        confidence = min(1.0, max(0.0, d.get_logmath().exp(hyp.prob)))
-        return Recognition(hyp.hypstr.strip(), confidence)
+        # A finite-state grammar search gives no posterior. What it does give: whether the words
+        # came from the requests or from the out-of-domain rule; the share of request words is
+        # the confidence, so speech that is not a request is refused, not turned into one.
+        words = hyp.hypstr.split()
+        in_domain = sum(w not in self._other for w in words)
+        return Recognition(" ".join(words), round(in_domain / len(words), 3))

@@ -38,6 +38,10 @@ class Grammar:
                   lx.more, lx.joins, lx.numbers, lx.yes, lx.no, lx.tail, self.products)
         return sorted({_spoken(p) for group in groups for p in group} - {""})
 
+    def other_words(self) -> list[str]:
+        """The out-of-domain words of the garbage rule (none that a request uses)."""
+        return sorted(set(self.lexicon.other_words) - self.words())
+
     def vosk_phrases(self) -> list[str]:
         """Vosk's grammar: the phrases, plus "[unk]" so out-of-grammar speech is marked, not forced."""
         return [*self.phrases(), "[unk]"]
@@ -53,10 +57,16 @@ class Grammar:
         products = alt(self.products)
         if products == "<NULL>":
             products = "<VOID>"  # an empty catalogue: no request can match
+        # Words outside the domain, so that "what's the weather" comes out as itself (and means
+        # nothing) instead of being forced into the nearest request. Measured: short words in
+        # this list swallow real requests, so only words of 4 letters or more.
+        others = [w for w in self.other_words() if len(w) > 3 and known(w)]
+        other = "(" + " | ".join(others) + ")+" if others else "<VOID>"
         return "\n".join([
             "#JSGF V1.0;",
             "grammar reorder;",
-            "public <utterance> = <request> | <cancel> | <answer>;",
+            "public <utterance> = <request> | <cancel> | <answer> | <other>;",
+            f"<other> = {other};",
             "<request> = [<prefix>] [<cue>] <item> [<join> <item> [<join> <item> [<join> <item>]]] [<tail>] "
             "[<suffix>];",
             "<item> = [<quantity>] [<more>] [<unit> <link>] <product>;",

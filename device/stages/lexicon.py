@@ -44,6 +44,9 @@ class Lexicon:
     fillers: tuple[str, ...] = ()
     """Words the parser skips anywhere but grammars leave out: short words that would let a
     grammar decoder match any noise ("uh", "the", "my")."""
+    other_words: tuple[str, ...] = ()
+    """Out-of-domain words a grammar decoder may land on instead of forcing a request out of
+    speech that is not one ("weather", "music"): a garbage model made of words."""
 
 
 ENGLISH = Lexicon(
@@ -69,6 +72,11 @@ ENGLISH = Lexicon(
     tail=("to my order", "to the order", "to the list", "to my list", "to my cart", "to the cart"),
     fillers=("hey", "okay", "ok", "i think", "hmm", "um", "uh", "so", "oh", "other", "new", "fresh", "of the", "the",
              "my", "our", "jarvis", "alexa"),
+    other_words=tuple("""what weather like today tomorrow play music song radio news timer alarm minutes hello tell
+        joke turn lights light volume call time who where when why which there here this that were been does have
+        going come look know think love good great nice little week year thank sorry kids school work home house
+        food dinner lunch breakfast game show movie watch remind weekend traffic score open close stop start
+        sing story game email message text phone""".split()),
 )
 
 FRENCH = Lexicon(
