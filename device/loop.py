@@ -79,10 +79,13 @@ UNDOABLE = {State.QUEUED, State.SENT, State.ACCEPTED}
 
 
 class Speaker(Protocol):
-    """Speech out. Implementation: adapters.tts (espeak-ng)."""
+    """Sound out, played in turn. Implementation: adapters.tts (espeak-ng, earcons made in code)."""
 
     def say(self, text: str, locale: str) -> float:
         """Say `text`; how many seconds it takes (the microphone is ignored meanwhile)."""
+
+    def cue(self, name: str) -> float:
+        """Play an earcon ("listen", "confirmed", "cancelled", "refused", "done"); its length."""
 
 
 @dataclass
@@ -152,12 +155,20 @@ class Loop:
         self._pending = None
         self._enter(State.IDLE if self.delivery.connected else State.OFFLINE)
 
+    def _sounding(self, seconds: float) -> float:
+        """Sounds play in turn; returns when this one ends. Half duplex: until then, what the
+        microphone hears is the device itself and is not used."""
+        self._deaf_until = max(self._deaf_until, self.t) + seconds
+        return self._deaf_until
+
     def _say(self, text: str) -> float:
+        """Speak; returns the audio time at which the words have been said."""
         seconds = self.speaker.say(text, self.locale) if self.settings.confirmation.speak else 0.0
         self.emit(Said(self.t, text, round(seconds, 3)))
-        # Half duplex: while the device speaks, what the microphone hears is its own voice.
-        self._deaf_until = max(self._deaf_until, self.t + seconds)
-        return seconds
+        return self._sounding(seconds)
+
+    def _cue(self, name: str) -> None:
+        self._sounding(self.speaker.cue(name))
 
     @property
     def idle(self) -> bool:
@@ -205,6 +216,10 @@ class Loop:
         if wake and awake:
             self.emit(wake)
             self._start_listening()
+        elif self.state is State.CONFIRMING and not deaf and self.settings.confirmation.voice_confirmation:
+            end = self.endpointer.feed(frame)
+            if end is not None and end.outcome is Outcome.UTTERANCE:
+                self._voice_answer(end.audio)
         elif self.state is State.LISTENING and not deaf:
             end = self.endpointer.feed(frame)
             if end is None:
@@ -220,6 +235,7 @@ class Loop:
         self._pending = None
         self._undo_until = 0.0
         self.endpointer.reset()
+        self._cue("listen")
         self._enter(State.LISTENING)
 
     def _check_timers(self) -> None:
@@ -259,16 +275,35 @@ class Loop:
         rb = readback(intent.items, self.catalogue, self.locale, verdict.repeated)
         self.emit(Prompt(self.t, rb.text, float(rb.total), self.catalogue.currency,
                          tuple({"sku": i.sku, "quantity": i.quantity} for i in intent.items)))
-        summary = self._say(rb.spoken)
-        press_after = self.t + summary  # a press counts only once items and total were heard
-        instruction = self._say(rb.instruction)
+        press_after = self._say(rb.spoken)  # a press counts only once items and total were heard
+        said_all = self._say(rb.instruction)
         self._pending = _Pending(intent, self.catalogue, rb, press_after,
-                                 self.t + summary + instruction + self.settings.confirmation.timeout_seconds,
-                                 2 if verdict.repeated else 1)
+                                 said_all + self.settings.confirmation.timeout_seconds, 2 if verdict.repeated else 1)
+        self.endpointer.reset()
         self._enter(State.CONFIRMING)
+
+    def _voice_answer(self, audio: bytes) -> None:
+        """Optional spoken yes/no to the read-back; never replaces the press above voice_max_total."""
+        assert self._pending is not None
+        heard = self.recognizer.recognize(audio)
+        self.emit(TranscriptEvent(self.t, heard.text, heard.confidence))
+        answer = self.parser.answer(heard.text) if heard.confidence >= self.settings.recognizer.min_confidence \
+            else None
+        if answer == "no":
+            self.emit(Cancelled(self.t, by="voice"))
+            self._cue("cancelled")
+            self._rest()
+        elif answer == "yes":
+            if self._pending.readback.total > Decimal(str(self.settings.confirmation.voice_max_total)):
+                self.emit(Ignored(self.t, "voice", "above voice_max_total only the button confirms"))
+            elif self._pending.presses_needed > 1:
+                self.emit(Ignored(self.t, "voice", "a repeat order needs the button"))
+            else:
+                self._confirm(self._pending, "voice")
 
     def _refuse(self, reason: str, detail: str = "", spoken: str | None = None) -> None:
         self.emit(Rejected(self.t, reason, detail))
+        self._cue("refused")
         self._say(spoken or message("refused", self.locale, reason=reason))
         self._pending = None
         self._feedback_until = self.t + FEEDBACK_SECONDS
@@ -313,6 +348,7 @@ class Loop:
     def _long_press(self) -> None:
         if self.state is State.CONFIRMING:
             self.emit(Cancelled(self.t, by="long-press"))
+            self._cue("cancelled")
             self._say(message("cancelled", self.locale))
             self._rest()
         elif self.state in UNDOABLE and self.t < self._undo_until:
@@ -330,6 +366,7 @@ class Loop:
             return self._refuse("outbox-full", str(exc))
         except OutboxError as exc:
             return self._fail(str(exc))
+        self._cue("confirmed")
         self.emit(Queued(self.t, order["order_id"]))
         self._last_order = (order["order_id"], order)
         self._undo_until = self.t + self.settings.confirmation.undo_seconds
@@ -348,6 +385,7 @@ class Loop:
         self.emit(Cancelled(self.t, by=by, order_id=order_id))
         log.info("order %s undone (%s)", order_id, "never sent" if withdrawn else "cancel sent to the store")
         self._undo_until = 0.0
+        self._cue("cancelled")
         self._say(message("cancelled", self.locale))
         self._rest()
 

@@ -199,3 +199,24 @@ def test_mute_closes_the_microphone_and_is_published(device, subscriber, mosquit
         "idle", "offline")
     muted_flags = [m["muted"] for _, m in states.wait_for(3)]
     assert True in muted_flags and muted_flags[-1] is False
+
+
+@pytest.mark.parametrize("max_total, confirmed", [(20.0, True), (2.0, False)])
+def test_voice_confirmation_when_enabled_but_never_above_its_amount(device, store, speech_dir, max_total, confirmed):
+    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", READBACK + 0.5), ("speech", "yes"),
+                             ("silence", 1.5)])
+    d, events = device(clip, confirmation={"voice_confirmation": True, "voice_max_total": max_total})
+    run_replay(d, PressPlan())
+    if confirmed:
+        assert [e["by"] for e in of(events, "confirmed")] == ["voice"] and len(of(events, "queued")) == 1
+    else:
+        assert of(events, "confirmed") == [] and of(events, "ignored")[0]["what"] == "voice"
+        assert of(events, "timeout")
+
+
+def test_voice_confirmation_is_off_by_default(device, speech_dir):
+    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", READBACK + 0.5), ("speech", "yes"),
+                             ("silence", 1.5)])
+    d, events = device(clip)
+    run_replay(d, PressPlan())
+    assert of(events, "confirmed") == [] and of(events, "timeout")

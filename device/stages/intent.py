@@ -125,6 +125,15 @@ class IntentParser:
                 return (int(word), i - 1) if word.isdigit() else (1, i)
         return 1, i
 
+    def answer(self, text: str) -> str | None:
+        """"yes" / "no" for a spoken answer to the read-back, None when it is neither."""
+        toks = normalise(text, self.language)
+        if self._contains(toks, _phrases(self.lexicon.no, self.language)) or self._contains(toks, self._cancel):
+            return "no"
+        if self._contains(toks, _phrases(self.lexicon.yes, self.language)):
+            return "yes"
+        return None
+
     # -- the parse --------------------------------------------------------------------------------
     def parse(self, text: str, confidence: float | None = None) -> Intent:
         """The intent of one utterance."""
