@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -82,9 +83,14 @@ class Device:
     link: object
     outbox: Outbox
 
-    def close(self) -> None:
+    def close(self, flush_seconds: float = 2.0) -> None:
+        """Stop: give in-flight orders a moment to be acknowledged, publish offline, LEDs off."""
         try:
             self.source.close()
+            deadline = time.monotonic() + flush_seconds
+            while self.loop.delivery.in_flight and time.monotonic() < deadline:
+                self.loop.drain()
+                time.sleep(0.02)
         finally:
             self.link.stop(final=(self.loop.topics.state, self.loop.state_payload(online=False)))
             self.panel.close()

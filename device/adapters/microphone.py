@@ -34,7 +34,8 @@ class Microphone:
         self.device = resolve_device(device)
         self.name = f"microphone {device or '(default)'}"
         self._stream = None
-        self._frames: queue.Queue[bytes] = queue.Queue(maxsize=100)
+        # 30 s of frames: a loop that stalls (a slow decode) catches up instead of losing speech.
+        self._frames: queue.Queue[bytes] = queue.Queue(maxsize=375)
         self.overflows = 0
 
     @property
