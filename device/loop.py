@@ -178,22 +178,27 @@ class Loop:
     # -- one frame --------------------------------------------------------------------------------
     def drain(self) -> None:
         """Handle what other threads posted, without advancing audio time."""
-        try:
-            while not self.inbox.empty():
-                self._handle(self.inbox.get_nowait())
-        except ReorderError as exc:
-            self._fail(str(exc))
+        self._guarded(self._drain_inbox)
 
     def step(self, frame: bytes | None) -> None:
         """Advance one frame of audio time; `frame` is None while muted (the microphone is closed)."""
         self.t += FRAME_SECONDS
+        self._guarded(lambda: self._turn(frame))
+
+    def _turn(self, frame: bytes | None) -> None:
+        self._drain_inbox()
+        self._check_press()
+        if frame is not None and not self.muted:
+            self._hear(frame)
+        self._check_timers()
+
+    def _drain_inbox(self) -> None:
+        while not self.inbox.empty():
+            self._handle(self.inbox.get_nowait())
+
+    def _guarded(self, work: Callable[[], None]) -> None:
         try:
-            while not self.inbox.empty():
-                self._handle(self.inbox.get_nowait())
-            self._check_press()
-            if frame is not None and not self.muted:
-                self._hear(frame)
-            self._check_timers()
+            work()
         except ReorderError as exc:
             self._fail(str(exc))
         except Exception as exc:  # the loop never dies: report, show, carry on
