@@ -83,7 +83,7 @@ class RecognizerSettings:
     """auto = Vosk when a Vosk model for the locale is configured or installed, else pocketsphinx (en-US)."""
     vosk_model: str = ""
     """Vosk model directory; empty = the installer's default for the locale under /opt/reorder/models."""
-    min_confidence: float = 0.6
+    min_confidence: float = 0.85
     """Transcripts below this confidence (0-1) are refused with reason low-confidence."""
     end_silence_seconds: float = 0.6
     """Trailing silence that ends the request (seconds)."""

@@ -17,7 +17,7 @@ def synth(out_dir: Path, text: str, voice: str = "en-us", speed: int = 165) -> P
     if not out.exists():
         raw = out_dir / f"raw-{key}.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text], check=True)
-        subprocess.run(["sox", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out)], check=True)
+        subprocess.run(["sox", "-R", str(raw), "-r", "16000", "-c", "1", "-b", "16", str(out)], check=True)
         raw.unlink()
     return out
 
@@ -26,7 +26,7 @@ def silence(out_dir: Path, seconds: float) -> Path:
     """A 16 kHz mono silence of that length."""
     out = out_dir / f"silence-{seconds:.3f}.wav"
     if not out.exists():
-        subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(out), "trim", "0", f"{seconds}"],
+        subprocess.run(["sox", "-R", "-n", "-r", "16000", "-c", "1", "-b", "16", str(out), "trim", "0", f"{seconds}"],
                        check=True)
     return out
 
@@ -40,15 +40,15 @@ def compose(out_dir: Path, parts: Sequence[Part], voice: str = "en-us", speed: i
     out = out_dir / f"clip-{key}.wav"
     if not out.exists():
         joined = out_dir / f"joined-{key}.wav"
-        subprocess.run(["sox", *map(str, files), str(joined)], check=True)
+        subprocess.run(["sox", "-R", *map(str, files), str(joined)], check=True)
         if noise_db is None:
             joined.rename(out)
         else:
             noise = out_dir / f"noise-{key}.wav"
             length = subprocess.run(["soxi", "-D", str(joined)], check=True, capture_output=True, text=True).stdout
-            subprocess.run(["sox", "-n", "-r", "16000", "-c", "1", "-b", "16", str(noise), "synth", length.strip(),
+            subprocess.run(["sox", "-R", "-n", "-r", "16000", "-c", "1", "-b", "16", str(noise), "synth", length.strip(),
                             "whitenoise", "vol", f"{noise_db}dB"], check=True)
-            subprocess.run(["sox", "-m", str(joined), str(noise), str(out)], check=True)
+            subprocess.run(["sox", "-R", "-m", str(joined), str(noise), str(out)], check=True)
     return out
 
 
