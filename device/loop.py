@@ -40,6 +40,7 @@ from .inputs import Acked, BrokerDown, BrokerUp, ButtonEdge, Message, MuteChange
 from .stages import grammar as grammars
 from .stages import guards
 from .stages.audio_source import FRAME_SECONDS, SILENT_FRAME
+from .stages.button import PressTimer
 from .stages.delivery import Delivery
 from .stages.endpointer import Endpointer, Outcome
 from .stages.indicator import PATTERNS, StatusLight
@@ -127,8 +128,7 @@ class Loop:
         self.parser = IntentParser(None, self.locale)
         self._deaf_until = 0.0
         self._pending: _Pending | None = None
-        self._press_down: float | None = None
-        self._press_used = False
+        self.button = PressTimer(settings.confirmation.long_press_seconds)
         self._last_order: tuple[str, dict] | None = None
         self._undo_until = 0.0
         self._feedback_until = 0.0
@@ -316,25 +316,20 @@ class Loop:
 
     # -- the button -------------------------------------------------------------------------------
     def _check_press(self) -> None:
-        """A press held past the long-press time acts while still held (audio time, not wall time)."""
-        down = self._press_down
-        if down is None or self._press_used:
-            return
-        if self.t - down >= self.settings.confirmation.long_press_seconds:
-            self._press_used = True
+        press = self.button.tick(self.t)
+        if press:
             self._long_press()
 
     def _button(self, edge: ButtonEdge) -> None:
         if edge.pressed:
-            self._press_down, self._press_used = self.t, False
+            self.button.pressed(self.t)
             if self.state in AT_REST | {State.REJECTED, State.ERROR}:  # push-to-talk
-                self._press_used = True
+                self.button.use()
                 self._start_listening()
             return
-        down, used = self._press_down, self._press_used
-        self._press_down = None
-        if down is not None and not used:
-            self._short_press(down)
+        press = self.button.released(self.t)
+        if press:
+            self._short_press(press.down)
 
     def _short_press(self, down: float) -> None:
         if self.state is State.CONFIRMING and self._pending:
