@@ -87,6 +87,14 @@ class Catalogue:
             raise CatalogueError(f"catalogue file {path} cannot be read ({exc.strerror}); check --catalog") from None
         return cls.from_json(text, source=f"catalogue file {path}")
 
+    def save(self, path: str | Path) -> None:
+        """Write atomically (the last good catalogue kept for an offline reboot); raises OSError."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_payload(), ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+
     def to_payload(self) -> dict[str, Any]:
         """The `reorder.catalog/1` object for this catalogue (for caching and publishing)."""
         return {

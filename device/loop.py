@@ -490,10 +490,7 @@ class Loop:
         log.info("catalogue version %s: %d items", catalogue.version, len(catalogue.items))
         if cache and self.catalogue_cache:
             try:
-                self.catalogue_cache.parent.mkdir(parents=True, exist_ok=True)
-                tmp = self.catalogue_cache.with_suffix(".tmp")
-                tmp.write_text(json.dumps(catalogue.to_payload(), ensure_ascii=False))
-                tmp.replace(self.catalogue_cache)
+                catalogue.save(self.catalogue_cache)
             except OSError as exc:
                 log.warning("catalogue cache %s not written (%s)", self.catalogue_cache, exc)
 
