@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 FEEDBACK_SECONDS = 2.0
 """How long a refusal or error shows before the device is idle again."""
+UNDO_CLOSING_SECONDS = 5.0
+"""In the last seconds of the undo window the LED blinks fast."""
 
 
 class State(str, Enum):
@@ -132,6 +134,7 @@ class Loop:
         self._last_order: tuple[str, dict] | None = None
         self._undo_until = 0.0
         self._feedback_until = 0.0
+        self._closing = False
         self._online_since = iso(self.now())
         self.light.show(PATTERNS[self.state.value])
         if catalogue is not None:
@@ -147,6 +150,7 @@ class Loop:
 
     def _enter(self, state: State) -> None:
         if state is not self.state:
+            self._closing = False
             previous, self.state = self.state, state
             self.light.show(PATTERNS[state.value])
             self.emit(StateChanged(self.t, state.value, previous.value))
@@ -249,6 +253,9 @@ class Loop:
             self._rest()
         elif self.state in UNDOABLE and self.t >= self._undo_until:
             self._rest()
+        elif self.state in UNDOABLE and not self._closing and self._undo_until - self.t <= UNDO_CLOSING_SECONDS:
+            self._closing = True  # the LED counts down: the undo window is about to close
+            self.light.show(PATTERNS["undo-closing"])
         elif self.state in (State.REJECTED, State.ERROR) and self.t >= self._feedback_until:
             self._rest()
 

@@ -17,6 +17,7 @@ from device.app import build
 from device.catalogue import Catalogue
 from device.runner import PressPlan, run_replay
 from device.store import StoreBackend
+from device.stages.indicator import PATTERNS, Light
 from tests import speech
 
 pytestmark = pytest.mark.slow
@@ -220,3 +221,23 @@ def test_voice_confirmation_is_off_by_default(device, speech_dir):
     d, events = device(clip)
     run_replay(d, PressPlan())
     assert of(events, "confirmed") == [] and of(events, "timeout")
+
+
+def test_the_led_counts_down_the_undo_window(device, store, speech_dir):
+    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", 1.0)])
+    d, events = device(clip, confirmation={"undo_seconds": 10})
+    shown: list[tuple[float, Light]] = []
+    real_show = d.panel.show
+
+    def show(light: Light) -> None:  # the real gpiozero LED still shows it; we note when
+        shown.append((d.loop.t, light))
+        real_show(light)
+
+    d.panel.show = show
+    d.loop.light = d.panel
+    confirm_at = clip.end_of(3) + READBACK
+    run_replay(d, PressPlan(short=[confirm_at]))
+    queued_at = of(events, "queued")[0]["t"]
+    closing = [t for t, light in shown if light == PATTERNS["undo-closing"]]
+    assert len(closing) == 1 and abs(closing[0] - (queued_at + 10 - 5)) < 0.2
+    assert shown[-1][1] == PATTERNS["idle"] and shown[-1][0] >= queued_at + 10

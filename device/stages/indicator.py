@@ -36,6 +36,7 @@ PATTERNS: dict[str, Light] = {
     "queued": Light(GREEN, "blink", 0.2, 0.2),
     "sent": Light(GREEN, "blink", 0.5, 0.5),  # the undo window: a press still undoes
     "accepted": Light(GREEN),
+    "undo-closing": Light(GREEN, "blink", 0.1, 0.1),  # the last seconds of the undo window
     "rejected": Light(RED, "blink", 0.15, 0.15),
     "error": Light(PURPLE, "blink", 0.15, 0.15),
 }
