@@ -35,9 +35,11 @@ def make_wake_engine(settings: Settings) -> WakeWordEngine:
         from .adapters.porcupine import Porcupine, read_access_key
 
         return Porcupine(w.keyword, read_access_key(w.access_key_file), w.sensitivity)
-    from .adapters.openwakeword import OpenWakeWord
+    # The lean scorer: openWakeWord's own ONNX files and numbers, without importing the package
+    # (scipy, scikit-learn: ~150 MB on a 512 MB Pi) and with a reset that forgets old audio.
+    from .adapters.oww_lite import OpenWakeWordLite
 
-    return OpenWakeWord(w.keyword)
+    return OpenWakeWordLite(w.keyword)
 
 
 def make_recognizer(settings: Settings):

@@ -276,6 +276,8 @@ def _check_ranges(s: Settings) -> None:
     need(3 <= c.timeout_seconds <= 120, "confirmation", "timeout_seconds", "must be between 3 and 120")
     need(0.5 <= c.long_press_seconds <= 10, "confirmation", "long_press_seconds", "must be between 0.5 and 10")
     need(0 <= c.undo_seconds <= 600, "confirmation", "undo_seconds", "must be between 0 and 600")
+    need(0 <= c.voice_max_total < 1e9, "confirmation", "voice_max_total", "must be a positive amount")
+    need(0.02 <= s.audio.block_seconds <= 0.5, "audio", "block_seconds", "must be between 0.02 and 0.5")
     need(c.max_order_total >= 0, "confirmation", "max_order_total", "must not be negative")
     need(c.max_orders_per_day >= 0, "confirmation", "max_orders_per_day", "must not be negative")
     need(c.repeat_guard_hours >= 0, "confirmation", "repeat_guard_hours", "must not be negative")
@@ -287,10 +289,14 @@ def _check_ranges(s: Settings) -> None:
     used = [p for p in pins.values() if p]
     need(len(used) == len(set(used)), "gpio", "pins", "must all differ (two settings name the same pin)")
     m = s.mqtt
-    url = urlsplit(m.broker)
+    try:
+        url = urlsplit(m.broker)
+    except ValueError:
+        raise ConfigError(f"[mqtt] broker in {src} is not a URL (got {m.broker!r})") from None
     need(url.scheme in ("mqtt", "mqtts") and bool(url.hostname), "mqtt", "broker",
          f"must look like mqtt://host:port or mqtts://host:port (got {m.broker!r})")
     try:
+        url = urlsplit(m.broker)
         url.port
     except ValueError:
         need(False, "mqtt", "broker", f"has a bad port (got {m.broker!r})")

@@ -33,7 +33,8 @@ class BrokerDown:
 
 @dataclass(frozen=True)
 class Acked:
-    """The broker acknowledged (PUBACK) the publish with this message id."""
+    """The broker acknowledged (PUBACK, success) the publish with this id: the never-reused id
+    MqttLink.publish returned, not the 16-bit MQTT packet id paho recycles."""
 
     mid: int
 

@@ -60,6 +60,11 @@ UNDO_CLOSING_SECONDS = 5.0
 """In the last seconds of the undo window the LED blinks fast."""
 
 
+def _no_constants(name: str) -> None:
+    """NaN and Infinity are not prices: refuse them in anything that comes over the network."""
+    raise ValueError(f"{name} is not allowed")
+
+
 class State(str, Enum):
     """Where the device is in a request; each state has an LED pattern (stages.indicator)."""
 
@@ -447,8 +452,8 @@ class Loop:
 
     def _message(self, msg: Message) -> None:
         try:
-            payload = json.loads(msg.payload)
-        except (ValueError, UnicodeDecodeError):
+            payload = json.loads(msg.payload, parse_constant=_no_constants)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             log.warning("ignored a message on %s: not JSON", msg.topic)
             return
         if msg.topic == self.topics.order_status:
@@ -490,10 +495,11 @@ class Loop:
     # -- catalogue and state ----------------------------------------------------------------------
     def set_catalogue(self, catalogue: Catalogue, cache: bool = False) -> None:
         """Use a new catalogue: parser and recognition grammar are rebuilt without a restart."""
-        self.catalogue = catalogue
-        self.parser = IntentParser(catalogue, self.locale)
+        parser = IntentParser(catalogue, self.locale)  # built first: a failure keeps the old catalogue
+        grammar = grammars.build(catalogue, self.locale)
         self.recognizer.catalogue = catalogue  # type: ignore[attr-defined]
-        self.recognizer.set_grammar(grammars.build(catalogue, self.locale))
+        self.recognizer.set_grammar(grammar)
+        self.catalogue, self.parser = catalogue, parser
         log.info("catalogue version %s: %d items", catalogue.version, len(catalogue.items))
         if cache and self.catalogue_cache:
             try:

@@ -7,7 +7,7 @@ from typing import Any
 import jsonschema
 
 _MONEY = {"type": "number", "minimum": 0}
-_NAMES = {"type": "array", "items": {"type": "string", "minLength": 1}}
+_NAMES = {"type": "array", "items": {"type": "string", "pattern": "[^\\W_]"}}  # a letter or digit
 
 CATALOG = {
     "type": "object",

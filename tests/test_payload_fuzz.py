@@ -343,18 +343,12 @@ def test_config_mappings_are_accepted_or_refused_with_one_line(data):
         assert str(exc) and "\n" not in str(exc)
 
 
-# -- found by these tests, to be fixed outside the delivery code (strict: they fail once fixed) -----------
-@pytest.mark.xfail(strict=True, reason="loop._message catches ValueError and UnicodeDecodeError, not the "
-                                       "RecursionError of deeply nested JSON: an internal error instead of 'ignored'")
+# -- found by these tests and fixed -----------------------------------------------------------------------
 def test_deeply_nested_json_is_ignored_out_loud(device):
     loop = device[0]
     deliver(device, loop.topics.catalog, b"[" * 100_000 + b"]" * 100_000)
 
 
-@pytest.mark.xfail(strict=True, reason="intent.plural_variants unpacks the words of a name: a catalogue name "
-                                       "that is only punctuation ('-') raises ValueError in IntentParser, an internal "
-                                       "error for every catalogue message, and Loop.set_catalogue has already "
-                                       "swapped the catalogue but not the parser and grammar")
 def test_a_catalogue_name_of_punctuation_only_is_taken_or_refused_out_loud(device):
     loop, _, records, _, base = device
     odd = {"schema": "reorder.catalog/1", "version": 99, "currency": "EUR",
@@ -365,8 +359,6 @@ def test_a_catalogue_name_of_punctuation_only_is_taken_or_refused_out_loud(devic
         loop.set_catalogue(base)
 
 
-@pytest.mark.xfail(strict=True, reason="schemas.CATALOG takes NaN and Infinity as unit_price (json.loads reads them); "
-                                       "the read-back then fails comparing the total with the cap")
 @pytest.mark.parametrize("price", [float("nan"), float("inf")])
 def test_catalogue_prices_must_be_finite(price):
     payload = {"schema": "reorder.catalog/1", "version": 1, "currency": "EUR",
@@ -375,15 +367,11 @@ def test_catalogue_prices_must_be_finite(price):
         Catalogue.from_json(json.dumps(payload))
 
 
-@pytest.mark.xfail(strict=True, reason="config._check_ranges calls urlsplit outside its checks: 'mqtt://[::1' "
-                                       "raises ValueError('Invalid IPv6 URL'), a traceback from --broker")
 def test_a_broker_url_urlsplit_cannot_read_is_a_config_error():
     with pytest.raises(ReorderError):
         config.from_mapping({"mqtt": {"broker": "mqtt://[::1"}}, "fuzz.toml")
 
 
-@pytest.mark.xfail(strict=True, reason="config._check_ranges has no check for [confirmation] voice_max_total and "
-                                       "[audio] block_seconds: TOML's nan passes (and Decimal(nan) comparisons raise)")
 @pytest.mark.parametrize("section,key", [("confirmation", "voice_max_total"), ("audio", "block_seconds")])
 def test_config_floats_must_be_numbers(section, key):
     with pytest.raises(ReorderError):

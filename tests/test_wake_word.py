@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from device.adapters.openwakeword import OpenWakeWord
+from device.adapters.oww_lite import OpenWakeWordLite as OpenWakeWord
 from device.adapters.porcupine import Porcupine, read_access_key
 from device.adapters.wav_source import WavSource
 from device.errors import ModelError

@@ -1,4 +1,4 @@
-"""openWakeWord 0.4.0: its wheel ships the pretrained models, so it works offline."""
+"""openWakeWord through the library itself: the reference the benchmarks compare the lean scorer (oww_lite) with."""
 
 from __future__ import annotations
 

@@ -28,6 +28,8 @@ def normalise(text: str, language: str) -> list[str]:
 
 def plural_variants(words: tuple[str, ...], language: str) -> set[tuple[str, ...]]:
     """The name as given plus its singular/plural forms (last word only: "orange juices", "oeufs"/"oeuf")."""
+    if not words:
+        return set()
     *head, last = words
     forms = {last, last + "s"}
     if language == "en":

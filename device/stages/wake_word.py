@@ -9,7 +9,8 @@ from ..events import Wake
 
 
 class WakeWordEngine(Protocol):
-    """A wake-word model. Implementations: adapters.openwakeword, adapters.porcupine."""
+    """A wake-word model. Implementations: adapters.oww_lite (the default; adapters.openwakeword is the
+    library-backed reference the benchmarks compare it with), adapters.porcupine."""
 
     name: str
     """Engine name for the `wake` event ("openwakeword", "porcupine")."""
