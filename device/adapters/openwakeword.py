@@ -4,31 +4,14 @@ from __future__ import annotations
 
 import logging
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelError
+from .oww_lite import model_path  # one lookup of bundled names and .onnx paths for both scorers
 
 log = logging.getLogger(__name__)
 
-BUNDLED = ("hey_jarvis", "alexa", "hey_mycroft", "hey_marvin", "timer", "weather")
-
-
-def model_path(keyword: str) -> Path:
-    """The .onnx file for a bundled model name or a path."""
-    if keyword.endswith(".onnx"):
-        path = Path(keyword).expanduser()
-    else:
-        import openwakeword
-
-        path = Path(openwakeword.__file__).parent / "resources" / "models" / f"{keyword}_v0.1.onnx"
-        if keyword not in BUNDLED:
-            raise ModelError(f"[wake] keyword {keyword!r} is not an openWakeWord model; use one of "
-                             f"{', '.join(BUNDLED[:3])} or a path to an .onnx file")
-    if not path.is_file():
-        raise ModelError(f"openWakeWord model {path} is missing; reinstall openwakeword==0.4.0 (its wheel ships it)")
-    return path
 
 
 class OpenWakeWord:
