@@ -133,6 +133,10 @@ EN_OOD = (
     "I want to go to bed", "the cat is asleep on the sofa", "how long until dinner", "open the garage door",
     "what's the capital of Spain", "how do you spell banana", "the kids are at school", "set an alarm for seven",
     "how long is left on the timer", "switch on the radio", "it's cold in here", "where are my keys",
+    # traps: catalogue words in something that is not a re-order, refused rather than guessed
+    "don't order any more skim milk", "we don't need coffee this week", "never buy that olive oil again",
+    "order a couple of bananas", "buy a pizza and some beer", "get me milk chocolate", "I need soy milk",
+    "no more tea for me thanks", "order rice cakes",
 )
 EN_OOD_MADE = (
     ("set a timer for {n} minutes", "n"), ("remind me in {n} minutes", "n"), ("wake me up at {n}", "n"),
@@ -272,6 +276,10 @@ FR_OOD = (
     "j'ai besoin de vacances", "on a besoin de parler", "le chat dort sur le canapé", "ouvre la porte du garage",
     "quelle est la capitale de l'Espagne", "les enfants sont à l'école", "il fait froid ici", "où sont mes clés",
     "allume la radio", "c'est l'heure du dîner", "je vais me coucher",
+    # pièges : des mots du catalogue dans ce qui n'est pas une commande, refusés plutôt que devinés
+    "ne commande plus de lait écrémé", "on n'a pas besoin de café cette semaine", "n'achète jamais cette huile d'olive",
+    "commande une pizza et des bières", "achète du lait de coco", "il me faut du chocolat au lait",
+    "rachète des galettes de riz", "pas de thé pour moi merci",
 )
 FR_OOD_MADE = (
     ("règle un minuteur de {n} minutes", "n"), ("rappelle-moi dans {n} minutes", "n"),

@@ -75,6 +75,14 @@ FRENCH = [
     ("on n'a plus de pates", [("PASTA-500G", 1)]),
     ("commande 3 sacs de cafe moulu", [("COFFEE-500G", 3)]),
     ("achète du lait, du pain et une douzaine d'œufs", [("MILK-1L", 1), ("BAGUETTE", 1), ("EGGS-12", 1)]),
+    # "d'" after a frame is "de": every frame ending in "de" works before a vowel too
+    ("on n'a plus d'eau gazeuse", [("WATER-SPARKLING-6", 1)]),
+    ("il n'y a plus d'œufs", [("EGGS-12", 1)]),
+    ("j'ai besoin d'essuie-tout", [("PAPER-TOWELS-4", 1)]),
+    ("on a besoin d'une baguette", [("BAGUETTE", 1)]),
+    # the plural of a French name is on its noun, which comes first
+    ("commande deux pastilles lave-vaisselle", [("DISH-TABS-40", 2)]),
+    ("commande deux eaux gazeuses", [("WATER-SPARKLING-6", 2)]),
 ]
 
 
@@ -107,11 +115,39 @@ def test_cancel(parsers, language, text):
     ("fr", "quel temps fait-il", ()),
     ("fr", "commande des bananes", ("bananes",)),
     ("fr", "mets de la musique", ("musique",)),
+    # negation turns a request around: refused, never ordered
+    ("en", "don't order milk", ("don't",)),
+    ("en", "do not buy coffee", ("do", "not")),
+    ("en", "order milk, no, not milk", ("no", "not")),
+    ("en", "buy pasta without eggs", ("without",)),
+    ("fr", "ne commande pas de lait", ("ne", "pas")),
+    ("fr", "n'achète jamais de café", ("n'", "jamais")),
+    ("fr", "commande des pâtes sans œufs", ("sans",)),
+    # an unknown word touching a quantity or a name changes what is meant
+    ("en", "order a couple of bottles of milk", ("couple",)),
+    ("en", "order pizza and milk", ("pizza",)),
+    ("en", "order milk and a pizza", ("pizza",)),
+    ("en", "buy milk chocolate", ("chocolate",)),
+    ("en", "order two organic eggs", ("organic",)),
+    ("fr", "il faut que je parte", ("je",)),
+    ("fr", "achète du lait de soja", ("soja",)),
+    ("fr", "commande une tablette de chocolat", ("tablette", "chocolat")),
 ])
 def test_none_for_anything_else_or_unknown_products(parsers, language, text, unknown):
     intent = parsers[language].parse(text)
     assert intent.action == "none" and intent.items == ()
     assert set(unknown) <= set(intent.unknown)
+
+
+@pytest.mark.parametrize("language, text, expected", [
+    # unknown words away from the items (an aside, a hesitation) do not refuse the request
+    ("en", "hmm could you maybe order two milk", [("MILK-1L", 2)]),
+    ("en", "so um i guess we need eggs and two pasta", [("EGGS-12", 1), ("PASTA-500G", 2)]),
+    ("fr", "alors voyons commande du café", [("COFFEE-500G", 1)]),
+])
+def test_asides_away_from_the_items_are_tolerated(parsers, language, text, expected):
+    intent = parsers[language].parse(text)
+    assert intent.action == "reorder" and lines(intent) == expected
 
 
 def test_close_candidates_are_named_never_silently_picked():

@@ -7,6 +7,7 @@ the confirmation stage's job, so an over-large quantity is refused out loud, not
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
@@ -17,12 +18,17 @@ from ..events import NONE, Intent, IntentItem
 from .lexicon import Lexicon, lexicon_for, tokens
 
 
+_ELIDED_DE = re.compile(r"\b[dD]['’]\s*(?=\w)")
+
 AMBIGUITY_MARGIN = 8.0
 """A misheard name this close to two catalogue names names both in the read-back (ratio points)."""
 
 
 def normalise(text: str, language: str) -> list[str]:
-    """Tokens of `text` with numbers in words turned into digits ("deux" → "2")."""
+    """Tokens of `text` with numbers in words turned into digits ("deux" → "2"); the elided "d'" is
+    read as "de", so every frame ending in "de" also matches before a vowel ("on n'a plus d'eau")."""
+    if language == "fr":
+        text = _ELIDED_DE.sub("de ", text)
     return tokens(alpha2digit(text, language, threshold=0))
 
 
@@ -38,6 +44,10 @@ def plural_variants(words: tuple[str, ...], language: str) -> set[tuple[str, ...
             forms.add(last[:-1] + "ies")
     else:
         forms |= {last + "x", last[:-1] if last.endswith(("s", "x")) else last}
+        if head:  # French plurals are on the noun, which comes first: "yaourts nature", "jus d'orange"
+            first, *middle = head
+            return {(*head, f) for f in forms if f} | {(g, *middle, f) for g in {first + "s", first + "x"}
+                                                           for f in forms if f}
     return {(*head, f) for f in forms if f}
 
 
@@ -65,8 +75,10 @@ class IntentParser:
         self._cancel = _phrases(lx.cancel_phrases, lang)
         self._ones = _phrases(lx.ones, lang)
         self._skip_back = _phrases(lx.units + lx.unit_links + lx.more + lx.fillers, lang)
+        self._item_words = _phrases(lx.units + lx.unit_links + lx.more + lx.joins + lx.ones, lang) + [(",",)]
         self._joins = _phrases(lx.joins, lang) + [(",",)]
         self._fillers = _phrases(lx.prefixes + lx.suffixes + lx.fillers, lang)
+        self._negations = _phrases(lx.negations, lang)
         self._known_words = {w for group in (self._cues, self._cancel, self._ones, self._skip_back, self._joins,
                                              self._fillers) for phrase in group for w in phrase}
         names: dict[tuple[str, ...], set[str]] = {}
@@ -156,20 +168,31 @@ class IntentParser:
                 i += 1
         floor = 0
         lines: dict[str, IntentItem] = {}
+        spans: list[tuple[int, int]] = []  # each item from its quantity to the end of its name
         for start, end, skus, heard in found:
             quantity, said_at = self._quantity_before(toks, start, floor)
             for k in range(said_at, end):
                 accounted[k] = True
+            spans.append((said_at, end))
             floor = end
             sku, alternatives = skus[0], tuple(skus[1:])
             previous = lines.get(sku)
             lines[sku] = IntentItem(sku, quantity + (previous.quantity if previous else 0),
                                     heard if not previous else previous.heard, alternatives)
+        # Where an item is or could be said: the items, the words around items (joins, articles,
+        # units), and the word right after a verb.
+        item_side = [False] * (len(toks) + 1)
+        for a, b in spans:
+            item_side[a:b] = [True] * (b - a)
         for phrase_group in (self._cues, self._fillers, self._joins, self._ones, self._skip_back):
             for k in range(len(toks)):
                 n = self._match_at(toks, k, phrase_group)
-                for j in range(k, k + n):
-                    accounted[j] = True
+                accounted[k:k + n] = [True] * n
+                if n and phrase_group is self._cues:
+                    item_side[k + n] = True
+        for k in range(len(toks)):
+            n = self._match_at(toks, k, self._item_words)
+            item_side[k:k + n] = [True] * n
         has_cue = self._contains(toks, self._cues)
         unknown = tuple(t for t, ok in zip(toks, accounted) if not ok and not t.isdigit())
         if not lines:
@@ -177,6 +200,17 @@ class IntentParser:
         if not has_cue and unknown:
             # Products named, but neither a request verb nor only request words ("I love milk").
             return Intent("none", confidence=confidence, unknown=unknown)
+        negated = [k for k in range(len(toks)) if not accounted[k] and self._match_at(toks, k, self._negations)]
+        if negated:
+            # "don't order milk", "ne commande pas de lait": the words that matter most are the
+            # ones that turn the request around, so any of them refuses the whole request.
+            return Intent("none", confidence=confidence, unknown=tuple(toks[k] for k in negated))
+        touching = [k for k in range(len(toks)) if not accounted[k] and not toks[k].isdigit()
+                    and (item_side[k] or (k > 0 and item_side[k - 1]) or item_side[k + 1])]
+        if touching:
+            # An unknown word where an item is said changes what is meant ("a couple of milk",
+            # "milk chocolate", "pizza and milk", "lait de soja"): refuse, never guess or drop it.
+            return Intent("none", confidence=confidence, unknown=tuple(toks[k] for k in touching))
         return Intent("reorder", tuple(lines.values()), confidence=confidence)
 
 

@@ -44,6 +44,9 @@ class Lexicon:
     fillers: tuple[str, ...] = ()
     """Words the parser skips anywhere but grammars leave out: short words that would let a
     grammar decoder match any noise ("uh", "the", "my")."""
+    negations: tuple[str, ...] = ()
+    """Words that turn a request around ("don't order milk", "ne commande pas de lait"): an
+    utterance with one outside a request or cancel phrase is refused, never ordered."""
     other_words: tuple[str, ...] = ()
     """Out-of-domain words a grammar decoder may land on instead of forcing a request out of
     speech that is not one ("weather", "music"): a garbage model made of words."""
@@ -72,6 +75,8 @@ ENGLISH = Lexicon(
     tail=("to my order", "to the order", "to the list", "to my list", "to my cart", "to the cart"),
     fillers=("hey", "okay", "ok", "i think", "hmm", "um", "uh", "so", "oh", "other", "new", "fresh", "of the", "the",
              "my", "our", "jarvis", "alexa"),
+    negations=("don't", "dont", "do not", "not", "no", "never", "didn't", "doesn't", "won't", "wouldn't",
+               "shouldn't", "without", "instead of", "nothing"),
     other_words=tuple("""what weather like today tomorrow play music song radio news timer alarm minutes hello tell
         joke turn lights light volume call time who where when why which there here this that were been does have
         going come look know think love good great nice little week year thank sorry kids school work home house
@@ -105,6 +110,7 @@ FRENCH = Lexicon(
     tail=("à la commande", "à ma commande", "à la liste", "à ma liste", "au panier"),
     fillers=("euh", "bon", "alors", "dis", "hé", "nouveau", "nouvelle", "le", "la", "les", "l'", "mon", "ma", "mes",
              "notre", "nos", "jarvis", "alexa"),
+    negations=("ne", "n'", "pas", "jamais", "sans", "rien", "aucun", "aucune", "plutôt que", "au lieu de"),
 )
 
 LEXICONS = {"en": ENGLISH, "fr": FRENCH}
