@@ -59,7 +59,7 @@ def make_recognizer(settings: Settings):
                          f"[recognizer] vosk_model")
     from .adapters.pocketsphinx import PocketSphinx
 
-    return PocketSphinx(locale)
+    return PocketSphinx(locale, cross_check=r.cross_check)
 
 
 def initial_catalogue(settings: Settings) -> Catalogue | None:

@@ -85,6 +85,10 @@ class RecognizerSettings:
     """Vosk model directory; empty = the installer's default for the locale under /opt/reorder/models."""
     min_confidence: float = 0.85
     """Transcripts below this confidence (0-1) are refused with reason low-confidence."""
+    cross_check: bool = True
+    """pocketsphinx only: decode each request a second time, half a frame later, and refuse it
+    (low-confidence) when the two decodings mean different things. Halves wrong read-backs
+    (BENCHMARKS.md) for one more decode."""
     end_silence_seconds: float = 0.6
     """Trailing silence that ends the request (seconds)."""
     max_utterance_seconds: float = 8.0

@@ -44,7 +44,7 @@ from .stages.button import PressTimer
 from .stages.delivery import Delivery
 from .stages.endpointer import Endpointer, Outcome
 from .stages.indicator import PATTERNS, StatusLight
-from .stages.intent import IntentParser
+from .stages.intent import IntentParser, same_meaning
 from .stages.order import build_order, iso
 from .stages.outbox import OutboxFull
 from .stages.readback import Readback, message, readback
@@ -274,6 +274,9 @@ class Loop:
         self.wake.hold_off(self.t)
         if heard.text and heard.confidence < self.settings.recognizer.min_confidence:
             return self._refuse("low-confidence", f"confidence {heard.confidence:.2f}")
+        if intent.action == "reorder" and heard.second_opinion is not None and not same_meaning(
+                intent, self.parser.parse(heard.second_opinion)):
+            return self._refuse("low-confidence", f"heard differently on a second decoding: {heard.second_opinion!r}")
         if intent.action == "cancel":
             return self._cancel_by_voice()
         if intent.action != "reorder":
@@ -306,6 +309,8 @@ class Loop:
         self.emit(TranscriptEvent(self.t, heard.text, heard.confidence))
         answer = self.parser.answer(heard.text) if heard.confidence >= self.settings.recognizer.min_confidence \
             else None
+        if heard.second_opinion is not None and self.parser.answer(heard.second_opinion) != answer:
+            answer = None  # a yes heard once of two decodings is not a yes
         if answer == "no":
             self.emit(Cancelled(self.t, by="voice"))
             self._cue("cancelled")

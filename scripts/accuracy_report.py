@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import accuracy_templates as templates
-from accuracy_audio import VOICES
+from accuracy_audio import ACCENTS_LABEL, OTHER_ACCENTS, VOICES
 
 REPO = Path(__file__).resolve().parents[1]
 START, END = "<!-- bench:accuracy:start -->", "<!-- bench:accuracy:end -->"
@@ -211,9 +211,11 @@ def section(results, skipped, recognisers, args, seconds, notes, dropped) -> str
              "quantities said as words 1–20 or articles, units, cancels, and out-of-domain speech whose expected "
              f"intent is none) against the 31-item `scripts/bench_catalog.json`; {dropped} generated sentences "
              "that also appear in tests/ were replaced. Text: the intent parser alone. Audio: “hey jarvis”, a pause "
-             "and the request by espeak-ng (voices " + ", ".join(VOICES["en-US"]) + "; 140–190 words/min), speech at "
+             "and the request by espeak-ng (en-US voices " + ", ".join(VOICES["en-US"]) + "; 140–190 words/min; the "
+             f"same requests said clean by {', '.join(OTHER_ACCENTS)} are the row “{ACCENTS_LABEL}”), speech at "
              "-26 dBFS, noise at the SNR against the speech's active level (babble: other espeak-ng talkers summed; "
-             "white noise), fed to the device loop through `run_replay` as `reorder replay` does (one device, models loaded "
+             "white noise), fed to the device loop through `run_replay` as `reorder replay` does, with the default "
+             "settings (min_confidence 0.85; pocketsphinx's cross_check on) (one device, models loaded "
              "once; before each clip the wake model's buffers, the VAD and pocketsphinx's cepstral mean are reset, so "
              "each clip is heard as a fresh `reorder replay` hears it; confirmation never pressed; no spending caps). **exact**: the read-back (`prompt`) had exactly the expected items, or a "
              "cancel / none was understood as such (an out-of-domain request that did not wake the device counts as "

@@ -40,7 +40,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 import accuracy_templates as templates  # noqa: E402
-from accuracy_audio import RATE, make_babble, make_clip, noisy, write_wav  # noqa: E402
+from accuracy_audio import ACCENTS_LABEL, OTHER_ACCENTS, RATE, make_babble, make_clip, noisy, write_wav  # noqa: E402
 from accuracy_report import LOCALES, git_head, section, write_section  # noqa: E402
 
 SNRS = (12, 9, 6)
@@ -253,15 +253,15 @@ def audio_outcome(req: templates.Request, events: list) -> dict:
 def run_audio(locale: str, requests: list[templates.Request], conditions: list[tuple[str, int | None]],
               engine: str, model: str, workdir: Path, broker: Broker, seed: int, babble: np.ndarray,
               gaps: dict[str, list[str]], verified: list[dict], verify: int = 0, keep_errors: Path | None = None,
-              progress: bool = True) -> list[dict]:
+              progress: bool = True, voices: tuple[str, ...] = (), label: str = "") -> list[dict]:
     from device.adapters.wav_source import WavSource
     from device.runner import PressPlan, run_replay
     from device.stages.audio_source import FRAME_SECONDS, SILENT_FRAME
 
     cache = workdir / "speech"
     cache.mkdir(exist_ok=True)
-    rng = random.Random(f"{seed}:{locale}:voices")
-    clips = [make_clip(cache, r, rng) for r in requests]
+    rng = random.Random(f"{seed}:{label or locale}:voices")
+    clips = [make_clip(cache, r, rng, voices) for r in requests]
     events: list = []
     mapping = device_settings(locale, engine, model, workdir, broker, locale)
     device, settings = build_device(mapping, workdir, events.append)
@@ -291,10 +291,10 @@ def run_audio(locale: str, requests: list[templates.Request], conditions: list[t
                     shutil.copyfile(path, kept)
                     checks.append((kept, {"transcript": result["transcript"], "intent": result["got"]}))
                 if keep_errors and result["verdict"] != "exact":
-                    kept = keep_errors / f"{locale}-{noise if snr is not None else 'clean'}-{snr or ''}-{i:03d}.wav"
+                    kept = keep_errors / f"{'en-accents' if label else locale}-{noise if snr is not None else 'clean'}-{snr or ''}-{i:03d}.wav"
                     shutil.copyfile(path, kept)
                     result["wav"] = str(kept)
-                out.append({"path": "audio", "locale": locale, "noise": noise if snr is not None else "-",
+                out.append({"path": "audio", "locale": label or locale, "noise": noise if snr is not None else "-",
                             "snr": "clean" if snr is None else snr, "kind": req.kind, "text": req.text,
                             "voice": clip.voice, "speed": clip.speed, "expected": req.expected(), **result})
             if progress:
@@ -410,6 +410,10 @@ def main(argv: list[str] | None = None) -> int:
                 keep.mkdir(parents=True, exist_ok=True)
             results += run_audio(locale, reqs, conditions, engine, model, work, broker, args.seed, babble,
                                  notes.setdefault("gaps", {}), notes.setdefault("verified", []), n_verify, keep)
+            if locale == "en-US" and not args.short:
+                recognisers[ACCENTS_LABEL] = engine
+                results += run_audio(locale, reqs, conditions[:1], engine, model, work, broker, args.seed, babble,
+                                     {}, [], 0, keep, voices=OTHER_ACCENTS, label=ACCENTS_LABEL)
     finally:
         broker.stop()
         if not args.workdir:

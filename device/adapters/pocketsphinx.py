@@ -28,6 +28,9 @@ def _dithered(audio: bytes) -> bytes:
     return np.clip(samples.astype(np.int32) + noise, -32768, 32767).astype("<i2").tobytes()
 
 
+HALF_FRAME_BYTES = 80 * 2
+"""5 ms of 16 kHz int16 audio: half of pocketsphinx's 10 ms frame shift."""
+
 WORD_EDGE_FRAMES = 5
 """10 ms frames either side of a word still counted as that word."""
 
@@ -57,7 +60,7 @@ class PocketSphinx:
 
     name = "pocketsphinx"
 
-    def __init__(self, locale: str = "en-US") -> None:
+    def __init__(self, locale: str = "en-US", cross_check: bool = False) -> None:
         if not locale.startswith("en"):
             raise ModelError(f"pocketsphinx only ships a US English model; for {locale} install the Vosk model "
                              f"(scripts/install.sh, models/manifest.json) and set [recognizer] engine = \"vosk\"")
@@ -66,6 +69,7 @@ class PocketSphinx:
         # lm=None: the wheel's full language model is 60 MB of memory the grammar search never uses.
         self._config = Config(loglevel="FATAL", lm=None, **SEARCH_BOUNDS)
         self._decoder = Decoder(self._config)
+        self.cross_check = cross_check
         self._searches = 0
         self._other: set[str] = set()
         self.catalogue = None
@@ -89,6 +93,16 @@ class PocketSphinx:
         return report_unknown_words(grammar, self.catalogue, self.knows, "pocketsphinx en-US")
 
     def recognize(self, audio: bytes) -> Recognition:
+        heard = self._decode(audio)
+        if not self.cross_check or not heard.text:
+            return heard
+        # The grammar search gives no posterior, so ask again: the same audio half a 10 ms frame
+        # later gives the decoder other frames to score. Measured on espeak-ng requests: when the
+        # two decodings mean different things the first was wrong twice as often as right.
+        again = self._decode(audio[HALF_FRAME_BYTES:])
+        return Recognition(heard.text, heard.confidence, again.text)
+
+    def _decode(self, audio: bytes) -> Recognition:
         d = self._decoder
         d.start_utt()
         d.process_raw(_dithered(audio), full_utt=True)

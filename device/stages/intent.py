@@ -214,6 +214,12 @@ class IntentParser:
         return Intent("reorder", tuple(lines.values()), confidence=confidence)
 
 
+def same_meaning(a: Intent, b: Intent) -> bool:
+    """Whether two intents ask for the same thing (action, and each SKU with its quantity)."""
+    return a.action == b.action and sorted((i.sku, i.quantity) for i in a.items) == sorted(
+        (i.sku, i.quantity) for i in b.items)
+
+
 def parse(text: str, catalogue: Catalogue | None, locale: str) -> Intent:
     """One-off parse (the `reorder parse` command); the loop keeps an IntentParser instead."""
     return IntentParser(catalogue, locale).parse(text) if text.strip() else NONE

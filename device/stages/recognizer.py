@@ -15,6 +15,9 @@ class Recognition:
     text: str
     confidence: float
     """0-1; transcripts below the configured minimum are refused (low-confidence)."""
+    second_opinion: str | None = None
+    """The same audio decoded once more with other frame boundaries (pocketsphinx's cross-check), or
+    None. A request whose two decodings mean different things is refused, never read back."""
 
 
 class Recognizer(Protocol):
