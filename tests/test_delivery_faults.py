@@ -197,6 +197,33 @@ def test_an_order_the_broker_acknowledged_then_forgot_is_sent_again(tmp_path, pu
         broker.stop()
 
 
+def test_an_acknowledged_order_the_broker_forgot_is_sent_again_after_the_device_restarts(tmp_path, pump):
+    """As above, but the device restarts while the broker is down: the list of acknowledged orders
+    without an answer comes from the outbox, so the restarted device still sends the order again."""
+    broker = Mosquitto(tmp_path / "mq", extra_config="autosave_on_changes false\nautosave_interval 3600\n").start()
+    store = None
+    try:
+        with TcpProxy(broker.port) as to_store:
+            store = Store(to_store.url, tmp_path / "store.db").start()
+            device = pump(broker.url)
+            assert device.wait(lambda: device.connected, 10)
+            to_store.hold()
+            order_id = device.press(("COFFEE-500G", 1))
+            assert device.wait(lambda: device.published() == [order_id], 10)
+            broker.stop(kill=True)
+            device.close()  # power cut: the order is on disk as sent, with no answer
+            to_store.cut()
+            to_store.release()
+            broker.start()
+            restarted = pump(broker.url)
+            assert restarted.wait(lambda: restarted.statuses().get(order_id) == "accepted", 30), restarted.events[-5:]
+            assert store.applied() == {order_id: 1}
+    finally:
+        if store:
+            store.stop()
+        broker.stop()
+
+
 def test_a_reused_packet_id_never_marks_the_wrong_order_sent(mosquitto, subscriber, tmp_path):
     """paho recycles MQTT packet ids as soon as a PUBACK frees one; a PUBACK the loop has not
     handled yet must not mark a later order that got the same packet id."""

@@ -98,3 +98,28 @@ def test_an_unwritable_place_is_one_clear_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(OutboxError, match="cannot be created"):
         Outbox(blocker / "sub" / "o.db")
+
+
+def test_acknowledged_orders_without_an_answer_are_kept_across_a_restart(tmp_path):
+    box = Outbox(tmp_path / "o.db")
+    for n in range(4):
+        box.add(order(n))
+    for n in (0, 1, 2):
+        box.mark_sent(f"order-{n}")
+    box.record_status("order-1", "accepted")
+    box.close()
+    again = Outbox(tmp_path / "o.db")  # the device restarted
+    assert [o["order_id"] for o in again.unanswered(10)] == ["order-0", "order-2"]  # not 3: never acknowledged
+    assert [o["order_id"] for o in again.unanswered(1)] == ["order-2"]
+
+
+def test_a_duplicate_answer_keeps_the_stores_first_answer(tmp_path):
+    box = Outbox(tmp_path / "o.db")
+    box.add(order(1))
+    box.add(order(2))
+    box.mark_sent("order-1")
+    box.mark_sent("order-2")
+    box.record_status("order-1", "accepted")
+    assert box.record_status("order-1", "duplicate") and box.status_of("order-1") == "accepted"
+    assert box.record_status("order-2", "duplicate") and box.status_of("order-2") == "duplicate"
+    assert not box.record_status("order-9", "duplicate")

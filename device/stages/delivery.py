@@ -8,10 +8,10 @@ marked sent by its own acknowledgement and by nothing else.
 
 A broker acknowledges before it has made a message safe: Mosquitto writes its persistence file
 after the PUBACK, so a broker killed in between forgets orders it acknowledged. A broker that
-died always costs the device its connection, so on every reconnect the orders acknowledged in
-this process that the store has not answered yet are published again (the store applies each
-order_id once and answers `duplicate`). After a restart the outbox is all there is: every unsent
-order goes again.
+died always costs the device its connection, so on every reconnect the orders acknowledged
+that the store has not answered yet are published again (the store applies each order_id once
+and answers `duplicate`). That list starts from the outbox, so a restart keeps it: after a
+restart every unsent order and every unanswered one goes again.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .outbox import Outbox
 log = logging.getLogger(__name__)
 
 UNANSWERED_KEPT = 1000
-"""At most this many acknowledged orders wait in memory for the store's answer (oldest dropped)."""
+"""At most this many acknowledged orders wait for the store's answer to be sent again (oldest dropped)."""
 
 
 class Publisher(Protocol):
@@ -53,8 +53,11 @@ class Delivery:
         self._orders: dict[str, dict[str, Any]] = {}
         """Order id → order, while in flight or acknowledged without an answer from the store."""
         self._unanswered: dict[str, None] = {}
-        """Order ids acknowledged by the broker in this process and not answered by the store (oldest first)."""
-        self._prune_at = 100
+        """Order ids acknowledged by the broker and not answered by the store (oldest first)."""
+        for order in outbox.unanswered(UNANSWERED_KEPT):
+            self._unanswered[order["order_id"]] = None
+            self._orders[order["order_id"]] = order
+        self._prune_at = max(100, 2 * len(self._unanswered))
 
     @property
     def in_flight(self) -> int:

@@ -109,10 +109,19 @@ class Outbox:
         """How many orders wait to be sent."""
         return self._db.execute("SELECT COUNT(*) FROM orders WHERE sent_at IS NULL AND withdrawn = 0").fetchone()[0]
 
+    def _relaxed(self, sql: str, args: tuple) -> sqlite3.Cursor:
+        """Run one statement without waiting for the disk: losing it in a power cut only means the
+        order is sent again and answered `duplicate`. (Orders themselves are added with an fsync.)"""
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        try:
+            return self._db.execute(sql, args)
+        finally:
+            self._db.execute("PRAGMA synchronous=FULL")
+
     def mark_sent(self, order_id: str) -> bool:
         """Record the broker's acknowledgement; True the first time."""
-        cur = self._db.execute("UPDATE orders SET sent_at = ? WHERE order_id = ? AND sent_at IS NULL",
-                               (iso(datetime.now(timezone.utc)), order_id))
+        cur = self._relaxed("UPDATE orders SET sent_at = ? WHERE order_id = ? AND sent_at IS NULL",
+                            (iso(datetime.now(timezone.utc)), order_id))
         return cur.rowcount > 0
 
     def is_sent(self, order_id: str) -> bool:
@@ -127,10 +136,24 @@ class Outbox:
         return cur.rowcount > 0
 
     def record_status(self, order_id: str, status: str, reason: str | None = None) -> bool:
-        """Keep the store's last answer; a cancelled order no longer counts for limits. False if unknown."""
-        cur = self._db.execute("UPDATE orders SET status = ?, reason = ?, withdrawn = withdrawn OR ? "
-                               "WHERE order_id = ?", (status, reason, status in ("cancelled", "rejected"), order_id))
+        """Keep the store's last answer; a cancelled order no longer counts for limits. False if unknown.
+
+        `duplicate` (the answer to an order sent again) never hides the store's first answer."""
+        if status == "duplicate":
+            cur = self._relaxed("UPDATE orders SET status = COALESCE(status, 'duplicate') WHERE order_id = ?",
+                                (order_id,))
+            return cur.rowcount > 0
+        cur = self._relaxed("UPDATE orders SET status = ?, reason = ?, withdrawn = withdrawn OR ? "
+                            "WHERE order_id = ?", (status, reason, status in ("cancelled", "rejected"), order_id))
         return cur.rowcount > 0
+
+    def unanswered(self, limit: int) -> list[dict[str, Any]]:
+        """Orders the broker acknowledged that the store has not answered, oldest first (at most `limit`,
+        the newest ones): a broker that dies after its PUBACK may have lost them, so they go again."""
+        rows = self._db.execute("SELECT payload FROM (SELECT seq, payload FROM orders WHERE sent_at IS NOT NULL "
+                                "AND status IS NULL AND withdrawn = 0 ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+                                (limit,))
+        return [json.loads(r[0]) for r in rows]
 
     def status_of(self, order_id: str) -> str | None:
         """The last status recorded for an order."""

@@ -9,6 +9,7 @@ A broker without MQTT 5 (amqtt, used by `reorder demo`) gets MQTT 3.1.1 and plai
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -119,6 +120,10 @@ class StoreSession:
         subscriptions = topics(v5)
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=protocol,
                              clean_session=None if v5 else not self.persistent, manual_ack=True)
+        # paho's default waits 1 s doubling to 120 s: a store back late leaves every device's orders
+        # refused ("no matching subscribers") meanwhile. A server process reconnects fast; the
+        # jitter keeps several store instances from reconnecting in lock-step.
+        client.reconnect_delay_set(min_delay=random.uniform(0.2, 0.4), max_delay=5)
         if self.username:
             client.username_pw_set(self.username, self.password)
         if self.broker.tls:
