@@ -125,11 +125,11 @@ def test_long_press_cancels_the_pending_order(mosquitto, subscriber, tmp_path, r
 
 
 def test_a_request_heard_two_ways_is_refused_not_read_back(mosquitto, subscriber, tmp_path, say, catalog_path):
-    # Cut by the endpointer, this request is "i need more orange juice" to pocketsphinx once and
-    # "i need two more orange juice" on its second decoding: the device refuses rather than guess.
-    parts = [("silence", 0.5), ("speech", "hey jarvis"), ("silence", 0.7), ("speech", "I need more orange juice")]
-    request_end = speech.duration(say(parts))
-    wav = say([*parts, ("silence", 1.0)])
+    # Said by espeak-ng's en-us+m3 voice and cut by the endpointer, this request means one thing to
+    # pocketsphinx and another on its second decoding: the device refuses rather than guess.
+    parts = [("silence", 0.5), ("speech", "hey jarvis"), ("silence", 0.7), ("speech", "I need two milk and one bread")]
+    request_end = speech.duration(say(parts, voice="en-us+m3"))
+    wav = say([*parts, ("silence", 1.0)], voice="en-us+m3")
     store = subscriber(mosquitto.port, "reorder/v1/devices/+/orders")
     events = replay(wav, mosquitto.url, tmp_path, "--press-at", f"{request_end + READBACK_SECONDS:.2f}",
                     catalog=catalog_path)
