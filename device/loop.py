@@ -280,7 +280,7 @@ class Loop:
         if intent.action == "cancel":
             return self._cancel_by_voice()
         if intent.action != "reorder":
-            if intent.unknown:
+            if intent.unknown and not self.parser.negated(intent):
                 self._refuse("not-in-catalog", " ".join(intent.unknown), spoken=message(
                     "unknown", self.locale, words=" ".join(intent.unknown)))
             else:

@@ -139,6 +139,16 @@ def test_none_for_anything_else_or_unknown_products(parsers, language, text, unk
     assert set(unknown) <= set(intent.unknown)
 
 
+@pytest.mark.parametrize("language, text, negated", [
+    ("en", "don't order milk", True), ("en", "order milk, no, not milk", True), ("en", "buy milk chocolate", False),
+    ("fr", "ne commande pas de lait", True), ("fr", "achète du lait de soja", False),
+])
+def test_a_negation_is_told_apart_from_an_unknown_product(parsers, language, text, negated):
+    # The device says "sorry, I did not understand" to the first and "soja is not in your list" to the second.
+    intent = parsers[language].parse(text)
+    assert intent.action == "none" and parsers[language].negated(intent) is negated
+
+
 @pytest.mark.parametrize("language, text, expected", [
     # unknown words away from the items (an aside, a hesitation) do not refuse the request
     ("en", "hmm could you maybe order two milk", [("MILK-1L", 2)]),

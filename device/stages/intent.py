@@ -139,6 +139,10 @@ class IntentParser:
                 return (int(word), i - 1) if word.isdigit() else (1, i)
         return 1, i
 
+    def negated(self, intent: Intent) -> bool:
+        """Whether a `none` intent was refused for a negation ("don't order milk"), not an unknown product."""
+        return intent.action == "none" and self._contains(list(intent.unknown), self._negations)
+
     def answer(self, text: str) -> str | None:
         """"yes" / "no" for a spoken answer to the read-back, None when it is neither."""
         toks = normalise(text, self.language)
