@@ -361,19 +361,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=30.0, help="give up draining after this long")
     a = parser.parse_args(argv)
 
+    def say(line: str) -> None:
+        # One write per line: print() writes the text and the newline apart, so a line printed from
+        # the pump's thread could land inside one printed here ("queued <id>published <id>").
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
     def on_event(event: Event) -> None:
         if event.name == "published":
-            print(f"published {event.order_id}", flush=True)  # type: ignore[attr-defined]
+            say(f"published {event.order_id}")  # type: ignore[attr-defined]
 
     pump = Pump(a.broker, a.outbox, a.device_id, on_event=on_event)
     try:
         for _ in range(a.count):
             for order_id in pump.submit(1):
-                print(f"queued {order_id}", flush=True)
+                say(f"queued {order_id}")
             if a.gap:
                 time.sleep(a.gap)
         if pump.wait_drained(a.timeout):
-            print("drained", flush=True)
+            say("drained")
             return 0
         print(f"not drained: {pump.depth()} orders wait", file=sys.stderr, flush=True)
         return 3
