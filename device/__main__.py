@@ -8,7 +8,6 @@ import logging
 import signal
 import sys
 import threading
-from pathlib import Path
 
 from . import __version__
 from .errors import ReorderError

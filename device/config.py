@@ -301,7 +301,7 @@ def _check_ranges(s: Settings) -> None:
          f"must look like mqtt://host:port or mqtts://host:port (got {m.broker!r})")
     try:
         url = urlsplit(m.broker)
-        url.port
+        _ = url.port  # reading it raises ValueError on a bad port
     except ValueError:
         need(False, "mqtt", "broker", f"has a bad port (got {m.broker!r})")
     need(bool(m.topic_prefix) and not any(ch in m.topic_prefix for ch in "#+") and not m.topic_prefix.endswith("/"),

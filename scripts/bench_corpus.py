@@ -240,7 +240,7 @@ def talk(cache: Path, seconds: float, gap: tuple[float, float] = (0.3, 1.2), lon
     that long instead (a room where people talk now and then)."""
     rng = np.random.default_rng(seed)
     parts, total = [], 0
-    for lang, voice, speed, text in talk_renders(seconds / 3600 * 1.3 + 0.01, seed):
+    for _lang, voice, speed, text in talk_renders(seconds / 3600 * 1.3 + 0.01, seed):
         for sentence in _sentences(text):
             x = speak(cache, sentence, voice, speed)
             pause = long_pause if long_pause and rng.random() < 0.25 else rng.uniform(*gap)
@@ -290,7 +290,7 @@ def wake_stream(phrases: list[tuple[str, np.ndarray]], condition: str, noise: np
                 snr_db: float | None) -> WakeStream:
     """Phrases spaced 4.5 s apart (more than the 2 s refractory), noise added at `snr_db` of each phrase."""
     parts, windows, pos = [], [], 0
-    for label, x in phrases:
+    for _label, x in phrases:
         clip = np.concatenate([silence(LEAD), x, silence(TAIL)])
         if noise is not None and snr_db is not None:
             offset = (pos * 7919) % max(1, len(noise) - len(clip))
