@@ -15,10 +15,6 @@ from .errors import CatalogueError
 log = logging.getLogger(__name__)
 
 
-def _no_constants(name: str) -> None:
-    raise ValueError(f"{name} is not a price")
-
-
 @dataclass(frozen=True)
 class CatalogueItem:
     """One re-orderable product."""
@@ -76,7 +72,7 @@ class Catalogue:
     def from_json(cls, text: str | bytes, source: str = "catalogue") -> "Catalogue":
         """Parse and validate catalogue JSON text."""
         try:
-            payload = json.loads(text, parse_constant=_no_constants)
+            payload = schemas.loads(text)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise CatalogueError(f"{source} is not JSON ({exc}); fix the file or re-publish it") from None
         return cls.from_payload(payload, source)

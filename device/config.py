@@ -300,7 +300,6 @@ def _check_ranges(s: Settings) -> None:
     need(url.scheme in ("mqtt", "mqtts") and bool(url.hostname), "mqtt", "broker",
          f"must look like mqtt://host:port or mqtts://host:port (got {m.broker!r})")
     try:
-        url = urlsplit(m.broker)
         _ = url.port  # reading it raises ValueError on a bad port
     except ValueError:
         need(False, "mqtt", "broker", f"has a bad port (got {m.broker!r})")

@@ -19,7 +19,6 @@ events every run. Other threads (gpiozero, paho) only put records on `inbox`.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 from collections.abc import Callable
@@ -58,11 +57,6 @@ FEEDBACK_SECONDS = 2.0
 """How long a refusal or error shows before the device is idle again."""
 UNDO_CLOSING_SECONDS = 5.0
 """In the last seconds of the undo window the LED blinks fast."""
-
-
-def _no_constants(name: str) -> None:
-    """NaN and Infinity are not prices: refuse them in anything that comes over the network."""
-    raise ValueError(f"{name} is not allowed")
 
 
 class State(str, Enum):
@@ -457,7 +451,7 @@ class Loop:
 
     def _message(self, msg: Message) -> None:
         try:
-            payload = json.loads(msg.payload, parse_constant=_no_constants)
+            payload = schemas.loads(msg.payload)  # NaN/Infinity refused
         except (ValueError, UnicodeDecodeError, RecursionError):
             log.warning("ignored a message on %s: not JSON", msg.topic)
             return

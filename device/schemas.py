@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import jsonschema
+
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(raw: str | bytes) -> Any:
+    """Decode a payload or file as JSON itself defines it: Python's NaN and Infinity are refused
+    (ValueError) wherever they stand, so they never become a price or slip past a `minimum`."""
+    return json.loads(raw, parse_constant=_no_constants)
+
 
 _MONEY = {"type": "number", "minimum": 0}
 _NAMES = {"type": "array", "items": {"type": "string", "pattern": "[^\\W_]"}}  # a letter or digit

@@ -7,7 +7,6 @@ id would take over the running device's persistent session and drop what the bro
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import socket
@@ -15,6 +14,7 @@ import ssl
 import time
 from typing import Any
 
+from .. import schemas
 from ..catalogue import Catalogue
 from ..config import Settings
 from ..errors import CatalogueError, ConfigError
@@ -205,7 +205,7 @@ def check_catalogue(settings: Settings, timeout: float = CATALOGUE_TIMEOUT, ask_
     if not isinstance(message, Message):
         return failed(name, f"{none_here}, and none is retained on {topic} (waited {timeout:g} s)", fix)
     try:
-        catalogue = Catalogue.from_payload(json.loads(message.payload), source=f"the catalogue retained on {topic}")
+        catalogue = Catalogue.from_payload(schemas.loads(message.payload), source=f"the catalogue retained on {topic}")
     except CatalogueError as exc:  # before ValueError: it is one
         return failed(name, str(exc), "re-publish a valid reorder.catalog/1 (reorder store-backend --catalog FILE)")
     except (ValueError, UnicodeDecodeError) as exc:
