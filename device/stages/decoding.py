@@ -1,0 +1,42 @@
+"""The seam between a neural speech model and the grammar-constrained search (stages.constrained).
+
+A model adapter (adapters.moonshine for English, adapters.whisper for French) implements
+`TokenDecoder`: it encodes the audio once, then scores the next token for several hypotheses at
+a time. The search decides which tokens each hypothesis may take (only those that continue a
+sentence of the grammar) and keeps the best few; the free greedy pass that the rejection rule
+compares against runs through the same two methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class TokenDecoder(Protocol):
+    """A speech model decoded one token at a time, for several hypotheses at once."""
+
+    name: str
+    """Short engine name for events and logs ("moonshine", "whisper")."""
+    eos: int
+    """The end-of-text token id."""
+    vocabulary: Sequence[bytes]
+    """Each token id's surface as UTF-8 bytes, a word boundary written as a leading b" " (SentencePiece's
+    "▁", GPT-2's "Ġ" already turned into a space); b"" for special tokens that never spell text
+    (BOS, language and task tokens, timestamps, unused ids). A token may hold part of a UTF-8
+    character (byte fallback, byte-level BPE)."""
+
+    def start(self, audio: np.ndarray) -> tuple[np.ndarray, Any]:
+        """Encode one request (float32, 16 kHz mono, in [-1, 1]) and run the decoder's prompt.
+
+        Returns the log-probabilities (float32, [V]) of the first text token and an opaque state
+        that `advance` continues from. Log-probabilities are log-softmax over the whole vocabulary."""
+
+    def advance(self, states: Sequence[Any], tokens: Sequence[int]) -> tuple[np.ndarray, list[Any]]:
+        """Append `tokens[i]` to hypothesis `states[i]` for every i, in one batched model call.
+
+        Returns the log-probabilities of each hypothesis's next token (float32, [len(states), V]) and
+        the new states, in the same order. A state may be passed to `advance` more than once (two
+        hypotheses that share a prefix); states are never mutated in place."""
