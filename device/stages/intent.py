@@ -32,23 +32,40 @@ def normalise(text: str, language: str) -> list[str]:
     return tokens(alpha2digit(text, language, threshold=0))
 
 
+def _plural(word: str, language: str) -> set[str]:
+    """A word and its plural/singular forms ("tablet" ⇄ "tablets", "box" → "boxes", "gâteau" → "gâteaux")."""
+    forms = {word}
+    if language == "en":
+        if word.endswith("ies"):
+            forms.add(word[:-3] + "y")
+        elif word.endswith(("xes", "zes", "ches", "shes", "sses")):
+            forms.add(word[:-2])
+        elif word.endswith("s") and not word.endswith("ss"):
+            forms.add(word[:-1])
+        elif word.endswith(("x", "z", "ch", "sh", "ss")):
+            forms.add(word + "es")
+        elif word.endswith("y") and word[-2:-1] not in ("a", "e", "o", "u"):
+            forms.add(word[:-1] + "ies")
+        else:
+            forms.add(word + "s")
+    elif word.endswith(("s", "x", "z")):
+        if not word.endswith("z") and len(word) > 3:
+            forms.add(word[:-1])
+    else:
+        forms.add(word + ("x" if word.endswith(("au", "eu")) else "s"))
+    return forms
+
+
 def plural_variants(words: tuple[str, ...], language: str) -> set[tuple[str, ...]]:
-    """The name as given plus its singular/plural forms (last word only: "orange juices", "oeufs"/"oeuf")."""
+    """The name as given plus its singular/plural forms: English on the last word ("orange juices"),
+    French on the noun, which comes first, and its adjective ("yaourts nature", "eaux gazeuses")."""
     if not words:
         return set()
     *head, last = words
-    forms = {last, last + "s"}
-    if language == "en":
-        forms |= {last + "es", last[:-1] if last.endswith("s") else last}
-        if last.endswith("y"):
-            forms.add(last[:-1] + "ies")
-    else:
-        forms |= {last + "x", last[:-1] if last.endswith(("s", "x")) else last}
-        if head:  # French plurals are on the noun, which comes first: "yaourts nature", "jus d'orange"
-            first, *middle = head
-            return {(*head, f) for f in forms if f} | {(g, *middle, f) for g in {first + "s", first + "x"}
-                                                           for f in forms if f}
-    return {(*head, f) for f in forms if f}
+    if language == "fr" and head:
+        first, *middle = head
+        return {(f, *middle, g) for f in _plural(first, language) for g in _plural(last, language)}
+    return {(*head, f) for f in _plural(last, language)}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,176 @@
+"""Which tokens may come next: a word automaton walked byte by byte, against a model's vocabulary.
+
+The grammar's words are spelled in UTF-8 bytes, lower case; a model's tokens are byte strings
+of any length ("▁milk", "mil", "k,", "<0xC3>"). A position is a place inside the spelling of a
+sentence: a state of the word automaton and how much of the next word has been spelled. From a
+position, `Speller.allowed` gives every token whose bytes continue some sentence, the position
+each leads to and the grammar words it completes — found by walking the vocabulary's byte trie
+and the spelling together, once per position (cached).
+
+Between words a separator is required: a space, or punctuation (",", ".", "?", "!", ";", ":",
+"-"), any number of them; after a word ending in an apostrophe ("d'", "l'") none is needed
+("d'eau"). Numbers may be spelled as digits: the word "twelve" may be read as "12", and comes
+out as "twelve". Case is ignored; "’" is read as "'".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .automaton import WordAutomaton
+
+SEPARATORS = frozenset(b" ,.?!;:-")
+NUMBER_WORDS = {
+    "en": ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+           "seventeen eighteen nineteen twenty").split(),
+    "fr": "un deux trois quatre cinq six sept huit neuf dix onze douze treize quatorze quinze seize".split()
+    + [""] * 3 + ["vingt"],
+}
+
+
+def normalise_token(raw: bytes) -> bytes:
+    """A token's bytes as the grammar spells: lower case, "’" as "'"; part-characters kept as they are."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.lower()
+    return text.lower().replace("’", "'").encode("utf-8")
+
+
+def digit_aliases(language: str) -> dict[str, str]:
+    """Number words 1–20 that may be heard as digits: {"twelve": "12"}."""
+    return {w: str(i + 1) for i, w in enumerate(NUMBER_WORDS.get(language, ())) if w}
+
+
+@dataclass
+class _Position:
+    state: int
+    children: dict[int, int]
+    end: tuple[str, int] | None  # the word spelled so far, and the state after it
+    root: bool
+
+
+class Speller:
+    """Spells a word automaton for one model vocabulary; `allowed` is cached per position."""
+
+    def __init__(self, automaton: WordAutomaton, vocabulary: Sequence[bytes], aliases: dict[str, str] | None = None,
+                 trie: dict | None = None) -> None:
+        self.automaton = automaton
+        self.positions: list[_Position] = []
+        self._roots: dict[int, int] = {}
+        aliases = aliases or {}
+        for state in range(len(automaton.arcs)):
+            self._spell_state(state, aliases)
+        self.start = self._roots[0]
+        self._trie = trie if trie is not None else vocabulary_trie(vocabulary)
+        self._cache: dict[int, tuple[list[int], list[int], list[tuple[str, ...]]]] = {}
+
+    def _spell_state(self, state: int, aliases: dict[str, str]) -> None:
+        root = self._new(state, root=True)
+        self._roots[state] = root
+        spelled: dict[bytes, str] = {}
+        for word, dst in self.automaton.arcs[state].items():
+            surfaces = [word.encode("utf-8")]
+            if word in aliases:
+                surfaces.append(aliases[word].encode("utf-8"))
+            for surface in surfaces:
+                if surface in spelled and spelled[surface] != word:
+                    continue  # two words spelled alike from here: the first keeps the spelling
+                spelled[surface] = word
+                node = root
+                for byte in surface:
+                    nxt = self.positions[node].children.get(byte)
+                    if nxt is None:
+                        nxt = self._new(state)
+                        self.positions[node].children[byte] = nxt
+                    node = nxt
+                self.positions[node].end = (word, dst)
+
+    def _new(self, state: int, root: bool = False) -> int:
+        self.positions.append(_Position(state, {}, None, root))
+        return len(self.positions) - 1
+
+    # -- walking ----------------------------------------------------------------------------------
+    def step(self, position: int, byte: int) -> tuple[int, str | None] | None:
+        """The position after one more byte, and the word it completed (or None); None if no sentence continues so."""
+        p = self.positions[position]
+        if byte in SEPARATORS:
+            if p.root:
+                return position, None
+            if p.end is not None:
+                return self._roots[p.end[1]], p.end[0]
+            return None
+        child = p.children.get(byte)
+        if child is not None:
+            return child, None
+        if p.end is not None and p.end[0].endswith("'"):  # "d'" + "eau": no separator after an elision
+            after = self.step(self._roots[p.end[1]], byte)
+            if after is not None:
+                return after[0], p.end[0]
+        return None
+
+    def can_end(self, position: int) -> bool:
+        """Whether the sentence may end here."""
+        p = self.positions[position]
+        if p.root:
+            return p.state in self.automaton.finals
+        return p.end is not None and p.end[1] in self.automaton.finals
+
+    def last_word(self, position: int) -> str | None:
+        """The word being spelled at an end position (completed by the end of the sentence)."""
+        p = self.positions[position]
+        return None if p.root or p.end is None else p.end[0]
+
+    def allowed(self, position: int) -> tuple[list[int], list[int], list[tuple[str, ...]]]:
+        """(token ids, the position after each, the words each completes) for every token allowed next."""
+        cached = self._cache.get(position)
+        if cached is not None:
+            return cached
+        ids: list[int] = []
+        nexts: list[int] = []
+        words: list[tuple[str, ...]] = []
+        stack: list[tuple[dict, int, tuple[str, ...]]] = [(self._trie, position, ())]
+        while stack:
+            node, pos, done = stack.pop()
+            for byte, child in node.items():
+                if byte == -1:
+                    continue
+                moved = self.step(pos, byte)
+                if moved is None:
+                    continue
+                npos, word = moved
+                ndone = done + (word,) if word is not None else done
+                for token in child.get(-1, ()):
+                    ids.append(token)
+                    nexts.append(npos)
+                    words.append(ndone)
+                stack.append((child, npos, ndone))
+        result = (ids, nexts, words)
+        self._cache[position] = result
+        return result
+
+    def warm(self, limit: int = 200_000) -> int:
+        """Compute `allowed` for every position reachable at a token boundary (up to `limit`); returns how many."""
+        todo, seen = [self.start], {self.start}
+        while todo and len(seen) < limit:
+            _, nexts, _ = self.allowed(todo.pop())
+            for n in nexts:
+                if n not in seen:
+                    seen.add(n)
+                    todo.append(n)
+        return len(seen)
+
+
+def vocabulary_trie(vocabulary: Sequence[bytes]) -> dict:
+    """A byte trie of the normalised vocabulary; key -1 holds the token ids ending at a node."""
+    trie: dict = {}
+    for token, raw in enumerate(vocabulary):
+        surface = normalise_token(raw)
+        if not surface:
+            continue
+        node = trie
+        for byte in surface:
+            node = node.setdefault(byte, {})
+        node.setdefault(-1, []).append(token)
+    return trie

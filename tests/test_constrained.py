@@ -1,0 +1,128 @@
+"""The grammar automaton, its spelling for a vocabulary, and the constrained search (no model needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from device.catalogue import Catalogue
+from device.errors import ConfigError
+from device.stages import grammar as grammars
+from device.stages import sentences
+from device.stages.automaton import Builder
+from device.stages.constrained import search
+from device.stages.context import compile_context
+from device.stages.intent import IntentParser
+from device.stages.neural import ConstrainedRecognizer, confidence, trim
+from device.stages.speller import Speller, digit_aliases
+from tests.fake_decoder import FakeDecoder
+
+AUDIO = np.zeros(16000, dtype=np.float32)
+
+
+def small_grammar():
+    b = Builder()
+    s = b.choice(b.start, [["order"]], optional=True)
+    s = b.choice(s, [["two"], ["a"]], optional=True)
+    s = b.choice(s, [["milk"], ["milks"], ["coffee"]])
+    b.finals.add(s)
+    return b.compile()
+
+
+def test_automaton_is_minimal_and_accepts_exactly_its_sentences():
+    a = small_grammar()
+    assert a.accepts("order two milk".split()) and a.accepts(["coffee"])
+    assert not a.accepts("order order milk".split()) and not a.accepts(["order"])
+    assert a.count() == 2 * 3 * 3
+    assert len(a.arcs) == 4  # start, after order, after quantity, end
+
+
+def test_speller_walks_bytes_across_token_boundaries_and_reads_digits_as_words():
+    sp = Speller(small_grammar(), FakeDecoder("").vocabulary, digit_aliases("en"))
+    pos, words = sp.start, []
+    for byte in b" order 2 mil":
+        pos, word = sp.step(pos, byte)
+        words += [word] if word else []
+    assert words == ["order", "two"] and not sp.can_end(pos)
+    pos, _ = sp.step(pos, ord("k"))
+    assert sp.can_end(pos) and sp.last_word(pos) == "milk"
+    assert sp.step(pos, ord("x")) is None
+
+
+def test_search_returns_the_heard_sentence_in_grammar_words():
+    dec = FakeDecoder(" Order 2 milk.")
+    result = search(dec, Speller(small_grammar(), dec.vocabulary, digit_aliases("en")), AUDIO)
+    assert result.best.words == ("order", "two", "milk")
+    assert result.gap() > -0.5
+    assert dec.calls < 20  # batched: one model call per token step
+
+
+def test_search_outside_the_grammar_costs_a_large_gap():
+    dec = FakeDecoder(" what's the weather")
+    result = search(dec, Speller(small_grammar(), dec.vocabulary), AUDIO)
+    inside = search(FakeDecoder(" order milk"), Speller(small_grammar(), dec.vocabulary), AUDIO)
+    assert result.gap() < -2.0 < inside.gap()
+    assert confidence(result.gap(), -0.75) < 0.85 <= confidence(inside.gap(), -0.75)
+
+
+def test_elided_words_need_no_separator():
+    b = Builder()
+    b.finals.add(b.phrase(b.start, ["une", "bouteille", "d'", "eau"]))
+    sp = Speller(b.compile(), FakeDecoder("").vocabulary)
+    pos = sp.start
+    for byte in "une bouteille d'eau".encode():
+        pos = sp.step(pos, byte)[0]
+    assert sp.can_end(pos)
+
+
+def test_catalogue_sentences_cover_what_the_parser_accepts():
+    cat = Catalogue.load("device/samples/catalog.json")
+    cases = {
+        "en-US": ["reorder two bottles of milk", "could you order a coffee and two bottles of milk please",
+                  "we're out of orange juice", "we're out of orange juice order four orange juices",
+                  "add three bags of ground coffee to the order", "cancel", "never mind", "yes", "no",
+                  "i need eggs and milk and bread and coffee", "get me the milk please"],
+        "fr-FR": ["commande deux bouteilles de lait", "on n'a plus de lait", "il me faut du café s'il te plaît",
+                  "ajoute trois baguettes à la commande", "annule", "oui", "je voudrais une bouteille d' eau"],
+    }
+    for locale, texts in cases.items():
+        automaton = sentences.build(grammars.build(cat, locale))
+        parser = IntentParser(cat, locale)
+        for text in texts:
+            assert automaton.accepts(text.split()), (locale, text)
+            assert parser.parse(text).action in ("reorder", "cancel", "none"), text
+        assert not automaton.accepts("what is the weather".split())
+
+
+def test_rhino_context_reads_slots_back():
+    ctx = compile_context({"context": {
+        "expressions": {"orderDrink": ["[can I get, I want] [a, an] (large, small) $drink:coffeeDrink (please)"]},
+        "slots": {"drink": ["latte", "iced coffee"]}}})
+    words = "can i get a large iced coffee".split()
+    assert ctx.automaton.accepts(words)
+    assert ctx.understand(words) == ("orderDrink", {"coffeeDrink": "iced coffee"})
+    assert ctx.understand("i want an latte please".split()) == ("orderDrink", {"coffeeDrink": "latte"})
+    assert ctx.understand("i want latte".split()) is None
+    with pytest.raises(ConfigError, match=r"\$nope"):
+        compile_context({"context": {"expressions": {"x": ["$nope:n"]}, "slots": {}}})
+
+
+def test_recognizer_builds_catalogue_grammar_and_refuses_out_of_grammar():
+    cat = Catalogue.load("device/samples/catalog.json")
+    grammar = grammars.build(cat, "en-US")
+    heard = ConstrainedRecognizer(FakeDecoder(" order two milk"), "en-US")
+    heard.set_grammar(grammar)
+    loud = (np.sin(np.arange(32000) / 5) * 8000).astype("<i2").tobytes()
+    r = heard.recognize(loud)
+    assert r.text == "order two milk" and r.confidence >= 0.85
+    other = ConstrainedRecognizer(FakeDecoder(" what's the weather"), "en-US")
+    other.set_grammar(grammar)
+    assert other.recognize(loud).confidence < 0.85
+
+
+def test_trim_keeps_the_speech_and_a_margin():
+    audio = np.zeros(48000, dtype=np.float32)
+    audio[20000:28000] = np.sin(np.arange(8000) / 3) * 0.5
+    audio += np.random.default_rng(0).normal(0, 1e-4, 48000).astype(np.float32)
+    cut = trim(audio, 0.3)
+    assert 8000 + 9000 <= len(cut) <= 8000 + 9800
