@@ -96,6 +96,7 @@ class IntentParser:
         self._joins = _phrases(lx.joins, lang) + [(",",)]
         self._fillers = _phrases(lx.prefixes + lx.suffixes + lx.fillers, lang)
         self._negations = _phrases(lx.negations, lang)
+        self._prefixes = _phrases(lx.prefixes, lang)
         self._known_words = {w for group in (self._cues, self._cancel, self._ones, self._skip_back, self._joins,
                                              self._fillers) for phrase in group for w in phrase}
         names: dict[tuple[str, ...], set[str]] = {}
@@ -135,26 +136,35 @@ class IntentParser:
         if not scored or max(scored)[0] < self.fuzzy_threshold:
             return 0, [], ""
         best, length, best_sku = max(scored)
+        length = min(length, len(toks) - i)  # "cornflakes" for "corn flakes": one token for a two-word name
         others = {sku for score, _, sku in scored if score >= best - AMBIGUITY_MARGIN} - {best_sku}
         close = [best_sku, *sorted(others)]
         return length, close, " ".join(toks[i:i + length])
 
-    def _quantity_before(self, toks: list[str], start: int, floor: int) -> tuple[int, int]:
-        """(quantity, index where it was said) before the product at `start`; units and fillers are
-        skipped, an article means 1, and nothing at all means 1."""
+    def _quantity_before(self, toks: list[str], start: int, floor: int) -> tuple[int, int, bool]:
+        """(quantity, index where it was said, whether a number was said) before the product at
+        `start`; units and fillers are skipped, an article means 1, and nothing at all means 1."""
         i = start
         while i > floor:
             for phrase in self._ones + self._skip_back:
                 n = len(phrase)
                 if i - n >= floor and tuple(toks[i - n:i]) == phrase:
                     if phrase in self._ones:
-                        return 1, i - n
+                        return 1, i - n, False
                     i -= n
                     break
             else:
                 word = toks[i - 1]
-                return (int(word), i - 1) if word.isdigit() else (1, i)
-        return 1, i
+                return (int(word), i - 1, True) if word.isdigit() else (1, i, False)
+        return 1, i, False
+
+    def _cancels(self, toks: list[str]) -> bool:
+        """Whether a cancel phrase is said outside a politeness phrase ("n'oublie pas de commander" is no "oublie")."""
+        inside = [False] * len(toks)
+        for k in range(len(toks)):
+            n = self._match_at(toks, k, self._prefixes)
+            inside[k:k + n] = [True] * n
+        return any(self._match_at(toks, k, self._cancel) and not inside[k] for k in range(len(toks)))
 
     def negated(self, intent: Intent) -> bool:
         """Whether a `none` intent was refused for a negation ("don't order milk"), not an unknown product."""
@@ -175,7 +185,7 @@ class IntentParser:
         toks = normalise(text, self.language)
         if not toks:
             return Intent("none", confidence=confidence)
-        if self._contains(toks, self._cancel):
+        if self._cancels(toks):
             return Intent("cancel", confidence=confidence)
         found: list[tuple[int, int, list[str], str]] = []
         accounted = [False] * len(toks)
@@ -189,17 +199,24 @@ class IntentParser:
                 i += 1
         floor = 0
         lines: dict[str, IntentItem] = {}
+        numbered: dict[str, bool] = {}
+        conflicting: list[str] = []
         spans: list[tuple[int, int]] = []  # each item from its quantity to the end of its name
         for start, end, skus, heard in found:
-            quantity, said_at = self._quantity_before(toks, start, floor)
+            quantity, said_at, counted = self._quantity_before(toks, start, floor)
             for k in range(said_at, end):
                 accounted[k] = True
             spans.append((said_at, end))
             floor = end
             sku, alternatives = skus[0], tuple(skus[1:])
             previous = lines.get(sku)
-            lines[sku] = IntentItem(sku, quantity + (previous.quantity if previous else 0),
-                                    heard if not previous else previous.heard, alternatives)
+            if previous is None or (counted and not numbered.get(sku)):
+                # Said again with a number after being named without one ("we're out of yogurt,
+                # order four yogurts"): the number is the quantity. Never a sum.
+                lines[sku] = IntentItem(sku, quantity, previous.heard if previous else heard, alternatives)
+                numbered[sku] = counted
+            elif counted and previous.quantity != quantity:
+                conflicting.append(sku)  # "two milk and three milk": which one? refuse, never guess
         # Where an item is or could be said: the items, the words around items (joins, articles,
         # units), and the word right after a verb.
         item_side = [False] * (len(toks) + 1)
@@ -232,6 +249,8 @@ class IntentParser:
             # An unknown word where an item is said changes what is meant ("a couple of milk",
             # "milk chocolate", "pizza and milk", "lait de soja"): refuse, never guess or drop it.
             return Intent("none", confidence=confidence, unknown=tuple(toks[k] for k in touching))
+        if conflicting:
+            return Intent("none", confidence=confidence)
         return Intent("reorder", tuple(lines.values()), confidence=confidence)
 
 
