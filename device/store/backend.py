@@ -2,9 +2,10 @@
 
 It consumes every device's orders and cancels through shared subscriptions
 (`$share/store/{prefix}/devices/+/orders`, `.../+/cancel`), so several instances split the load;
-checks each order against that device's catalogue (checks.py); applies it once per order_id
-(db.py) and answers on `{prefix}/devices/{id}/order-status`. It publishes catalogues retained and
-watches the retained `state` of devices to learn about them.
+checks each order against that device's catalogue (checks.py); applies it once per order_id in
+the order book `db` names (book.py: a SQLite file, db.py, or a postgresql:// URL, pg.py) and
+answers on `{prefix}/devices/{id}/order-status`. It publishes catalogues retained and watches the
+retained `state` of devices to learn about them.
 
 Give each instance a stable `client_id`: its MQTT session then outlives restarts, so orders sent
 while it is down wait on the broker (session.py). Without one it takes a random id and a clean
@@ -18,7 +19,6 @@ import json
 import logging
 import re
 import secrets
-import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -30,7 +30,7 @@ from ..catalogue import Catalogue
 from ..errors import BrokerError, ConfigError
 from ..topics import Topics, device_id_of
 from .checks import INVALID, invalid_reason, rejection
-from .db import OrderBook
+from .book import open_book
 from .session import StoreSession
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class StoreBackend:
     def __init__(
         self,
         broker_url: str,
-        db_path: str | Path,
+        db: str | Path,
         *,
         catalogue: Catalogue | None = None,
         prefix: str = "reorder/v1",
@@ -67,7 +67,7 @@ class StoreBackend:
         self.session = StoreSession(broker_url, client_id or f"store-{secrets.token_hex(4)}",
                                     persistent=client_id is not None, username=username, password=password,
                                     ca_file=ca_file, session_expiry=session_expiry, connect_timeout=connect_timeout)
-        self.book = OrderBook(db_path)
+        self.book = open_book(db)
         self.default_catalogue = catalogue
         self.prefix = prefix
         self.cancel_window = cancel_window
@@ -79,7 +79,7 @@ class StoreBackend:
 
     def __repr__(self) -> str:
         state = "connected" if self.session.connected else "not connected"
-        return f"<StoreBackend {self.session.client_id} {state} to {self.session.broker_url}, {self.book.path}>"
+        return f"<StoreBackend {self.session.client_id} {state} to {self.session.broker_url}, {self.book.where}>"
 
     def __enter__(self) -> StoreBackend:
         return self.start()
@@ -94,6 +94,7 @@ class StoreBackend:
 
     def stop(self) -> None:
         """Disconnect (a persistent session stays on the broker) and close the order book; idempotent."""
+        self.book.interrupt()  # a message waiting for the database gives up, unacknowledged
         self.session.close()
         self.book.close()
 
@@ -107,9 +108,9 @@ class StoreBackend:
         """Handle one message; False (do not acknowledge) when the order book could not record it."""
         try:
             self._dispatch(topic, raw)
-        except sqlite3.Error as exc:
+        except self.book.errors as exc:
             log.error("order book %s failed on %s (%s); not acknowledged, the broker redelivers it"
-                      " when this session reconnects", self.book.path, topic, exc)
+                      " when this session reconnects", self.book.where, topic, exc)
             return False
         except Exception:  # a bug in one message must not stop the backend
             log.exception("could not handle the message on %s; dropped", topic)
@@ -212,7 +213,7 @@ class StoreBackend:
             return self.default_catalogue
         cached = self._parsed.get(device_id)
         if cached is None or cached[0] != text:
-            cached = (text, Catalogue.from_json(text, source=f"catalogue of {device_id} in {self.book.path}"))
+            cached = (text, Catalogue.from_json(text, source=f"catalogue of {device_id} in {self.book.where}"))
             self._parsed[device_id] = cached
         return cached[1]
 

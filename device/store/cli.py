@@ -31,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog=PROG, description="The reference store backend: consumes every device's orders over MQTT,"
                 " checks them against the device's catalogue, applies each order_id once and answers.")
     p.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="mqtt://host:port or mqtts://host:port")
-    p.add_argument("--db", required=True, type=Path, help="SQLite order book (shared by every instance)")
+    p.add_argument("--db", required=True, metavar="PATH|URL",
+                   help="the order book shared by every instance: a SQLite file, or a PostgreSQL database"
+                   " postgresql://user@host:port/name (needs the [store] extra)")
     p.add_argument("--catalog", type=Path, help="default catalogue for devices that have none of their own")
     p.add_argument("--topic-prefix", default="reorder/v1", help="topic prefix (default reorder/v1)")
     p.add_argument("--username", help="broker account of the store")

@@ -74,8 +74,12 @@ class CancelOutcome:
 class OrderBook:
     """The SQLite file shared by every backend process; safe to use from several threads."""
 
+    errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
+    """What a call raises when the file could not do it (the message is then not acknowledged)."""
+
     def __init__(self, path: str | Path, busy_timeout: float = 10.0) -> None:
         self.path = Path(path)
+        self.where = str(self.path)
         self._lock = threading.Lock()
         try:
             self._conn = sqlite3.connect(
@@ -88,6 +92,9 @@ class OrderBook:
             self._conn.executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise ConfigError(f"order database {self.path} cannot be opened ({exc}); check --db") from None
+
+    def interrupt(self) -> None:
+        """Nothing to interrupt: a busy file is waited for at most `busy_timeout`."""
 
     def close(self) -> None:
         """Close the file; idempotent."""
