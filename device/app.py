@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import __version__
 from .catalogue import Catalogue
 from .config import Settings
 from .errors import CatalogueError, ModelError
@@ -22,6 +21,7 @@ from .stages.delivery import Delivery
 from .stages.endpointer import Endpointer
 from .stages.order import iso
 from .stages.outbox import Outbox
+from .stages.state_report import state_payload
 from .stages.wake_word import WakeWordDetector, WakeWordEngine
 from .topics import Topics
 
@@ -117,10 +117,10 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
     topics = Topics(settings.mqtt.topic_prefix, settings.device.id)
     inbox: queue.SimpleQueue = queue.SimpleQueue()
     # The last will: what the store sees if the device vanishes without a goodbye.
-    offline = {"schema": "reorder.state/1", "online": False, "firmware": __version__, "outbox_depth": outbox.depth(),
-               "muted": False, "since": iso(datetime.now(timezone.utc))}
+    offline = state_payload(online=False, outbox_depth=outbox.depth(), muted=False,
+                            since=iso(datetime.now(timezone.utc)))
     link = MqttLink(settings.mqtt, settings.device.id, inbox.put, (topics.order_status, topics.catalog),
-                    will=(topics.state, offline))
+                    will=(topics.state, offline), topics=topics)
     panel = GpioPanel(settings.gpio, inbox.put, pin_factory=pin_factory)
     try:
         loop = Loop(settings, wake=wake, endpointer=endpointer, recognizer=recognizer,

@@ -1,8 +1,14 @@
-"""What reaches the loop from other threads (gpiozero, paho): small frozen records put on its inbox."""
+"""What reaches the loop from other threads (gpiozero, paho): small frozen records put on its inbox.
+
+Broker messages arrive decoded and checked (adapters.mqtt): the loop only ever sees a valid
+`CatalogueArrived` or `OrderStatus`, never bytes.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from .catalogue import Catalogue
 
 
 @dataclass(frozen=True)
@@ -40,8 +46,25 @@ class Acked:
 
 
 @dataclass(frozen=True)
+class CatalogueArrived:
+    """A valid `reorder.catalog/1` arrived on the device's catalogue topic."""
+
+    catalogue: Catalogue
+
+
+@dataclass(frozen=True)
+class OrderStatus:
+    """A valid `reorder.order-status/1`: the store's answer about one order (perhaps not this device's)."""
+
+    order_id: str
+    status: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class Message:
-    """A message arrived on a subscribed topic (raw bytes: validated by the loop)."""
+    """A message arrived on a subscribed topic, raw (tools such as the doctor read these; the device's
+    MqttLink decodes its own topics into the records above instead)."""
 
     topic: str
     payload: bytes

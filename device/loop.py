@@ -14,7 +14,10 @@
     IDLE ⇄ OFFLINE follows the broker connection; orders queue on disk meanwhile.
 
 Time is audio time: `t` grows by one frame per step, so a replayed recording gives the same
-events every run. Other threads (gpiozero, paho) only put records on `inbox`.
+events every run. Other threads (gpiozero, paho) only put typed records on `inbox` (device.inputs;
+broker messages arrive decoded by adapters.mqtt). What a request means is decided by
+stages.understanding, the read-back's press and the undo window are kept by stages.confirmation,
+the retained state by stages.state_report: here are the states, the timers and the dispatch.
 """
 
 from __future__ import annotations
@@ -22,32 +25,32 @@ from __future__ import annotations
 import logging
 import queue
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
-from typing import Protocol
 
-from . import __version__, schemas
 from .catalogue import Catalogue
 from .config import Settings
-from .errors import CatalogueError, OutboxError, ReorderError
-from .events import (Cancelled, Confirmed, Error, Event, Ignored, Intent, IntentEvent, Prompt, Published, Queued,
-                     Rejected, Said, StateChanged, Status, Timeout, TranscriptEvent)
-from .inputs import Acked, BrokerDown, BrokerUp, ButtonEdge, Message, MuteChanged
+from .errors import OutboxError, ReorderError
+from .events import (Cancelled, Confirmed, Error, Event, Ignored, IntentEvent, Prompt, Published, Queued, Rejected,
+                     StateChanged, Status, Timeout, TranscriptEvent)
+from .inputs import Acked, BrokerDown, BrokerUp, ButtonEdge, CatalogueArrived, MuteChanged, OrderStatus
 from .stages import grammar as grammars
 from .stages import guards
 from .stages.audio_source import FRAME_SECONDS, SILENT_FRAME
 from .stages.button import PressTimer
+from .stages.confirmation import Pending, Press, Session
 from .stages.delivery import Delivery
 from .stages.endpointer import Endpointer, Outcome
 from .stages.indicator import PATTERNS, StatusLight
-from .stages.intent import IntentParser, same_meaning
 from .stages.order import build_order, iso
 from .stages.outbox import OutboxFull
-from .stages.readback import Readback, message, readback
+from .stages.readback import message
 from .stages.recognizer import Recognizer
+from .stages.state_report import StateReport
+from .stages.understanding import Cancel, ReadBack, Refuse, Understanding
+from .stages.voice import Speaker, Voice
 from .stages.wake_word import WakeWordDetector
 from .topics import Topics
 
@@ -55,8 +58,6 @@ log = logging.getLogger(__name__)
 
 FEEDBACK_SECONDS = 2.0
 """How long a refusal or error shows before the device is idle again."""
-UNDO_CLOSING_SECONDS = 5.0
-"""In the last seconds of the undo window the LED blinks fast."""
 
 
 class State(str, Enum):
@@ -80,28 +81,6 @@ CAN_WAKE = AT_REST | {State.REJECTED, State.ERROR, State.QUEUED, State.SENT, Sta
 UNDOABLE = {State.QUEUED, State.SENT, State.ACCEPTED}
 
 
-class Speaker(Protocol):
-    """Sound out, played in turn. Implementation: adapters.tts (espeak-ng, earcons made in code)."""
-
-    def say(self, text: str, locale: str) -> float:
-        """Say `text`; how many seconds it takes (the microphone is ignored meanwhile)."""
-
-    def cue(self, name: str) -> float:
-        """Play an earcon ("listen", "confirmed", "cancelled", "refused", "done"); its length."""
-
-
-@dataclass
-class _Pending:
-    """An order read back and waiting for the press (prices as they were read back)."""
-
-    intent: Intent
-    catalogue: Catalogue
-    readback: Readback
-    press_after: float
-    deadline: float
-    presses_needed: int
-
-
 class Loop:
     """The device: feed it frames with step(); it emits events and drives the LED, speaker and outbox."""
 
@@ -116,6 +95,7 @@ class Loop:
         self.wake, self.endpointer, self.recognizer = wake, endpointer, recognizer
         self.delivery, self.outbox = delivery, delivery.outbox
         self.light, self.speaker, self._emit = light, speaker, emit
+        self.voice = Voice(speaker, self.locale, settings.confirmation.speak, self.emit)
         self.catalogue_cache = catalogue_cache
         self.now = now or (lambda: datetime.now(timezone.utc))
         self.inbox: queue.SimpleQueue = inbox if inbox is not None else queue.SimpleQueue()
@@ -126,22 +106,23 @@ class Loop:
         self.state = State.OFFLINE
         self.muted = False
         self.catalogue: Catalogue | None = None
-        self.parser = IntentParser(None, self.locale)
-        self._deaf_until = 0.0
-        self._pending: _Pending | None = None
-        self.button = PressTimer(settings.confirmation.long_press_seconds)
-        self._last_order: tuple[str, dict] | None = None
-        self._undo_until = 0.0
+        self.understanding = Understanding(None, self.locale, self.limits, settings.recognizer.min_confidence)
+        self.session = Session(c.timeout_seconds, c.undo_seconds)
+        self.report = StateReport(delivery, self.topics.state, self.now)
+        self.button = PressTimer(c.long_press_seconds)
         self._feedback_until = 0.0
         self._closing = False
-        self._online_since = iso(self.now())
+        self._handlers: dict[type, Callable] = {
+            ButtonEdge: self._button, MuteChanged: lambda m: self._set_muted(m.muted), Acked: self._acked,
+            BrokerUp: self._broker_up, BrokerDown: self._broker_down, CatalogueArrived: self._catalogue_arrived,
+            OrderStatus: self._order_status}
         self.light.show(PATTERNS[self.state.value])
         if catalogue is not None:
             self.set_catalogue(catalogue)
 
     # -- plumbing ---------------------------------------------------------------------------------
     def post(self, item: object) -> None:
-        """Thread-safe: hand an input (button edge, broker message...) to the loop."""
+        """Thread-safe: hand an input (device.inputs) to the loop."""
         self.inbox.put(item)
 
     def emit(self, event: Event) -> None:
@@ -155,23 +136,20 @@ class Loop:
             self.emit(StateChanged(self.t, state.value, previous.value))
 
     def _rest(self) -> None:
-        self._pending = None
+        self.session.drop()
         self._enter(State.IDLE if self.delivery.connected else State.OFFLINE)
 
-    def _sounding(self, seconds: float) -> float:
-        """Sounds play in turn; returns when this one ends. Half duplex: until then, what the
-        microphone hears is the device itself and is not used."""
-        self._deaf_until = max(self._deaf_until, self.t) + seconds
-        return self._deaf_until
+    def _feedback(self, state: State) -> None:
+        """Show a refusal or an error for FEEDBACK_SECONDS, then rest."""
+        self.session.drop()
+        self._feedback_until = self.t + FEEDBACK_SECONDS
+        self._enter(state)
 
     def _say(self, text: str) -> float:
-        """Speak; returns the audio time at which the words have been said."""
-        seconds = self.speaker.say(text, self.locale) if self.settings.confirmation.speak else 0.0
-        self.emit(Said(self.t, text, round(seconds, 3)))
-        return self._sounding(seconds)
+        return self.voice.say(text, self.t)
 
     def _cue(self, name: str) -> None:
-        self._sounding(self.speaker.cue(name))
+        self.voice.cue(name, self.t)
 
     @property
     def idle(self) -> bool:
@@ -190,14 +168,20 @@ class Loop:
 
     def _turn(self, frame: bytes | None) -> None:
         self._drain_inbox()
-        self._check_press()
+        if self.button.tick(self.t):
+            self._long_press()
         if frame is not None and not self.muted:
             self._hear(frame)
         self._check_timers()
 
     def _drain_inbox(self) -> None:
         while not self.inbox.empty():
-            self._handle(self.inbox.get_nowait())
+            item = self.inbox.get_nowait()
+            handler = self._handlers.get(type(item))
+            if handler is None:
+                log.warning("ignored an input the loop does not take: %r", item)
+            else:
+                handler(item)
 
     def _guarded(self, work: Callable[[], None]) -> None:
         try:
@@ -210,12 +194,10 @@ class Loop:
 
     def _fail(self, text: str) -> None:
         self.emit(Error(self.t, text))
-        self._pending = None
-        self._feedback_until = self.t + FEEDBACK_SECONDS
-        self._enter(State.ERROR)
+        self._feedback(State.ERROR)
 
     def _hear(self, frame: bytes) -> None:
-        deaf = self.t < self._deaf_until
+        deaf = self.voice.deaf(self.t)
         # The wake-word model keeps ~1.5 s of features: feed it every frame, silence when it must
         # not listen (while the device speaks, listens or waits for a press), so audio from before
         # can never complete a wake word later.
@@ -240,98 +222,80 @@ class Loop:
                 self._understand(end.audio)
 
     def _start_listening(self) -> None:
-        self._pending = None
-        self._undo_until = 0.0
+        self.session.drop()
+        self.session.close_undo()
         self.endpointer.reset()
         self._cue("listen")
         self._enter(State.LISTENING)
 
     def _check_timers(self) -> None:
-        if self.state is State.CONFIRMING and self._pending and self.t >= self._pending.deadline:
+        if self.state is State.CONFIRMING and self.session.expired(self.t):
             self.emit(Timeout(self.t, by="timer"))
             self._rest()
-        elif self.state in UNDOABLE and self.t >= self._undo_until:
+        elif self.state in UNDOABLE and self.session.undo_over(self.t):
             self._rest()
-        elif self.state in UNDOABLE and not self._closing and self._undo_until - self.t <= UNDO_CLOSING_SECONDS:
+        elif self.state in UNDOABLE and not self._closing and self.session.undo_closing(self.t):
             self._closing = True  # the LED counts down: the undo window is about to close
             self.light.show(PATTERNS["undo-closing"])
         elif self.state in (State.REJECTED, State.ERROR) and self.t >= self._feedback_until:
             self._rest()
 
-    # -- understanding ----------------------------------------------------------------------------
+    # -- a request, and the spoken answer to a read-back ------------------------------------------
     def _understand(self, audio: bytes) -> None:
         self._enter(State.THINKING)
         heard = self.recognizer.recognize(audio)
         self.emit(TranscriptEvent(self.t, heard.text, heard.confidence))
-        intent = self.parser.parse(heard.text, heard.confidence)
-        self.emit(IntentEvent(self.t, intent))
+        decision = self.understanding.decide(heard, self.outbox, self.now())
+        self.emit(IntentEvent(self.t, decision.intent))
         self.wake.hold_off(self.t)
-        if heard.text and heard.confidence < self.settings.recognizer.min_confidence:
-            return self._refuse("low-confidence", f"confidence {heard.confidence:.2f}")
-        if intent.action == "reorder" and heard.second_opinion is not None and not same_meaning(
-                intent, self.parser.parse(heard.second_opinion)):
-            return self._refuse("low-confidence", f"heard differently on a second decoding: {heard.second_opinion!r}")
-        if intent.action == "cancel":
-            return self._cancel_by_voice()
-        if intent.action != "reorder":
-            if intent.unknown and not self.parser.negated(intent):
-                self._refuse("not-in-catalog", " ".join(intent.unknown), spoken=message(
-                    "unknown", self.locale, words=" ".join(intent.unknown)))
-            else:
-                self._say(message("sorry", self.locale))
-                self._rest()
-            return
-        if self.catalogue is None:
-            return self._refuse("no-catalog", "no catalogue file and none retained on the broker yet")
-        verdict = guards.check(intent.items, self.catalogue, self.limits, self.outbox, self.now())
-        if verdict.reason:
-            return self._refuse(verdict.reason, verdict.detail)
-        rb = readback(intent.items, self.catalogue, self.locale, verdict.repeated)
-        self.emit(Prompt(self.t, rb.text, float(rb.total), self.catalogue.currency,
-                         tuple({"sku": i.sku, "quantity": i.quantity} for i in intent.items)))
-        press_after = self._say(rb.spoken)  # a press counts only once items and total were heard
-        said_all = self._say(rb.instruction)
-        self._pending = _Pending(intent, self.catalogue, rb, press_after,
-                                 said_all + self.settings.confirmation.timeout_seconds, 2 if verdict.repeated else 1)
+        outcome = decision.outcome
+        if isinstance(outcome, Refuse):
+            self._refuse(outcome.reason, outcome.detail, outcome.words)
+        elif isinstance(outcome, Cancel):
+            self._cancel_by_voice()
+        elif isinstance(outcome, ReadBack):
+            self._read_back(outcome)
+        else:
+            self._say(outcome.words)
+            self._rest()
+
+    def _read_back(self, r: ReadBack) -> None:
+        self.emit(Prompt(self.t, r.readback.text, float(r.readback.total), r.catalogue.currency,
+                         tuple({"sku": i.sku, "quantity": i.quantity} for i in r.items)))
+        heard_at = self._say(r.readback.spoken)  # a press counts only once items and total were heard
+        self.session.offer(r.items, r.catalogue, r.readback, heard_at, self._say(r.readback.instruction),
+                           r.presses_needed)
         self.endpointer.reset()
         self._enter(State.CONFIRMING)
 
     def _voice_answer(self, audio: bytes) -> None:
         """Optional spoken yes/no to the read-back; never replaces the press above voice_max_total."""
-        assert self._pending is not None
+        pending = self.session.pending
+        assert pending is not None
         heard = self.recognizer.recognize(audio)
         self.emit(TranscriptEvent(self.t, heard.text, heard.confidence))
-        answer = self.parser.answer(heard.text) if heard.confidence >= self.settings.recognizer.min_confidence \
-            else None
-        if heard.second_opinion is not None and self.parser.answer(heard.second_opinion) != answer:
-            answer = None  # a yes heard once of two decodings is not a yes
+        answer = self.understanding.answer(heard)
         if answer == "no":
             self.emit(Cancelled(self.t, by="voice"))
             self._cue("cancelled")
             self._rest()
         elif answer == "yes":
-            if self._pending.readback.total > Decimal(str(self.settings.confirmation.voice_max_total)):
-                self.emit(Ignored(self.t, "voice", "above voice_max_total only the button confirms"))
-            elif self._pending.presses_needed > 1:
-                self.emit(Ignored(self.t, "voice", "a repeat order needs the button"))
+            why_not = pending.voice_yes(Decimal(str(self.settings.confirmation.voice_max_total)))
+            if why_not:
+                self.emit(Ignored(self.t, "voice", why_not))
             else:
-                self._confirm(self._pending, "voice")
+                self._confirm(pending, "voice")
 
-    def _refuse(self, reason: str, detail: str = "", spoken: str | None = None) -> None:
+    def _refuse(self, reason: str, detail: str = "", words: str | None = None) -> None:
         self.emit(Rejected(self.t, reason, detail))
         self._cue("refused")
-        self._say(spoken or message("refused", self.locale, reason=reason))
-        self._pending = None
-        self._feedback_until = self.t + FEEDBACK_SECONDS
-        self._enter(State.REJECTED)
+        self._say(words or message("refused", self.locale, reason=reason))
+        self._feedback(State.REJECTED)
 
     # -- the button -------------------------------------------------------------------------------
-    def _check_press(self) -> None:
-        press = self.button.tick(self.t)
-        if press:
-            self._long_press()
-
     def _button(self, edge: ButtonEdge) -> None:
+        if self.muted:
+            return
         if edge.pressed:
             self.button.pressed(self.t)
             if self.state in AT_REST | {State.REJECTED, State.ERROR}:  # push-to-talk
@@ -339,21 +303,17 @@ class Loop:
                 self._start_listening()
             return
         press = self.button.released(self.t)
-        if press:
-            self._short_press(press.down)
-
-    def _short_press(self, down: float) -> None:
-        if self.state is State.CONFIRMING and self._pending:
-            pending = self._pending
-            if down < pending.press_after:
-                self.emit(Ignored(self.t, "press", "the items and total were not read back yet"))
-                return
-            pending.presses_needed -= 1
-            if pending.presses_needed > 0:
-                self._say(message("press-again", self.locale))
-                return
-            self._confirm(pending, "button")
-        elif self.state in UNDOABLE and self.t < self._undo_until:
+        if not press:
+            return
+        meaning = self.session.press(press.down, self.t, self.state is State.CONFIRMING, self.state in UNDOABLE)
+        if meaning is Press.EARLY:
+            self.emit(Ignored(self.t, "press", "the items and total were not read back yet"))
+        elif meaning is Press.AGAIN:
+            self._say(message("press-again", self.locale))
+        elif meaning is Press.CONFIRM:
+            assert self.session.pending is not None
+            self._confirm(self.session.pending, "button")
+        elif meaning is Press.UNDO:
             self._undo("button")
 
     def _long_press(self) -> None:
@@ -362,13 +322,12 @@ class Loop:
             self._cue("cancelled")
             self._say(message("cancelled", self.locale))
             self._rest()
-        elif self.state in UNDOABLE and self.t < self._undo_until:
+        elif self.state in UNDOABLE and self.session.can_undo(self.t):
             self._undo("long-press")
 
     # -- ordering ---------------------------------------------------------------------------------
-    def _confirm(self, pending: _Pending, by: str) -> None:
-        order = build_order(pending.intent.items, pending.catalogue, self.settings.device.id, self.locale, by,
-                            self.now())
+    def _confirm(self, pending: Pending, by: str) -> None:
+        order = build_order(pending.items, pending.catalogue, self.settings.device.id, self.locale, by, self.now())
         self.emit(Confirmed(self.t, by=by))
         try:
             self.delivery.submit(order)
@@ -379,15 +338,13 @@ class Loop:
             return self._fail(str(exc))
         self._cue("confirmed")
         self.emit(Queued(self.t, order["order_id"]))
-        self._last_order = (order["order_id"], order)
-        self._undo_until = self.t + self.settings.confirmation.undo_seconds
-        self._pending = None
+        self.session.place(order, self.t)
         self._enter(State.QUEUED)
-        self._publish_state()
+        self.report.publish(self.muted)
 
     def _undo(self, by: str) -> None:
-        assert self._last_order is not None
-        order_id, order = self._last_order
+        assert self.session.placed is not None
+        order_id = self.session.placed.order_id
         withdrawn = self.outbox.withdraw(order_id)
         # Always tell the store too: the order may be in flight even if not acknowledged yet.
         self.delivery.publisher.publish(self.topics.cancel, {
@@ -395,45 +352,39 @@ class Loop:
             "created_at": iso(self.now())})
         self.emit(Cancelled(self.t, by=by, order_id=order_id))
         log.info("order %s undone (%s)", order_id, "never sent" if withdrawn else "cancel sent to the store")
-        self._undo_until = 0.0
+        self.session.close_undo()
         self._cue("cancelled")
         self._say(message("cancelled", self.locale))
         self._rest()
 
     def _cancel_by_voice(self) -> None:
-        if self._last_order and self.t < self._undo_until:
+        if self.session.can_undo(self.t):
             return self._undo("voice")
         self.emit(Cancelled(self.t, by="voice"))
         self._rest()
 
     # -- inputs from other threads ----------------------------------------------------------------
-    def _handle(self, item: object) -> None:
-        if isinstance(item, ButtonEdge):
-            if not self.muted:
-                self._button(item)
-        elif isinstance(item, MuteChanged):
-            self._set_muted(item.muted)
-        elif isinstance(item, Acked):
-            order_id = self.delivery.acknowledged(item.mid)
-            if order_id:
-                self.emit(Published(self.t, order_id))
-                if self.state is State.QUEUED and self._last_order and self._last_order[0] == order_id:
-                    self._enter(State.SENT)
-                self._publish_state()
-        elif isinstance(item, BrokerUp):
-            self._online_since = iso(self.now())
-            self.delivery.connection_up()
-            self._publish_state()
-            if self.state is State.OFFLINE:
-                self._enter(State.IDLE)
-        elif isinstance(item, BrokerDown):
-            log.warning("broker connection lost (%s); orders wait in the outbox", item.reason)
-            self._online_since = iso(self.now())
-            self.delivery.connection_down()
-            if self.state is State.IDLE:
-                self._enter(State.OFFLINE)
-        elif isinstance(item, Message):
-            self._message(item)
+    def _acked(self, item: Acked) -> None:
+        order_id = self.delivery.acknowledged(item.mid)
+        if order_id:
+            self.emit(Published(self.t, order_id))
+            if self.state is State.QUEUED and self.session.is_last(order_id):
+                self._enter(State.SENT)
+            self.report.publish(self.muted)
+
+    def _broker_up(self, item: BrokerUp) -> None:
+        self.report.connection_changed()
+        self.delivery.connection_up()
+        self.report.publish(self.muted)
+        if self.state is State.OFFLINE:
+            self._enter(State.IDLE)
+
+    def _broker_down(self, item: BrokerDown) -> None:
+        log.warning("broker connection lost (%s); orders wait in the outbox", item.reason)
+        self.report.connection_changed()
+        self.delivery.connection_down()
+        if self.state is State.IDLE:
+            self._enter(State.OFFLINE)
 
     def _set_muted(self, muted: bool) -> None:
         if muted == self.muted:
@@ -442,63 +393,41 @@ class Loop:
         if muted:
             if self.state is State.CONFIRMING:
                 self.emit(Cancelled(self.t, by="mute"))
-            self._pending = None
+            self.session.drop()
             self._enter(State.MUTED)
         else:
             self.wake.hold_off(self.t)
             self._rest()
-        self._publish_state()
+        self.report.publish(self.muted)
 
-    def _message(self, msg: Message) -> None:
-        try:
-            payload = schemas.loads(msg.payload)  # NaN/Infinity refused
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            log.warning("ignored a message on %s: not JSON", msg.topic)
-            return
-        if msg.topic == self.topics.order_status:
-            self._order_status(payload)
-        elif msg.topic == self.topics.catalog:
-            try:
-                catalogue = Catalogue.from_payload(payload, source=f"catalogue on {msg.topic}")
-            except CatalogueError as exc:
-                log.warning("ignored: %s; keeping catalogue version %s", exc,
-                            self.catalogue.version if self.catalogue else "none")
-                return
-            if self.catalogue is None or catalogue != self.catalogue:
-                self.set_catalogue(catalogue, cache=True)
+    def _catalogue_arrived(self, item: CatalogueArrived) -> None:
+        if self.catalogue is None or item.catalogue != self.catalogue:
+            self.set_catalogue(item.catalogue, cache=True)
 
-    def _order_status(self, payload: object) -> None:
-        wrong = schemas.problem(payload, schemas.ORDER_STATUS)
-        if wrong:
-            log.warning("ignored an order-status message: %s", wrong)
+    def _order_status(self, s: OrderStatus) -> None:
+        if not self.outbox.record_status(s.order_id, s.status, s.reason):
+            log.warning("ignored a status for order %s: not an order of this device", s.order_id)
             return
-        assert isinstance(payload, dict)
-        order_id, status, reason = payload["order_id"], payload["status"], payload.get("reason")
-        if not self.outbox.record_status(order_id, status, reason):
-            log.warning("ignored a status for order %s: not an order of this device", order_id)
+        self.emit(Status(self.t, s.order_id, s.status, s.reason))
+        if not (self.session.is_last(s.order_id) and self.state in UNDOABLE):
             return
-        self.emit(Status(self.t, order_id, status, reason))
-        current = self._last_order and self._last_order[0] == order_id and self.state in UNDOABLE
-        if not current:
-            return
-        if status in ("accepted", "duplicate"):
+        if s.status in ("accepted", "duplicate"):
             self._enter(State.ACCEPTED)
-        elif status == "rejected":
-            self._say(message("store-rejected", self.locale, reason=reason or "?"))
+        elif s.status == "rejected":
+            self._say(message("store-rejected", self.locale, reason=s.reason or "?"))
             self._feedback_until = self.t + FEEDBACK_SECONDS
             self._enter(State.REJECTED)
-        elif status == "cancelled":
+        elif s.status == "cancelled":
             self._say(message("store-cancelled", self.locale))
             self._rest()
 
     # -- catalogue and state ----------------------------------------------------------------------
     def set_catalogue(self, catalogue: Catalogue, cache: bool = False) -> None:
-        """Use a new catalogue: parser and recognition grammar are rebuilt without a restart."""
-        parser = IntentParser(catalogue, self.locale)  # built first: a failure keeps the old catalogue
-        grammar = grammars.build(catalogue, self.locale)
-        self.recognizer.catalogue = catalogue  # type: ignore[attr-defined]
-        self.recognizer.set_grammar(grammar)
-        self.catalogue, self.parser = catalogue, parser
+        """Use a new catalogue: understanding and recognition grammar are rebuilt without a restart."""
+        understanding = Understanding(catalogue, self.locale, self.limits,  # first: a failure keeps the old one
+                                      self.settings.recognizer.min_confidence)
+        self.recognizer.set_grammar(grammars.build(catalogue, self.locale))
+        self.catalogue, self.understanding = catalogue, understanding
         log.info("catalogue version %s: %d items", catalogue.version, len(catalogue.items))
         if cache and self.catalogue_cache:
             try:
@@ -508,9 +437,4 @@ class Loop:
 
     def state_payload(self, online: bool = True) -> dict:
         """The retained `reorder.state/1` message."""
-        return {"schema": "reorder.state/1", "online": online, "firmware": __version__,
-                "outbox_depth": self.outbox.depth(), "muted": self.muted, "since": self._online_since}
-
-    def _publish_state(self) -> None:
-        if self.delivery.connected:
-            self.delivery.publisher.publish(self.topics.state, self.state_payload(), retain=True)
+        return self.report.payload(self.muted, online)

@@ -36,8 +36,9 @@ from device import config
 from device.adapters.mqtt import MqttLink
 from device.catalogue import Catalogue
 from device.events import Event, Intent, IntentItem
-from device.loop import Loop, _Pending
+from device.loop import Loop
 from device.stages.audio_source import SILENT_FRAME
+from device.stages.confirmation import Pending
 from device.stages.delivery import Delivery
 from device.stages.order import build_order
 from device.stages.outbox import Outbox
@@ -145,7 +146,8 @@ class Pump:
         offline = {"schema": "reorder.state/1", "online": False, "firmware": "0.0.0", "outbox_depth": 0,
                    "muted": False, "since": "1970-01-01T00:00:00Z"}
         self.link = MqttLink(self.settings.mqtt, self.device_id, post,
-                             (self.topics.order_status, self.topics.catalog), will=(self.topics.state, offline))
+                             (self.topics.order_status, self.topics.catalog), will=(self.topics.state, offline),
+                             topics=self.topics)
         quiet = _Quiet()
         self.loop = Loop(self.settings, wake=_Deaf(), endpointer=None, recognizer=_NoRecognizer(),  # type: ignore
                          delivery=Delivery(outbox, self.link, self.topics), light=quiet, speaker=quiet,
@@ -214,7 +216,7 @@ class Pump:
         def run() -> str:
             assert self.loop is not None
             intent = Intent("reorder", tuple(IntentItem(sku, qty) for sku, qty in items))
-            pending = _Pending(intent, self.catalogue, None, 0.0, self.loop.t + 60, 1)  # type: ignore[arg-type]
+            pending = Pending(intent.items, self.catalogue, None, 0.0, self.loop.t + 60, 1)  # type: ignore[arg-type]
             before = len(self.events)
             self.loop._confirm(pending, "button")
             queued = [e for e in self.events[before:] if e["event"] == "queued"]

@@ -3,8 +3,8 @@
 Each generated payload is either accepted or rejected out loud (an error of the project's family,
 or a log line saying it was ignored); nothing crashes, the loop keeps turning, and the outbox
 holds exactly what it held before (only a valid answer about one of its own orders may change
-that order's status). The catalogue and status payloads go through the real loop as broker
-messages (`device.inputs.Message` on its inbox), with only the ears and voice faked.
+that order's status). The catalogue and status payloads go through the MQTT adapter's decoding
+(`decode_message`, as paho's thread does) and the real loop, with only the ears and voice faked.
 
 REORDER_FUZZ_EXAMPLES sets the examples per test (CI: a few hundred in all; scripts/fault-cycle:
 over 10,000), REORDER_FUZZ_STATS a JSON file that receives the accepted/rejected counts.
@@ -27,10 +27,9 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from device import config, schemas
-from device.adapters.mqtt import MqttLink
+from device.adapters.mqtt import MqttLink, decode_message
 from device.catalogue import Catalogue
 from device.errors import CatalogueError, ReorderError
-from device.inputs import Message
 from device.loop import Loop, State
 from device.stages.audio_source import SILENT_FRAME
 from device.stages.delivery import Delivery
@@ -166,7 +165,8 @@ def rows(path: Path) -> dict[str, tuple]:
 
 
 def deliver(device, topic: str, raw: bytes) -> tuple[list, list[logging.LogRecord]]:
-    """Post one broker message to the loop and turn it once; the events and log records it caused."""
+    """Decode one broker message as the MQTT adapter does, post it to the loop if valid and turn the
+    loop once; the events and log records it caused."""
     loop, events, records, _, _ = device
     for _ in range(100):  # a failed example may have left the red light on: let it pass
         if loop.state is not State.ERROR:
@@ -174,7 +174,9 @@ def deliver(device, topic: str, raw: bytes) -> tuple[list, list[logging.LogRecor
         loop.step(SILENT_FRAME)
     events.clear()
     records.records.clear()
-    loop.post(Message(topic, raw))
+    item = decode_message(loop.topics, topic, raw)
+    if item is not None:
+        loop.post(item)
     loop.step(SILENT_FRAME)
     assert loop.inbox.empty()
     crashes = [e for e in events if e.name == "error"]

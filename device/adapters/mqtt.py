@@ -13,6 +13,10 @@ code (0x87 not authorized: the ACL). Then the message is not acknowledged: it is
 again after 0.25 s, doubling up to 30 s, until it is taken; as soon as one message on a topic
 is taken, the others waiting on that topic go at once. Retained messages (the device's
 state) count as taken with 0x10, the broker keeps them for later subscribers.
+
+Messages on the device's own topics are decoded here (decode_message): JSON, schema, catalogue
+objects. The loop gets a typed `CatalogueArrived` or `OrderStatus`; a bad message is logged and
+goes no further.
 """
 
 from __future__ import annotations
@@ -38,9 +42,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from .. import schemas
+from ..catalogue import Catalogue
 from ..config import MqttSettings
-from ..errors import BrokerError, ConfigError
-from ..inputs import Acked, BrokerDown, BrokerUp, Message
+from ..errors import BrokerError, CatalogueError, ConfigError
+from ..inputs import Acked, BrokerDown, BrokerUp, CatalogueArrived, Message, OrderStatus
+from ..topics import Topics
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,30 @@ def check_secret_file(path: str, what: str) -> Path:
     return p
 
 
+def decode_message(topics: Topics, topic: str, payload: bytes) -> CatalogueArrived | OrderStatus | None:
+    """A message on one of the device's topics as the loop's typed input; None (logged) when it is not valid."""
+    try:
+        data = schemas.loads(payload)  # NaN/Infinity refused
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        log.warning("ignored a message on %s: not JSON", topic)
+        return None
+    if topic == topics.order_status:
+        wrong = schemas.problem(data, schemas.ORDER_STATUS)
+        if wrong:
+            log.warning("ignored an order-status message: %s", wrong)
+            return None
+        assert isinstance(data, dict)
+        return OrderStatus(data["order_id"], data["status"], data.get("reason"))
+    if topic == topics.catalog:
+        try:
+            return CatalogueArrived(Catalogue.from_payload(data, source=f"catalogue on {topic}"))
+        except CatalogueError as exc:
+            log.warning("ignored: %s; the device keeps its current catalogue", exc)
+            return None
+    log.warning("ignored a message on %s: not a topic of this device", topic)
+    return None
+
+
 @dataclass
 class _Publication:
     """One message handed to the link, until the broker takes it."""
@@ -78,10 +109,14 @@ class _Publication:
 
 
 class MqttLink:
-    """One paho client for the device; everything it hears goes to `inbox` (the loop's queue)."""
+    """One paho client for the device; everything it hears goes to `inbox` (the loop's queue).
+
+    With `topics`, messages are decoded (decode_message) and only valid ones reach the inbox;
+    without, each arrives raw as a `Message` (the doctor reads them so)."""
 
     def __init__(self, settings: MqttSettings, client_id: str, inbox: Callable[[object], None],
-                 subscriptions: tuple[str, ...] = (), will: tuple[str, dict] | None = None) -> None:
+                 subscriptions: tuple[str, ...] = (), will: tuple[str, dict] | None = None,
+                 topics: Topics | None = None) -> None:
         self.settings = settings
         url = urlsplit(settings.broker)
         self.host = url.hostname or "127.0.0.1"
@@ -92,6 +127,7 @@ class MqttLink:
                               f"cross the network unencrypted; use mqtts:// or set allow_insecure = true")
         self._inbox = inbox
         self._subscriptions = subscriptions
+        self._topics = topics
         self.connected = False
         # Publications by ticket, paho packet ids → tickets, PUBACKs that beat publish() to the
         # bookkeeping, and refused publications waiting to go again; all under _lock. _handing
@@ -249,7 +285,16 @@ class MqttLink:
                     self._publish_later(publication)
 
     def _on_message(self, client, userdata, message) -> None:
-        self._inbox(Message(message.topic, bytes(message.payload)))
+        if self._topics is None:
+            self._inbox(Message(message.topic, bytes(message.payload)))
+            return
+        try:
+            item = decode_message(self._topics, message.topic, bytes(message.payload))
+        except Exception:  # paho's thread must live on; the message goes no further
+            log.exception("ignored a message on %s: it could not be decoded", message.topic)
+            return
+        if item is not None:
+            self._inbox(item)
 
     # -- used by the loop ---------------------------------------------------------------------------
     def start(self) -> None:

@@ -75,7 +75,6 @@ class PocketSphinx:
         self.cross_check = cross_check
         self._searches = 0
         self._other: set[str] = set()
-        self.catalogue = None
 
     def knows(self, word: str) -> bool:
         """Whether the pronunciation dictionary has this word."""
@@ -93,7 +92,7 @@ class PocketSphinx:
         self._decoder.activate_search(name)
         if self._searches > 1:
             self._decoder.remove_search(f"reorder{self._searches - 1}")
-        return report_unknown_words(grammar, self.catalogue, self.knows, "pocketsphinx en-US")
+        return report_unknown_words(grammar, grammar.catalogue, self.knows, "pocketsphinx en-US")
 
     def recognize(self, audio: bytes) -> Recognition:
         heard = self._decode(audio)

@@ -49,7 +49,6 @@ class Vosk:
                              f"to fetch and verify it again") from None
         self._vosk = vosk
         self._recognizer = None
-        self.catalogue = None
         if phrases is not None:
             self.set_phrases(phrases)
 
@@ -65,7 +64,7 @@ class Vosk:
 
     def set_grammar(self, grammar: Grammar) -> list[str]:
         self.set_phrases(grammar.vosk_phrases())
-        return report_unknown_words(grammar, self.catalogue, self.knows, "Vosk")
+        return report_unknown_words(grammar, grammar.catalogue, self.knows, "Vosk")
 
     def recognize(self, audio: bytes) -> Recognition:
         if self._recognizer is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..catalogue import Catalogue
 from .intent import plural_variants
@@ -26,6 +26,8 @@ class Grammar:
     products: tuple[str, ...]
     """Product names as spoken, singular and plural."""
     lexicon: Lexicon
+    catalogue: Catalogue | None = field(default=None, compare=False, repr=False)
+    """The catalogue it was built from (recognisers name its entries in warnings)."""
 
     def words(self) -> set[str]:
         """Every word that appears anywhere in the grammar."""
@@ -100,7 +102,7 @@ def build(catalogue: Catalogue | None, locale: str) -> Grammar:
             words = tuple(_spoken(name).split())
             products |= {" ".join(v) for v in plural_variants(words, lexicon.language)}
             products.add(" ".join(words))
-    return Grammar(locale, catalogue.version if catalogue else None, tuple(sorted(products)), lexicon)
+    return Grammar(locale, catalogue.version if catalogue else None, tuple(sorted(products)), lexicon, catalogue)
 
 
 def report_unknown_words(grammar: Grammar, catalogue: Catalogue | None, known: Callable[[str], bool],

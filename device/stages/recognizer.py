@@ -18,6 +18,10 @@ class Recognition:
     second_opinion: str | None = None
     """The same audio decoded once more with other frame boundaries (pocketsphinx's cross-check), or
     None. A request whose two decodings mean different things is refused, never read back."""
+    alternatives: tuple[str, ...] = ()
+    """Other transcripts of the same audio almost as likely (N-best, best first), or none. An
+    alternative naming another product adds it to that item's alternatives (the read-back names
+    it); one with another quantity refuses the request (stages.understanding)."""
 
 
 class Recognizer(Protocol):
@@ -26,7 +30,8 @@ class Recognizer(Protocol):
     name: str
 
     def set_grammar(self, grammar: Grammar) -> list[str]:
-        """Restrict recognition to this grammar; returns warnings about words the model lacks."""
+        """Restrict recognition to this grammar (it carries its catalogue); returns warnings about
+        catalogue words the model lacks. All a recogniser is told when the catalogue changes."""
 
     def recognize(self, audio: bytes) -> Recognition:
         """Decode one request (16 kHz mono int16, with silence on both sides)."""

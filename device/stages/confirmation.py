@@ -1,0 +1,134 @@
+"""The order session, in audio time: a read-back waiting for its press, then the undo window of
+the order it became.
+
+A press counts only once the items and total have been said (`press_after`); a repeat order
+needs two; no press by the deadline and the offer lapses. A confirmed order can be undone until
+`undo_until`; its last UNDO_CLOSING_SECONDS are "closing" (the LED blinks fast). Every press the
+loop hears while confirming or undoable is decided here (`Session.press`), so a debounce or a
+minimum gap between presses belongs here too. The loop owns the State; this owns the times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from ..catalogue import Catalogue
+from ..events import IntentItem
+from .readback import Readback
+
+UNDO_CLOSING_SECONDS = 5.0
+"""In the last seconds of the undo window the LED blinks fast."""
+
+
+class Press(str, Enum):
+    """What a short press means while an order is read back or undoable."""
+
+    EARLY = "early"
+    """Pressed down before the items and total were said: ignored."""
+    AGAIN = "again"
+    """A press counted, another is needed (a repeat order)."""
+    CONFIRM = "confirm"
+    """The order is confirmed."""
+    UNDO = "undo"
+    """The last order is withdrawn (its undo window is open)."""
+    NOTHING = "nothing"
+    """Nothing is waiting for a press."""
+
+
+@dataclass
+class Pending:
+    """An order read back and waiting for the press (prices as they were read back)."""
+
+    items: tuple[IntentItem, ...]
+    catalogue: Catalogue
+    readback: Readback
+    press_after: float
+    """Audio time by which the items and total were said; a press that went down earlier is ignored."""
+    deadline: float
+    presses_needed: int
+
+    def press(self, down: float) -> Press:
+        """A short press that went down at `down`: EARLY, AGAIN or CONFIRM."""
+        if down < self.press_after:
+            return Press.EARLY
+        self.presses_needed -= 1
+        return Press.AGAIN if self.presses_needed > 0 else Press.CONFIRM
+
+    def voice_yes(self, voice_max_total: Decimal) -> str | None:
+        """Why a spoken "yes" cannot confirm this order, or None when it can."""
+        if self.readback.total > voice_max_total:
+            return "above voice_max_total only the button confirms"
+        if self.presses_needed > 1:
+            return "a repeat order needs the button"
+        return None
+
+
+@dataclass(frozen=True)
+class Placed:
+    """The last confirmed order and the end of its undo window (0 once closed)."""
+
+    order_id: str
+    order: dict[str, Any]
+    undo_until: float
+
+
+class Session:
+    """The pending read-back and the last order's undo window; the loop asks, this answers in audio time."""
+
+    def __init__(self, timeout_seconds: float, undo_seconds: float) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.undo_seconds = undo_seconds
+        self.pending: Pending | None = None
+        self.placed: Placed | None = None
+
+    def offer(self, items: tuple[IntentItem, ...], catalogue: Catalogue, readback: Readback, heard_at: float,
+              said_at: float, presses_needed: int = 1) -> Pending:
+        """Items and total were said by `heard_at`, the instruction by `said_at`: wait for the press."""
+        self.pending = Pending(items, catalogue, readback, heard_at, said_at + self.timeout_seconds, presses_needed)
+        return self.pending
+
+    def drop(self) -> None:
+        """Forget the read-back (cancelled, timed out, muted, failed...)."""
+        self.pending = None
+
+    def expired(self, t: float) -> bool:
+        """The read-back's deadline has passed without its press."""
+        return self.pending is not None and t >= self.pending.deadline
+
+    def press(self, down: float, t: float, confirming: bool, undoable: bool) -> Press:
+        """A short press (down at `down`, up at `t`) in the loop's state (`confirming`: the read-back;
+        `undoable`: a confirmed order waits); CONFIRM leaves `pending` set for the loop to place."""
+        if confirming and self.pending is not None:
+            return self.pending.press(down)
+        if undoable and self.can_undo(t):
+            return Press.UNDO
+        return Press.NOTHING
+
+    def place(self, order: dict[str, Any], t: float) -> None:
+        """The order was committed: its undo window opens; the read-back is done."""
+        self.placed = Placed(order["order_id"], order, t + self.undo_seconds)
+        self.pending = None
+
+    def can_undo(self, t: float) -> bool:
+        """The last order can still be withdrawn."""
+        return self.placed is not None and t < self.placed.undo_until
+
+    def undo_over(self, t: float) -> bool:
+        """The undo window is closed (or none was ever open)."""
+        return not self.can_undo(t)
+
+    def undo_closing(self, t: float) -> bool:
+        """The undo window is in its last UNDO_CLOSING_SECONDS."""
+        return self.placed is not None and self.placed.undo_until - t <= UNDO_CLOSING_SECONDS
+
+    def close_undo(self) -> None:
+        """No more undo for the last order (a new request began, or it was undone); it stays the last order."""
+        if self.placed is not None:
+            self.placed = replace(self.placed, undo_until=0.0)
+
+    def is_last(self, order_id: str) -> bool:
+        """Whether `order_id` is the last order confirmed here."""
+        return self.placed is not None and self.placed.order_id == order_id
