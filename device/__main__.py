@@ -18,13 +18,20 @@ log = logging.getLogger("device")
 OVERRIDES = {
     "broker": ("mqtt", "broker"), "device_id": ("device", "id"), "locale": ("device", "locale"),
     "catalog": ("storage", "catalog"), "outbox": ("storage", "outbox"), "wake_engine": ("wake", "engine"),
-    "recognizer": ("recognizer", "engine"),
+    "wake_word": ("wake", "keyword"), "recognizer": ("recognizer", "engine"),
 }
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
         self.exit(2, f"reorder: {message} (see `reorder {self.prog.split()[-1]} --help`)\n")
+
+
+def _wake_word(value: str) -> str:
+    """A model name as spoken ("hey jarvis", "Alexa") becomes its model name (hey_jarvis, alexa); paths stay."""
+    if "/" in value or value.endswith((".json", ".onnx", ".ppn", ".tflite")):
+        return value
+    return "_".join(value.lower().split())
 
 
 def _device_options(p: argparse.ArgumentParser) -> None:
@@ -34,8 +41,10 @@ def _device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--locale", choices=["en-US", "fr-FR"])
     p.add_argument("--catalog", help="catalogue file, instead of waiting for the retained catalogue")
     p.add_argument("--outbox", help="outbox database file")
-    p.add_argument("--wake-engine", choices=["openwakeword", "porcupine"])
-    p.add_argument("--recognizer", choices=["vosk", "pocketsphinx"])
+    p.add_argument("--wake-engine", choices=["microwakeword", "openwakeword", "porcupine"])
+    p.add_argument("--wake-word", type=_wake_word, metavar="NAME",
+                   help="wake word model, e.g. hey_jarvis (default), alexa, hey_mycroft, okay_nabu, or a model file")
+    p.add_argument("--recognizer", choices=["auto", "moonshine", "whisper", "vosk", "pocketsphinx"])
     p.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .catalogue import Catalogue
 from .config import Settings
-from .errors import CatalogueError, ModelError
+from .errors import CatalogueError
 from .events import Event
 from .loop import Loop
 from .stages.audio_source import AudioSource
@@ -22,44 +22,50 @@ from .stages.endpointer import Endpointer
 from .stages.order import iso
 from .stages.outbox import Outbox
 from .stages.state_report import state_payload
-from .stages.wake_word import WakeWordDetector, WakeWordEngine
+from .stages.wake_word import GatedEngine, WakeWordDetector, WakeWordEngine
 from .topics import Topics
 
 log = logging.getLogger(__name__)
 
 
 def make_wake_engine(settings: Settings) -> WakeWordEngine:
-    """openWakeWord by default; Porcupine when configured (with its AccessKey)."""
+    """The configured engine (microWakeWord, openWakeWord, or Porcupine with its AccessKey), behind
+    the voice-activity gate unless [wake] vad_gate = false."""
     w = settings.wake
+    engine: WakeWordEngine
     if w.engine == "porcupine":
         from .adapters.porcupine import Porcupine, read_access_key
 
-        return Porcupine(w.keyword, read_access_key(w.access_key_file), w.sensitivity)
-    # The lean scorer: openWakeWord's own ONNX files and numbers, without importing the package
-    # (scipy, scikit-learn: ~150 MB on a 512 MB Pi) and with a reset that forgets old audio.
-    from .adapters.oww_lite import OpenWakeWordLite
+        engine = Porcupine(w.keyword, read_access_key(w.access_key_file), w.sensitivity)
+    elif w.engine == "microwakeword":
+        from .adapters.microwakeword import MicroWakeWordEngine
 
-    return OpenWakeWordLite(w.keyword)
+        engine = MicroWakeWordEngine(w.keyword)
+    else:
+        # The lean scorer: openWakeWord's own ONNX files and numbers, without importing the package
+        # (scipy, scikit-learn: ~150 MB on a 512 MB Pi) and with a reset that forgets old audio.
+        from .adapters.oww_lite import OpenWakeWordLite
+
+        engine = OpenWakeWordLite(w.keyword)
+    if not w.vad_gate:
+        return engine
+    from .adapters.vad import WebRtcVad
+
+    return GatedEngine(engine, WebRtcVad())
+
+
+def make_wake_detector(settings: Settings) -> WakeWordDetector:
+    """The engine with its threshold ([wake] threshold, or the engine's own when 0) and refractory period."""
+    engine = make_wake_engine(settings)
+    return WakeWordDetector(engine, settings.wake.threshold or engine.default_threshold,
+                            settings.wake.refractory_seconds)
 
 
 def make_recognizer(settings: Settings):
-    """Vosk where a model for the locale is configured or installed, else pocketsphinx (en-US)."""
-    r, locale = settings.recognizer, settings.device.locale
-    from .adapters.vosk import Vosk, default_model_dir, find_model
+    """The recogniser `[recognizer] engine` asks for; "auto" picks by locale, models and memory (device.recognizers)."""
+    from . import recognizers
 
-    model = find_model(r.vosk_model, locale)
-    if r.engine == "vosk" or (r.engine == "auto" and model is not None):
-        if model is None:
-            raise ModelError(f"no Vosk model for {locale}: expected {default_model_dir(locale)}; run "
-                             f"scripts/install.sh or set [recognizer] vosk_model")
-        return Vosk(model)
-    if not locale.startswith("en"):
-        raise ModelError(f"no recogniser for {locale}: pocketsphinx is English only and no Vosk model is installed "
-                         f"at {default_model_dir(locale)}; run scripts/install.sh (it fetches it) or set "
-                         f"[recognizer] vosk_model")
-    from .adapters.pocketsphinx import PocketSphinx
-
-    return PocketSphinx(locale, cross_check=r.cross_check)
+    return recognizers.build(settings)
 
 
 def initial_catalogue(settings: Settings) -> Catalogue | None:
@@ -108,7 +114,7 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
     from .adapters.vad import WebRtcVad
 
     catalogue = initial_catalogue(settings)
-    wake = WakeWordDetector(make_wake_engine(settings), settings.wake.threshold, settings.wake.refractory_seconds)
+    wake = make_wake_detector(settings)
     recognizer = make_recognizer(settings)
     r = settings.recognizer
     endpointer = Endpointer(WebRtcVad(), r.end_silence_seconds, r.max_utterance_seconds, r.no_speech_seconds,

@@ -60,13 +60,19 @@ class AudioSettings:
 class WakeSettings:
     """Wake-word detection."""
 
-    engine: Literal["openwakeword", "porcupine"] = "openwakeword"
-    """Wake-word engine; porcupine needs a Picovoice AccessKey."""
+    engine: Literal["microwakeword", "openwakeword", "porcupine"] = "openwakeword"
+    """Wake-word engine: microwakeword (Apache-2.0 models), openwakeword (its pretrained models are
+    CC BY-NC-SA 4.0: non-commercial), porcupine (needs a Picovoice AccessKey)."""
     keyword: str = "hey_jarvis"
-    """openWakeWord: a bundled model name (hey_jarvis, alexa, hey_mycroft) or an .onnx path;
+    """microWakeWord: hey_jarvis, alexa, hey_mycroft, okay_nabu or a model .json path;
+    openWakeWord: hey_jarvis, alexa, hey_mycroft or an .onnx path;
     porcupine: a built-in keyword (e.g. "jarvis") or a .ppn path."""
-    threshold: float = 0.5
-    """Score (0-1) above which a frame counts as the wake word (openWakeWord)."""
+    threshold: float = 0.0
+    """Score (0-1) from which a frame counts as the wake word; 0 = the engine's own (openWakeWord
+    0.5; microWakeWord the cutoff its model publishes: alexa 0.9, hey_jarvis 0.97)."""
+    vad_gate: bool = True
+    """Score the wake word only while the voice-activity detector hears speech (with 0.96 s of
+    pre-roll): a quiet room costs almost nothing."""
     sensitivity: float = 0.5
     """Porcupine sensitivity (0-1)."""
     refractory_seconds: float = 2.0
@@ -79,8 +85,10 @@ class WakeSettings:
 class RecognizerSettings:
     """Speech recognition of the request after the wake word."""
 
-    engine: Literal["auto", "vosk", "pocketsphinx"] = "auto"
-    """auto = Vosk when a Vosk model for the locale is configured or installed, else pocketsphinx (en-US)."""
+    engine: Literal["auto", "moonshine", "whisper", "vosk", "pocketsphinx"] = "auto"
+    """auto = Moonshine (en-US) or Whisper (fr-FR) when its model is prepared and the board has ~1 GB,
+    else Vosk when a Vosk model for the locale is configured or installed, else pocketsphinx (en-US).
+    The log says which and why (device/recognizers.py)."""
     vosk_model: str = ""
     """Vosk model directory; empty = the installer's default for the locale under /opt/reorder/models."""
     min_confidence: float = 0.85
@@ -267,7 +275,7 @@ def _check_ranges(s: Settings) -> None:
     need(bool(d.id) and all(c.isalnum() or c in "-_" for c in d.id) and len(d.id) <= 64, "device", "id",
          f"must be 1-64 letters, digits, '-' or '_' (got {d.id!r})")
     w = s.wake
-    need(0 < w.threshold < 1, "wake", "threshold", f"must be between 0 and 1 (got {w.threshold})")
+    need(0 <= w.threshold < 1, "wake", "threshold", f"must be between 0 and 1 (got {w.threshold}; 0 = the engine's own)")
     need(0 < w.sensitivity <= 1, "wake", "sensitivity", f"must be between 0 and 1 (got {w.sensitivity})")
     need(w.refractory_seconds >= 0, "wake", "refractory_seconds", "must not be negative")
     r = s.recognizer

@@ -182,3 +182,14 @@ def _minimise(table: list[dict[str, int]], finals: set[int]) -> WordAutomaton:
     final_blocks = {block[s] for s in finals if s in alive}
     return WordAutomaton(tuple(out), frozenset(number[b] for b in final_blocks))
 
+
+
+def jsgf(automaton: WordAutomaton, known=lambda word: True, name: str = "context") -> str:
+    """The automaton as a right-linear JSGF grammar (pocketsphinx), arcs with unknown words left out."""
+    lines = ["#JSGF V1.0;", f"grammar {name};", "public <s0> = <q0>;"]
+    for state, arcs in enumerate(automaton.arcs):
+        alts = [f"{word} <q{dst}>" for word, dst in sorted(arcs.items()) if known(word)]
+        if state in automaton.finals:
+            alts.append("<NULL>")
+        lines.append(f"<q{state}> = {' | '.join(alts) if alts else '<VOID>'};")
+    return "\n".join(lines) + "\n"

@@ -66,13 +66,14 @@ class _Live:
     tokens: int
 
 
-def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: int = 6,
+def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: int = 6, prune: float = 8.0,
            max_tokens: int | None = None, token_bonus: float = 0.0, special: np.ndarray | None = None) -> SearchResult:
     """Decode `audio` constrained to the speller's grammar, and freely; see the module docstring.
 
     `token_bonus` is added to a hypothesis's score for each token (not to its log-probability):
     a small bonus keeps the search from ending a sentence early to save the cost of its last
-    words. `special` masks the tokens the free pass may not take (True = never), by default the
+    words. Candidates more than `prune` nats below the best candidate of a step are dropped (a
+    confident model then keeps one or two hypotheses, not `beam`). `special` masks the tokens the free pass may not take (True = never), by default the
     ones with no surface other than end of text."""
     seconds = len(audio) / 16000
     max_tokens = max_tokens or int(8 * seconds) + 10
@@ -104,7 +105,7 @@ def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: 
                 s = float(scores[j])
                 candidates.append((h.score + s + token_bonus, h.logprob + s, k, ids[j], nexts[j], done[j]))
         candidates.sort(key=lambda c: -c[0])
-        candidates = candidates[:beam]
+        candidates = [c for c in candidates[:beam] if c[0] >= candidates[0][0] - prune]
         best_finished = max((f[0] for f in finished), default=-math.inf)
         # Scores only fall (log-probabilities ≤ 0) but for the bonus: stop once no live
         # hypothesis can still beat the best finished one.

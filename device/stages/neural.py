@@ -40,6 +40,8 @@ class SearchSettings:
 
     beam: int = 6
     """Hypotheses kept at each token."""
+    prune: float = 8.0
+    """Hypotheses this many nats behind the best of a step are dropped."""
     token_bonus: float = 0.0
     """Added to a hypothesis's score per token, against ending a sentence early (nats)."""
     reject_gap: float = -0.75
@@ -129,7 +131,7 @@ class ConstrainedRecognizer:
             else np.asarray(audio, dtype=np.float32)
         samples = trim(samples, self.settings.pad_seconds)
         s = self.settings
-        return search(self.decoder, self._current(), samples, beam=s.beam, token_bonus=s.token_bonus)
+        return search(self.decoder, self._current(), samples, beam=s.beam, prune=s.prune, token_bonus=s.token_bonus)
 
     def recognize(self, audio: bytes) -> Recognition:
         result = self.search(audio)

@@ -1,0 +1,124 @@
+"""Which recogniser runs, and why: `[recognizer] engine = "auto"` picks by locale, installed models and memory.
+
+    en-US: Moonshine base-en (grammar-constrained) when its model is prepared and the board has
+           the memory for it; else Vosk when a Vosk en-US model is installed; else pocketsphinx
+           (its model ships in its wheel: the Pi Zero 2 W's recogniser).
+    fr-FR: Whisper base (grammar-constrained) when its model is prepared and the memory is there;
+           else Vosk when a Vosk fr-FR model is installed; else no recogniser (one clear line).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Settings
+from .errors import ModelError
+
+log = logging.getLogger(__name__)
+
+NEURAL_MIN_MEMORY_MB = 900
+"""Moonshine's or Whisper's loop peaks at ~300–400 MB: boards with less than ~1 GB (the Pi Zero 2 W's
+512 MB) use pocketsphinx or Vosk instead."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The recogniser that will run and the one-line reason."""
+
+    engine: str
+    why: str
+    model: Path | None = None
+
+
+def memory_mb() -> int:
+    """Total memory of this machine (MB), from /proc/meminfo; 0 when unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _neural_model(locale: str) -> tuple[str, Path]:
+    if locale.startswith("en"):
+        from .adapters.moonshine import MODEL_FILES, default_model_dir
+
+        folder = default_model_dir()
+        return ("moonshine" if all((folder / f).exists() for f in MODEL_FILES) else ""), folder
+    from .adapters.whisper_prepare import default_model_dir as whisper_dir
+
+    folder = whisper_dir()
+    return ("whisper" if (folder / "model.bin").exists() else ""), folder
+
+
+def choose(settings: Settings, memory: int | None = None) -> Choice:
+    """The recogniser for these settings on this machine (see the module docstring)."""
+    r, locale = settings.recognizer, settings.device.locale
+    memory = memory_mb() if memory is None else memory
+    if r.engine in ("moonshine", "whisper"):
+        return Choice(r.engine, "configured")
+    if r.engine == "pocketsphinx":
+        return Choice("pocketsphinx", "configured")
+    from .adapters.vosk import find_model
+
+    vosk = find_model(r.vosk_model, locale)
+    if r.engine == "vosk":
+        return Choice("vosk", "configured", vosk)
+    neural, folder = _neural_model(locale)
+    if neural and (memory == 0 or memory >= NEURAL_MIN_MEMORY_MB or os.environ.get("REORDER_FORCE_NEURAL")):
+        return Choice(neural, f"auto: {neural} model in {folder}, {memory or '?'} MB of memory", folder)
+    short = f"{memory} MB of memory is under the {NEURAL_MIN_MEMORY_MB} MB a neural recogniser needs" if neural \
+        else f"no {('Moonshine' if locale.startswith('en') else 'Whisper')} model in {folder}"
+    if vosk is not None:
+        return Choice("vosk", f"auto: {short}; Vosk model in {vosk}", vosk)
+    if locale.startswith("en"):
+        return Choice("pocketsphinx", f"auto: {short}; pocketsphinx (model in its wheel)")
+    raise ModelError(f"no recogniser for {locale}: {short}, and no Vosk model is installed; run scripts/dev setup "
+                     f"(laptop) or scripts/install.sh (device), or set [recognizer] vosk_model")
+
+
+def build(settings: Settings, choice: Choice | None = None):
+    """The recogniser object for this choice (models load here)."""
+    choice = choice or choose(settings)
+    r, locale = settings.recognizer, settings.device.locale
+    log.info("recogniser: %s (%s)", choice.engine, choice.why)
+    if choice.engine in ("moonshine", "whisper"):
+        from .stages.neural import ConstrainedRecognizer, SearchSettings
+
+        if choice.engine == "moonshine":
+            if not locale.startswith("en"):
+                raise ModelError(f"[recognizer] engine = \"moonshine\" is English only; for {locale} use \"whisper\"")
+            from .adapters.moonshine import Moonshine
+
+            decoder = Moonshine(trim=False)
+            search = SearchSettings(**NEURAL_SEARCH["moonshine"])
+        else:
+            from .adapters.whisper import WhisperDecoder
+
+            decoder = WhisperDecoder(language=locale.split("-")[0])
+            search = SearchSettings(**NEURAL_SEARCH["whisper"])
+        return ConstrainedRecognizer(decoder, locale, search)
+    if choice.engine == "vosk":
+        from .adapters.vosk import Vosk, default_model_dir
+
+        if choice.model is None:
+            raise ModelError(f"no Vosk model for {locale}: expected {default_model_dir(locale)}; run "
+                             f"scripts/install.sh or set [recognizer] vosk_model")
+        return Vosk(choice.model)
+    if not locale.startswith("en"):
+        raise ModelError(f"pocketsphinx is English only; for {locale} use \"whisper\" or \"vosk\"")
+    from .adapters.pocketsphinx import PocketSphinx
+
+    return PocketSphinx(locale, cross_check=r.cross_check)
+
+
+NEURAL_SEARCH = {
+    "moonshine": {"beam": 6, "token_bonus": 0.0, "reject_gap": -0.75},
+    "whisper": {"beam": 6, "token_bonus": 0.0, "reject_gap": -0.75},
+}
+"""Search settings per neural engine, chosen on the development recordings (BENCHMARKS.md "Real speech")."""
