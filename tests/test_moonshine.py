@@ -1,0 +1,139 @@
+"""Moonshine base-en as a TokenDecoder: the prepared model loads, hears real people, batches exactly.
+
+Needs the model folder that `scripts/dev setup` prepares (adapters.moonshine_prepare from the
+moonshine-cpp wheel of the test extra); the recordings are committed in tests/data/realspeech.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device.adapters import moonshine_prepare
+from device.adapters.moonshine import Moonshine, default_model_dir, greedy_tokens, greedy_transcript, read_vocabulary
+from device.errors import ModelError
+
+DATA = Path(__file__).parent / "data" / "realspeech"
+LABELS = json.loads((DATA / "barista_labels.json").read_text(encoding="utf-8"))
+
+
+def read_wav(path: Path) -> np.ndarray:
+    """16-bit mono 16 kHz WAV as float32 in [-1, 1]."""
+    with wave.open(str(path), "rb") as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
+        return np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower().replace("iced", "ice"))
+
+
+@pytest.fixture(scope="module")
+def decoder() -> Moonshine:
+    return Moonshine()  # default_model_dir(); a ModelError here names the command that prepares it
+
+
+@pytest.mark.parametrize("name", sorted(LABELS))
+def test_greedy_transcript_of_a_real_recording_has_the_words_said(decoder: Moonshine, name: str) -> None:
+    text = greedy_transcript(decoder, read_wav(DATA / name))
+    heard = words(text)
+    for value in LABELS[name]["slots"].values():
+        said = words(value)
+        assert any(heard[i:i + len(said)] == said for i in range(len(heard))), (value, text)
+
+
+def test_batched_advance_equals_one_hypothesis_at_a_time(decoder: Moonshine) -> None:
+    """Exact for fp32 weights. int8 MatMuls quantise each activation tensor with one scale for the
+    whole batch, so a hypothesis's scores move a little with its batch-mates: within 0.3 nats on the
+    likely tokens (log-prob > -3), the same best token (measured: up to 0.22, see BENCHMARKS.md)."""
+    audio = read_wav(DATA / "barista_light_roast_coffee.wav")
+    exact = decoder.variant == "fp32"
+    first, state = decoder.start(audio)
+    assert first.shape == (len(decoder.vocabulary),) and first.dtype == np.float32
+    assert np.isclose(np.exp(first).sum(), 1.0, atol=1e-4)
+    top = [int(t) for t in np.argsort(first)[::-1][:4]]
+    step1, states = decoder.advance([state] * 4, top)  # one state used by four hypotheses
+    step2, _ = decoder.advance(states, [int(np.argmax(r)) for r in step1])
+    for i, token in enumerate(top):
+        alone1, (s,) = decoder.advance([state], [token])
+        alone2, _ = decoder.advance([s], [int(np.argmax(step1[i]))])
+        for batched, alone in ((step1[i], alone1[0]), (step2[i], alone2[0])):
+            if exact:
+                np.testing.assert_allclose(batched, alone, atol=2e-3)
+            else:
+                likely = alone > -3
+                assert likely.any() and np.argmax(batched) == np.argmax(alone)
+                np.testing.assert_allclose(batched[likely], alone[likely], atol=0.3)
+    assert state.length == 1 and states[0].length == 2  # states are not mutated
+
+
+def test_unused_ids_are_never_allowed_and_spell_nothing(decoder: Moonshine) -> None:
+    first, _ = decoder.start(read_wav(DATA / "barista_medium_roast_iced_coffee.wav"))
+    assert len(decoder.vocabulary) == 32768 and np.all(np.isneginf(first[32000:]))
+    assert decoder.vocabulary[32000:] == [b""] * 768
+    assert decoder.vocabulary[0] == decoder.vocabulary[1] == decoder.vocabulary[decoder.eos] == b""
+
+
+def test_vocabulary_round_trips_the_huggingface_tokenizer(decoder: Moonshine) -> None:
+    tokenizers = pytest.importorskip("tokenizers", reason="tokenizers is in the test extra")
+    path = decoder.model_dir / "tokenizer.json"
+    assert path.is_file(), f"{path} missing: scripts/dev setup installs moonshine-lite (its source)"
+    tok = tokenizers.Tokenizer.from_file(str(path))
+    for text in ["Can I have a light roast twelve ounce coffee?", "Make me an iced mocha, please.", "café crème"]:
+        ids = tok.encode(text, add_special_tokens=False).ids
+        spelled = b"".join(decoder.vocabulary[i] for i in ids).decode("utf-8")
+        assert spelled == " " + text == " " + tok.decode(ids)
+    assert decoder.vocabulary[tok.token_to_id("▁coffee")] == b" coffee"
+    assert decoder.vocabulary[tok.token_to_id("<0xC3>")] == b"\xc3"
+
+
+def test_greedy_stops_at_the_token_limit(decoder: Moonshine) -> None:
+    assert len(greedy_tokens(decoder, read_wav(DATA / "barista_light_roast_coffee.wav"), limit=3)) == 3
+
+
+def test_missing_model_folder_is_one_line_naming_it_and_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as err:
+        Moonshine(tmp_path / "nowhere")
+    message = str(err.value)
+    assert "\n" not in message and str(tmp_path / "nowhere") in message and "moonshine_prepare" in message
+
+
+def test_corrupt_model_file_is_one_line(tmp_path: Path) -> None:
+    source = default_model_dir()
+    for name in ("encoder.onnx", "tokenizer.bin"):
+        (tmp_path / name).symlink_to(source / name)
+    (tmp_path / "decoder.onnx").write_bytes(b"not a model")
+    with pytest.raises(ModelError) as err:
+        Moonshine(tmp_path)
+    assert "\n" not in str(err.value) and str(tmp_path) in str(err.value) and "--force" in str(err.value)
+
+
+def test_truncated_tokenizer_is_refused(tmp_path: Path) -> None:
+    whole = (default_model_dir() / "tokenizer.bin").read_bytes()
+    (tmp_path / "tokenizer.bin").write_bytes(whole[:997])  # ends on a piece boundary
+    with pytest.raises(ModelError, match="tokens, expected 32000"):
+        read_vocabulary(tmp_path / "tokenizer.bin")
+    (tmp_path / "tokenizer.bin").write_bytes(whole[:1000])  # cut inside a piece
+    with pytest.raises(ModelError, match="bad length"):
+        read_vocabulary(tmp_path / "tokenizer.bin")
+
+
+def test_prepared_folder_records_its_sources_and_is_current() -> None:
+    folder = default_model_dir()
+    meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    assert meta["license"] == "MIT" and meta["variant"] in moonshine_prepare.VARIANTS
+    assert set(meta["source"]["files"]) == set(moonshine_prepare.SOURCE_FILES)
+    assert moonshine_prepare.is_current(folder, meta["source"]["files"], meta["variant"])
+    assert not moonshine_prepare.is_current(folder, {**meta["source"]["files"], "tokenizer.bin": "0" * 64},
+                                            meta["variant"])
+
+
+def test_prepare_refuses_a_folder_without_the_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert moonshine_prepare.main(["--from", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and str(tmp_path) in err and not (tmp_path / "out").exists()
