@@ -7,7 +7,7 @@
 #
 # Steps: apt (packages) -> user (system user reorder) -> venv (/opt/reorder/venv) -> pip
 # (the project) -> config (provisioning from the boot partition to /etc/reorder) -> model
-# (Vosk model for the configured locale) -> service (systemd unit, enabled and started).
+# (speech model for the configured locale, e.g. Moonshine for en-US, then prepared) -> service (systemd unit, enabled and started).
 set -euo pipefail
 
 PREFIX=${REORDER_PREFIX:-/opt/reorder}
@@ -253,6 +253,16 @@ step_model() {
   # Whisper (fr-FR): model_fetch joined and verified model.bin; write the encoder-only copy the device loads.
   if [ -f "$PREFIX/models/whisper-base/model.bin" ]; then
     run "$PREFIX/venv/bin/python" -m device.adapters.whisper_prepare --out "$PREFIX/models/whisper-base" --quiet
+  fi
+  # Moonshine (en-US): model_fetch verified the wheel's .ort files; write the ONNX folder the device loads
+  # (from the newest moonshine-cpp-* folder; nothing to do when that folder is already current).
+  local source="" candidate
+  for candidate in "$PREFIX"/models/moonshine-cpp-*/; do
+    if [ -f "$candidate/encoder_model.ort" ]; then source=${candidate%/}; fi
+  done
+  if [ -n "$source" ]; then
+    run "$PREFIX/venv/bin/python" -m device.adapters.moonshine_prepare --from "$source" \
+      --out "$PREFIX/models/moonshine-base-en" --quiet
   fi
 }
 

@@ -320,7 +320,8 @@ def test_the_shipped_manifest() -> None:
     import model_fetch
 
     entries = model_fetch.load_manifest(ROOT / "models" / "manifest.json")
-    assert model_fetch.pick(entries, "en-US", None).name == "vosk-model-small-en-us-0.15"
+    assert model_fetch.pick(entries, "en-US", None).name == "moonshine-cpp-0.1.4"  # then moonshine_prepare
+    assert model_fetch.pick(entries, None, "vosk-model-small-en-us-0.15").locale == "en-US"
     assert model_fetch.pick(entries, "fr-FR", None).name == "whisper-base"  # the first for the locale wins
     assert model_fetch.pick(entries, None, "vosk-model-small-fr-0.22").locale == "fr-FR"
     for m in data["models"]:
@@ -331,10 +332,16 @@ def test_the_shipped_manifest() -> None:
                        for p in m["parts"])
             assert re.fullmatch(r"[0-9a-f]{64}", m["file_sha256"]["model.bin"])
             continue
+        if m.get("engine") == "moonshine":  # the wheel's model files, checked one by one after unzipping
+            (part,) = m["parts"]
+            assert m["license"] == "MIT" and part["url"].startswith("https://files.pythonhosted.org/packages/")
+            assert re.fullmatch(r"[0-9a-f]{64}", part["sha256"]) and 50_000_000 < part["size"] < 60_000_000
+            assert set(m["file_sha256"]) == {"encoder_model.ort", "decoder_model_merged.ort", "tokenizer.bin"}
+            continue
         assert m["url"] == f"https://alphacephei.com/vosk/models/{m['name']}.zip"
         assert m["sha256"] is None or re.fullmatch(r"[0-9a-f]{64}", m["sha256"])
         assert m["size"] is None or 30_000_000 < m["size"] < 60_000_000
-    assert len(entries) == 3
+    assert len(entries) == 4
 
 
 def test_a_model_in_two_parts_is_assembled_and_checked(tmp_path: Path) -> None:

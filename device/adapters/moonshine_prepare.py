@@ -62,11 +62,15 @@ def source_dir(source: Path, scratch: Path) -> Path:
     if source.is_file():
         try:
             with zipfile.ZipFile(source) as wheel:
-                for name in SOURCE_FILES:
-                    wheel.extract(f"{WHEEL_MODEL_DIR}/{name}", scratch)
+                names = wheel.namelist()
+                for name in SOURCE_FILES:  # under moonshine_cpp-<version>.data/purelib/ in the wheel
+                    member = next((n for n in names if n.endswith(f"{WHEEL_MODEL_DIR}/{name}")), None)
+                    if member is None:
+                        raise KeyError(f"no {WHEEL_MODEL_DIR}/{name}")
+                    (scratch / name).write_bytes(wheel.read(member))
         except (zipfile.BadZipFile, KeyError) as exc:
             raise ModelError(f"{source} is not a moonshine-cpp wheel with {WHEEL_MODEL_DIR}/ ({exc})") from None
-        return scratch / WHEEL_MODEL_DIR
+        return scratch
     for folder in (source, source / WHEEL_MODEL_DIR, source / "models" / "base-en"):
         if all((folder / name).is_file() for name in SOURCE_FILES):
             return folder
@@ -220,6 +224,9 @@ def prepare(source: Path, out: Path, variant: str = "int8", force: bool = False)
                 "prepared_with": {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
                 "files": {p.name: sha256_of(p) for p in sorted(stage.iterdir()) if p.is_file()}}
         (stage / "model.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        stage.chmod(0o755)  # the device's service user reads what root prepared
+        for path in stage.iterdir():
+            path.chmod(0o644)
         old = scratch / "old"
         if out.exists():
             out.rename(old)
