@@ -102,9 +102,13 @@ class WhisperDecoder:
     name = "whisper"
 
     def __init__(self, model_dir: str | Path | None = None, *, language: str = "fr", window_s: float = 10.0,
-                 threads: int = 1, compute_type: str = "int8", encoder_only: bool = True) -> None:
+                 threads: int = 1, compute_type: str = "int8", encoder_only: bool = True,
+                 decoder_weights: str = "float32") -> None:
         """`window_s`: encoder window (s) for requests shorter than it; `compute_type`: CTranslate2's for the
-        encoder; `encoder_only`: load CTranslate2 from DIR/encoder (no second copy of the decoder)."""
+        encoder; `encoder_only`: load CTranslate2 from DIR/encoder (no second copy of the decoder);
+        `decoder_weights`: "float32" (numpy) or "int8" (each matrix product in onnxruntime, ort_int8)."""
+        if decoder_weights not in ("float32", "int8"):
+            raise ValueError(f"decoder_weights must be float32 or int8 (got {decoder_weights!r})")
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         if not 1.0 <= window_s <= MAX_WINDOW_S:
             raise ValueError(f"window_s must be between 1 and {MAX_WINDOW_S:g} seconds (got {window_s})")
@@ -127,7 +131,7 @@ class WhisperDecoder:
                     value = np.ascontiguousarray(value.T)
                 self._w[key[len("decoder/"):]] = value
                 del value
-            vocab_size = self._w["embeddings/weight"].shape[1]
+            vocab_size = self._w["embeddings/weight"].shape[1]  # stored [512, V]
             self.vocabulary, specials = load_vocabulary(self.model_dir / "tokenizer.json", vocab_size)
             self.eos = specials["<|endoftext|>"]
             self.prompt = [specials["<|startoftranscript|>"], specials[f"<|{language}|>"],
@@ -138,6 +142,20 @@ class WhisperDecoder:
         if spec != "WhisperSpec":
             raise ModelError(f"{model_bin} is a {spec} model, not Whisper; delete the folder and {how}")
         self.n_layers = sum(1 for k in self._w if k.endswith("/self_attention/linear_0/weight"))
+        table = self._w.pop("embeddings/weight")  # [512, V]
+        if decoder_weights == "int8":
+            from .ort_int8 import Int8MatMul
+
+            rows = np.ascontiguousarray(table.T)
+            self._embed_scale = (np.abs(rows).max(axis=1, keepdims=True) / 127.0).astype(np.float32)
+            self._embed_table = np.clip(np.round(rows / self._embed_scale), -127, 127).astype(np.int8)
+            del rows
+            self._projection = Int8MatMul(table, threads)
+            del table
+            for key in [k for k, v in self._w.items() if k.endswith("weight") and v.ndim == 2]:
+                self._w[key] = Int8MatMul(self._w[key], threads)  # type: ignore[assignment]
+        else:
+            self._embed_table, self._embed_scale, self._projection = table.T, None, table
         import ctranslate2
 
         try:
@@ -189,7 +207,10 @@ class WhisperDecoder:
         entries are `valid` [B, T]; returns logits of the last new token [B, V] and the new keys and values
         [B, L, 2, H, n, 64]."""
         w = self._w
-        x = np.moveaxis(w["embeddings/weight"][:, tokens], 0, -1) + w["position_encodings/encodings"][positions]
+        x = self._embed_table[tokens].astype(np.float32)
+        if self._embed_scale is not None:
+            x *= self._embed_scale[tokens]
+        x = x + w["position_encodings/encodings"][positions]
         b, n = tokens.shape
         t_past = cache.shape[4]
         causal = np.tril(np.ones((n, n), dtype=bool))
@@ -219,7 +240,7 @@ class WhisperDecoder:
             h = _gelu(h @ w[p + "ffn/linear_0/weight"] + w[p + "ffn/linear_0/bias"])
             x = x + h @ w[p + "ffn/linear_1/weight"] + w[p + "ffn/linear_1/bias"]
         last = _layer_norm(x[:, -1], w["layer_norm/gamma"], w["layer_norm/beta"])
-        return last @ w["embeddings/weight"], new_kv
+        return last @ self._projection, new_kv
 
     @staticmethod
     def _merge(x: np.ndarray) -> np.ndarray:
