@@ -132,7 +132,7 @@ def test_a_request_heard_two_ways_is_refused_not_read_back(mosquitto, subscriber
     wav = say([*parts, ("silence", 1.0)], voice="en-us+m3")
     store = subscriber(mosquitto.port, "reorder/v1/devices/+/orders")
     events = replay(wav, mosquitto.url, tmp_path, "--press-at", f"{request_end + READBACK_SECONDS:.2f}",
-                    catalog=catalog_path)
+                    "--recognizer", "pocketsphinx", catalog=catalog_path)
     rejected = next(e for e in events if e["event"] == "rejected")
     assert rejected["reason"] == "low-confidence" and "second decoding" in rejected["detail"]
     assert not {"prompt", "confirmed", "queued"} & set(names(events))

@@ -57,7 +57,7 @@ ENGLISH = Lexicon(
     reorder_cues=("reorder", "order", "order more", "buy", "get me", "get", "get us", "i need",
                   "we need", "i want", "we want", "i'd like", "we're out of", "we are out of", "we're running out of",
                   "out of", "add", "put", "restock", "send", "send me", "send us", "purchase", "pick up", "i'll have",
-                  "can i have", "can i get", "could i get", "more"),
+                  "can i have", "can i get", "could i get", "may i have", "give me", "more"),
     cancel_phrases=("cancel", "cancel that", "cancel it", "cancel the order", "never mind", "nevermind", "forget it",
                     "stop", "no thanks", "abort"),
     prefixes=("could you", "can you", "would you", "will you", "please", "could you please", "can you please",

@@ -1,0 +1,106 @@
+"""Real people through the whole loop with Moonshine: recording → replay → recogniser → intent → press → Mosquitto.
+
+The recordings are crowd-sourced coffee orders (tests/data/realspeech/README.md); the catalogue is a
+café's, so that they are re-order requests. Push-to-talk starts each request (a press while idle).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from device import config
+from device.adapters.moonshine import MODEL_FILES, default_model_dir
+from device.adapters.wav_source import WavSource
+from device.app import build
+from device.runner import PressPlan, run_replay
+
+pytestmark = pytest.mark.slow
+DATA = Path(__file__).parent / "data" / "realspeech"
+if not all((default_model_dir() / f).exists() for f in MODEL_FILES):
+    pytest.skip(f"the Moonshine model is not prepared in {default_model_dir()} (scripts/dev setup prepares it)",
+                allow_module_level=True)
+
+
+def cafe(*names: str, version: int = 1) -> dict:
+    items = {"latte": ("LATTE", 3.2), "house coffee": ("HOUSE", 2.4), "iced coffee": ("ICED", 3.0),
+             "americano": ("AMERICANO", 2.8), "cappuccino": ("CAPPU", 3.1), "espresso": ("ESPRESSO", 2.0)}
+    return {"schema": "reorder.catalog/1", "version": version, "currency": "EUR", "items": [
+        {"sku": items[n][0], "names": {"en": [n], "fr": [n]}, "unit_price": items[n][1], "max_quantity": 6}
+        for n in names]}
+
+
+ALL = ("latte", "house coffee", "iced coffee", "americano", "cappuccino", "espresso")
+
+
+def test_a_real_request_through_reorder_replay_puts_the_order_on_mosquitto(mosquitto, subscriber, tmp_path):
+    catalog = tmp_path / "cafe.json"
+    catalog.write_text(json.dumps(cafe(*ALL)))
+    store = subscriber(mosquitto.port, "reorder/v1/devices/+/orders")
+    cmd = [sys.executable, "-m", "device", "replay", str(DATA / "barista_house_coffee.wav"), "--broker", mosquitto.url,
+           "--device-id", "cafe-01", "--outbox", str(tmp_path / "outbox.sqlite3"), "--catalog", str(catalog),
+           "--recognizer", "moonshine", "--press-at", "0.2", "--press-at", "14.0"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    events = [json.loads(line) for line in done.stdout.splitlines()]
+    transcript = next(e for e in events if e["event"] == "transcript")
+    assert transcript["text"] == "can i get a house coffee" and transcript["confidence"] >= 0.85
+    prompt = next(e for e in events if e["event"] == "prompt")
+    assert prompt["items"] == [{"sku": "HOUSE", "quantity": 1}] and prompt["total"] == 2.4
+    assert [e["event"] for e in events if e["event"] in ("confirmed", "queued", "published")] == [
+        "confirmed", "queued", "published"]
+    (topic, order), = store.wait_for(1)
+    assert topic == "reorder/v1/devices/cafe-01/orders"
+    assert order["items"] == [{"sku": "HOUSE", "quantity": 1, "unit_price": 2.4}] and order["total"] == 2.4
+
+
+def run(tmp_path, mosquitto, wav: Path, catalogue: dict | None, presses=(0.2,), actions=()) -> list[dict]:
+    data = {"device": {"id": "cafe"}, "gpio": {"pin_factory": "mock"}, "mqtt": {"broker": mosquitto.url},
+            "recognizer": {"engine": "moonshine"},
+            "storage": {"outbox": str(tmp_path / "outbox.sqlite3"), "catalog_cache": str(tmp_path / "cache.json")}}
+    if catalogue is not None:
+        path = tmp_path / "catalog.json"
+        path.write_text(json.dumps(catalogue))
+        data["storage"]["catalog"] = str(path)
+    events: list[dict] = []
+    device = build(config.from_mapping(data, "test"), WavSource(wav), lambda e: events.append(e.to_dict()),
+                   play_audio=False)
+    try:
+        run_replay(device, PressPlan(short=list(presses)), actions=list(actions))
+    finally:
+        device.close()
+    return events
+
+
+def of(events: list[dict], name: str) -> list[dict]:
+    return [e for e in events if e["event"] == name]
+
+
+def test_an_item_missing_from_the_catalogue_is_refused_not_guessed(tmp_path, mosquitto):
+    events = run(tmp_path, mosquitto, DATA / "barista_medium_mocha.wav", cafe(*ALL))  # no mocha, no "medium"
+    assert of(events, "transcript") and of(events, "prompt") == [] and of(events, "queued") == []
+    assert of(events, "rejected") or of(events, "intent")[0]["action"] == "none"
+
+
+def test_a_new_retained_catalogue_rebuilds_the_grammar_and_the_new_item_is_heard(tmp_path, mosquitto):
+    from tests.test_live_catalogue import publish
+
+    twice = tmp_path / "latte-twice.wav"
+    subprocess.run(["sox", str(DATA / "barista_latte.wav"), "-p", "pad", "0", "20"], check=True,
+                   stdout=open(tmp_path / "a.sox", "wb"))
+    subprocess.run(["sox", str(tmp_path / "a.sox"), str(DATA / "barista_latte.wav"), "-b", "16", str(twice)], check=True)
+    topic = "reorder/v1/devices/cafe/catalog"
+    publish(mosquitto.port, topic, cafe("house coffee", "iced coffee", "americano"))
+    second = 27.7 + 0.2
+    swap = (14.0, lambda: publish(mosquitto.port, topic, cafe(*ALL, version=2)))
+    events = run(tmp_path, mosquitto, twice, None, presses=(0.2, second), actions=[swap])
+    first, later = of(events, "transcript")
+    assert first["text"] != "may i have a latte" or first["confidence"] < 0.85  # no latte in v1's grammar
+    assert not [p for p in of(events, "prompt") if p["t"] < second]
+    assert later["text"] == "may i have a latte" and later["confidence"] >= 0.85
+    assert of(events, "prompt")[-1]["items"] == [{"sku": "LATTE", "quantity": 1}]
