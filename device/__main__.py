@@ -72,6 +72,9 @@ def make_parser() -> argparse.ArgumentParser:
     demo.add_argument("--mic", action="store_true", help="use the microphone instead of the sample recording")
     demo.add_argument("--lang", choices=["en", "fr"], default="en")
     demo.add_argument("--broker", help="use this broker instead of the embedded one")
+    from .transcribe import add_parser as transcribe_parser
+
+    transcribe_parser(sub)
     doctor = sub.add_parser("doctor", help="check microphone, speaker, models, GPIO, clock, broker")
     doctor.add_argument("--config")
     sub.add_parser("store-backend", help="the reference store backend (see `reorder store-backend --help`)")
@@ -159,7 +162,14 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return doctor_main(args)
 
 
-COMMANDS = {"parse": cmd_parse, "replay": cmd_replay, "run": cmd_run, "demo": cmd_demo, "doctor": cmd_doctor}
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from .transcribe import run
+
+    _logging(False, quiet=True)
+    return run(args)
+
+
+COMMANDS = {"transcribe": cmd_transcribe, "parse": cmd_parse, "replay": cmd_replay, "run": cmd_run, "demo": cmd_demo, "doctor": cmd_doctor}
 
 
 def main(argv: list[str] | None = None) -> int:

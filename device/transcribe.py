@@ -1,0 +1,100 @@
+"""`reorder transcribe`: what the recogniser hears in recordings, free or constrained to a grammar.
+
+    reorder transcribe AUDIO... [--locale L] [--catalog PATH | --grammar FILE.yaml] [--engine E]
+
+One JSON line per file: `file`, `text`, `confidence`, `accepted` (confidence ≥ the configured
+min_confidence), and `slots`/`intent` with a Rhino-style grammar. Without a catalogue or grammar
+the neural engines decode freely (what the model would say with no grammar; `confidence` is
+null); with one, the text is the grammar sentence the device would act on, and `free` is what
+the model said without it. For checking a microphone, a catalogue's names, or a benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+def add_parser(sub) -> None:
+    """The subcommand's arguments."""
+    p = sub.add_parser("transcribe", help="print what the recogniser hears in recordings (JSON lines)")
+    p.add_argument("audio", nargs="+", help="WAV files (any rate; converted to 16 kHz mono)")
+    p.add_argument("--locale", choices=["en-US", "fr-FR"], default=None)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--catalog", help="constrain to the sentences of this catalogue")
+    group.add_argument("--grammar", help="constrain to a Rhino-style context YAML (expressions, slots)")
+    p.add_argument("--engine", choices=["auto", "moonshine", "whisper", "vosk", "pocketsphinx"], default=None)
+    p.add_argument("--config", help="device config file (for min_confidence, engine and locale)")
+
+
+def _grammar_file(path: str):
+    from .stages.context import compile_context
+
+    try:
+        import yaml
+    except ImportError:
+        raise ConfigError("reading a YAML grammar needs PyYAML: pip install pyyaml") from None
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"grammar file {path} cannot be read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"grammar file {path} is not YAML ({str(exc).splitlines()[0]})") from None
+    return compile_context(data, f"grammar file {path}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Decode each file and print its line."""
+    from . import config, recognizers
+    from .adapters.wav_source import load_wav
+    from .catalogue import Catalogue
+    from .stages import grammar as grammars
+    from .stages.neural import ConstrainedRecognizer, confidence
+
+    settings = config.load(args.config)
+    changes = {}
+    if args.locale:
+        changes[("device", "locale")] = args.locale
+    if args.engine:
+        changes[("recognizer", "engine")] = args.engine
+    settings = config.override(settings, changes) if changes else settings
+    locale, threshold = settings.device.locale, settings.recognizer.min_confidence
+    context = _grammar_file(args.grammar) if args.grammar else None
+    catalogue = Catalogue.load(args.catalog) if args.catalog else None
+    choice = recognizers.choose(settings)
+    if choice.engine in ("pocketsphinx", "vosk") and context is None and catalogue is None:
+        raise ConfigError(f"{choice.engine} only decodes against a grammar here: give --catalog or --grammar")
+    rec = recognizers.build(settings, choice)
+    neural = isinstance(rec, ConstrainedRecognizer)
+    if context is not None:
+        if not neural:
+            raise ConfigError(f"--grammar needs a neural engine (moonshine or whisper), not {choice.engine}")
+        rec.set_automaton(context.automaton)
+    elif catalogue is not None or neural:
+        rec.set_grammar(grammars.build(catalogue, locale))
+    for name in args.audio:
+        samples = load_wav(name).astype("float32") / 32768.0
+        line: dict = {"file": name}
+        if neural:
+            result = rec.search(samples)
+            free = rec.free_text(result)
+            if context is None and catalogue is None:
+                line.update(text=free, confidence=None, accepted=None)
+            else:
+                best = result.best
+                conf = confidence(result.gap(), rec.settings.reject_gap)
+                line.update(text=best.text if best else "", confidence=conf, accepted=bool(best) and conf >= threshold,
+                            free=free)
+                if context is not None and best is not None:
+                    understood = context.understand(best.words)
+                    if understood:
+                        line.update(intent=understood[0], slots=understood[1])
+        else:
+            heard = rec.recognize((samples * 32768).astype("<i2").tobytes())
+            line.update(text=heard.text, confidence=heard.confidence, accepted=heard.confidence >= threshold)
+        print(json.dumps(line, ensure_ascii=False), flush=True)
+    return 0
+
