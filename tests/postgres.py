@@ -96,6 +96,21 @@ class Postgres:
                 pass
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def pids(self) -> list[int]:
+        """The server's processes: the postmaster and every process it forked (one per connection)."""
+        try:
+            main = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == main:
+                    children.append(int(stat.parent.name))
+            except (OSError, ValueError, IndexError):
+                pass
+        return [main, *children]
+
     def log(self) -> str:
         """The server's log so far."""
         path = self.dir / "server.log"

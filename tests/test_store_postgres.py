@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from device.store import StoreBackend
-from tests.conftest import free_port
+from tests.conftest import Mosquitto, free_port
 from tests.postgres import Postgres, binaries
-from tests.test_store_backend import ROOT, STATUS, Clock, Device, _cli, answers, cancel, order
+from tests.test_store_backend import DEVICE, ROOT, STATUS, Clock, Device, _cli, answers, cancel, order
 from tests.test_store_backend import catalogue, device  # noqa: F401 - fixtures
 
 try:
@@ -47,6 +47,15 @@ def postgres() -> Iterator[Postgres]:
 
 
 @pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A Mosquitto saving its persistence every minute, as in production (the `mosquitto` fixture saves
+    after every message, which makes thousands of messages slow)."""
+    made = Mosquitto(tmp_path / "broker", extra_config="autosave_on_changes false\nautosave_interval 60\n").start()
+    yield made
+    made.stop()
+
+
+@pytest.fixture
 def database(postgres: Postgres) -> str:
     """The URL of a new, empty database on the module's server."""
     if not (postgres.data / "postmaster.pid").exists():
@@ -63,8 +72,11 @@ def rows(url: str) -> list[tuple]:
         return db.execute("SELECT order_id, device_id, status, reason FROM orders ORDER BY order_id").fetchall()
 
 
-def conversation(store: StoreBackend, device: Device, status, clock: Clock) -> list[dict]:
-    """One fixed exchange touching every answer of the contract; the answers in order."""
+def conversation(store: StoreBackend, device: Device, status, clock: Clock) -> dict[str, list[dict]]:
+    """One fixed exchange touching every answer of the contract; each device's answers in order.
+
+    (Only each device's answers are in order: with several workers, two devices' are handled at once.)
+    """
     def ordered(oid: str, *lines, **kw) -> dict:
         return order(*lines, order_id=oid, **kw)
 
@@ -87,7 +99,11 @@ def conversation(store: StoreBackend, device: Device, status, clock: Clock) -> l
     device.send("cancel", cancel("late"))
     device.send("orders", ordered("late"))
     device.send("orders", ordered("late"))
-    return answers(status, 18)
+    answers(status, 18)
+    per_device: dict[str, list[dict]] = {}
+    for topic, answer in status.messages:
+        per_device.setdefault(topic.split("/")[3], []).append(answer)
+    return per_device
 
 
 def test_postgresql_gives_the_same_answers_and_rows_as_sqlite(mosquitto, database, tmp_path, catalogue,
@@ -110,7 +126,9 @@ def test_postgresql_gives_the_same_answers_and_rows_as_sqlite(mosquitto, databas
     sqlite, postgresql = results["sqlite"], results["postgresql"]
     assert postgresql == sqlite
     got, book, counts = postgresql
-    assert [(a["order_id"], a["status"], a.get("reason"), a.get("original_status")) for a in got] == [
+    assert [(a["order_id"], a["status"], a.get("reason")) for a in got["hall-02"]] == [
+        ("kept", "rejected", "unknown-order")]
+    assert [(a["order_id"], a["status"], a.get("reason"), a.get("original_status")) for a in got[DEVICE]] == [
         ("kept", "accepted", None, None), ("undone", "accepted", None, None),
         ("refused", "rejected", "price-mismatch", None), ("caviar", "rejected", "not-in-catalog", None),
         ("sum", "rejected", "total-mismatch", None), ("usd", "rejected", "currency-mismatch", None),
@@ -119,7 +137,7 @@ def test_postgresql_gives_the_same_answers_and_rows_as_sqlite(mosquitto, databas
         ("undone", "cancelled", None, None), ("undone", "cancelled", None, None),
         ("refused", "rejected", "price-mismatch", None),
         ("kept", "rejected", "too-late", None), ("never-ordered", "rejected", "unknown-order", None),
-        ("kept", "rejected", "unknown-order", None), ("late", "rejected", "unknown-order", None),
+        ("late", "rejected", "unknown-order", None),
         ("late", "cancelled", None, None), ("late", "duplicate", None, "cancelled"),
     ]
     assert book["empty"] is None and book["kept"]["applied_at"] == "2026-09-21T14:13:20.000+00:00"
@@ -170,8 +188,9 @@ class Fleet:
             device.close()
 
 
-def test_two_instances_on_one_database_apply_1000_orders_sent_twice_once_each(mosquitto, database, catalogue,
+def test_two_instances_on_one_database_apply_1000_orders_sent_twice_once_each(broker, database, catalogue,
                                                                              subscriber):
+    mosquitto = broker
     status = subscriber(mosquitto.port, EVERY_STATUS)
     handled: Counter[str] = Counter()
     lock = threading.Lock()
@@ -204,8 +223,9 @@ def store_process(log: Path, *args: str) -> subprocess.Popen:
 
 
 def test_a_postgresql_restart_in_the_middle_loses_nothing_and_applies_nothing_twice(
-        mosquitto, postgres, database, catalog_path, subscriber, tmp_path):
+        broker, postgres, database, catalog_path, subscriber, tmp_path):
     """Two `reorder store-backend --db postgresql://...` processes; the server crashes and restarts mid-stream."""
+    mosquitto = broker
     logs = [tmp_path / f"store-{n}.log" for n in range(2)]
     catalogs = subscriber(mosquitto.port, "reorder/v1/devices/+/catalog")
     procs = [store_process(logs[n], "--broker", mosquitto.url, "--db", database, "--catalog", str(catalog_path),
@@ -266,6 +286,14 @@ def test_cli_refuses_an_unreachable_database_in_one_line_without_its_password(mo
     assert err.count("\n") == 1, err
     assert f"order database postgresql://store:***@127.0.0.1:" in err and "check --db" in err, err
     assert "s3cret" not in err
+
+
+@pytest.mark.parametrize("workers", ["0", "65"])
+def test_cli_refuses_a_wrong_number_of_workers_in_one_line(tmp_path, workers):
+    proc = _cli("--db", "x.db", "--workers", workers, cwd=tmp_path)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 2
+    assert err.count("\n") == 1 and f"--workers must be 1 to 64 (got {workers})" in err, err
 
 
 def test_two_instances_starting_together_create_the_tables_once(database, catalogue, mosquitto):

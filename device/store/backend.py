@@ -63,11 +63,13 @@ class StoreBackend:
         on_cancel: Hook | None = None,
         clock: Callable[[], float] = time.time,
         connect_timeout: float = 10.0,
+        workers: int | None = None,
     ) -> None:
         self.session = StoreSession(broker_url, client_id or f"store-{secrets.token_hex(4)}",
                                     persistent=client_id is not None, username=username, password=password,
                                     ca_file=ca_file, session_expiry=session_expiry, connect_timeout=connect_timeout)
         self.book = open_book(db)
+        self.session.workers = workers or self.book.workers  # messages handled at once (workers.py)
         self.default_catalogue = catalogue
         self.prefix = prefix
         self.cancel_window = cancel_window

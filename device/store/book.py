@@ -23,6 +23,8 @@ class Book(Protocol):
     """The database, as logs show it (a path, or a URL without its password)."""
     errors: tuple[type[BaseException], ...]
     """What a call raises when the database could not do it (the message is then not acknowledged)."""
+    workers: int
+    """How many messages are best handled at once (each thread then uses a connection of its own)."""
 
     def record_order(
         self, order_id: str, device_id: str, payload: str, status: str, reason: str | None, now: datetime

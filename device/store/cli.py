@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how long the broker keeps the session of --client-id while it is away (default 7 days)")
     p.add_argument("--cancel-window", type=float, default=120.0, metavar="SECONDS",
                    help="how long after it was applied an order may be cancelled (default 120)")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="messages handled at once, one device's in order (default: 1 for SQLite, 4 for PostgreSQL)")
     p.add_argument("--publish-catalog", action="append", default=[], metavar="DEVICE_ID",
                    help="publish the default catalogue retained for this device at start (repeatable)")
     return p
@@ -72,11 +74,13 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--password-file needs --username")
         if args.cancel_window < 0 or args.session_expiry < 0:
             raise ConfigError("--cancel-window and --session-expiry must not be negative")
+        if args.workers is not None and not 1 <= args.workers <= 64:
+            raise ConfigError(f"--workers must be 1 to 64 (got {args.workers})")
         backend = StoreBackend(
             args.broker, args.db, catalogue=Catalogue.load(args.catalog) if args.catalog else None,
             prefix=args.topic_prefix, client_id=args.client_id, username=args.username,
             password=_read_password(args.password_file), ca_file=args.ca_file,
-            cancel_window=args.cancel_window, session_expiry=args.session_expiry,
+            cancel_window=args.cancel_window, session_expiry=args.session_expiry, workers=args.workers,
         )
         backend.start()
         for device_id in args.publish_catalog:

@@ -76,6 +76,8 @@ class OrderBook:
 
     errors: tuple[type[BaseException], ...] = (sqlite3.Error,)
     """What a call raises when the file could not do it (the message is then not acknowledged)."""
+    workers = 1
+    """One writer at a time: SQLite serializes them anyway."""
 
     def __init__(self, path: str | Path, busy_timeout: float = 10.0) -> None:
         self.path = Path(path)

@@ -80,8 +80,17 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception's message in one line (or its type)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class PostgresBook:
-    """A PostgreSQL database shared by every backend instance; one connection, safe from several threads."""
+    """A PostgreSQL database shared by every backend instance; a connection per thread that uses it."""
+
+    workers = 4
+    """Orders handled at once by an instance: each waits for its commit, PostgreSQL flushes them together."""
 
     def __init__(self, url: str, retry_min: float = 0.2, retry_max: float = 5.0) -> None:
         self.where = redact(url)
@@ -89,69 +98,84 @@ class PostgresBook:
             raise ConfigError(f"--db {self.where} needs psycopg 3: pip install 'reorder-speaker[store]'")
         self.errors: tuple[type[BaseException], ...] = (psycopg.Error,)
         self.retry_min, self.retry_max = retry_min, retry_max
-        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._open: set[psycopg.Connection] = set()
+        self._lock = threading.Lock()  # guards _open
         self._stop = threading.Event()
-        self._conn: psycopg.Connection | None = None
+        self._closed = False
         try:
             self._conninfo = conninfo.make_conninfo(url, **{
                 k: v for k, v in CONNECTION.items() if k not in conninfo.conninfo_to_dict(url)})
-            with self._lock:
-                with self._connection().transaction():
-                    self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                    self._conn.execute(SCHEMA)
+            db = self._connection()
+            with db.transaction():
+                db.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                db.execute(SCHEMA)
         except psycopg.Error as exc:
             self.close()
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"order database {self.where} cannot be opened ({reason}); check --db") from None
+            raise ConfigError(f"order database {self.where} cannot be opened ({first_line(exc)}); check --db") from None
 
     def __repr__(self) -> str:
-        return f"<PostgresBook {self.where} {'connected' if self._conn and not self._conn.closed else 'not connected'}>"
+        with self._lock:
+            return f"<PostgresBook {self.where}, {len(self._open)} connections>"
 
     def interrupt(self) -> None:
         """Stop retrying: a call waiting for the server gives up with the last error."""
         self._stop.set()
 
     def close(self) -> None:
-        """Close the connection (a retry in progress gives up first); idempotent."""
+        """Close every connection (a retry in progress gives up first); idempotent."""
         self._stop.set()
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+            self._closed = True
+            connections, self._open = self._open, set()
+        for db in connections:
+            db.close()
 
-    # --- connection and retries ----------------------------------------------------------------
+    # --- connections and retries ---------------------------------------------------------------
 
     def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self._conninfo, autocommit=True)
-        return self._conn
+        """This thread's connection, opened when it has none (or lost it)."""
+        db: psycopg.Connection | None = getattr(self._local, "db", None)
+        if db is None or db.closed:
+            if self._closed:
+                raise psycopg.OperationalError(f"order book {self.where} is closed")
+            db = psycopg.connect(self._conninfo, autocommit=True)
+            self._local.db = db
+            with self._lock:
+                self._open.add(db)
+        return db
+
+    def _drop(self) -> None:
+        db: psycopg.Connection | None = getattr(self._local, "db", None)
+        self._local.db = None
+        if db is not None:
+            with self._lock:
+                self._open.discard(db)
+            db.close()
 
     def _run(self, work: Callable[[psycopg.Connection, bool], T], transaction: bool = True) -> T:
         """work(connection, retried) in one transaction, run again on a new connection after a lost one."""
         delay, retried = self.retry_min, False
-        with self._lock:
-            while True:
-                try:
-                    db = self._connection()
-                    if not transaction:
-                        return work(db, retried)
-                    with db.transaction():
-                        return work(db, retried)
-                except psycopg.OperationalError as exc:
-                    lost = self._conn is None or self._conn.closed or self._conn.broken
-                    if not lost and not isinstance(exc, psycopg.errors.TransactionRollback):
-                        raise
-                    if lost and self._conn is not None:
-                        self._conn.close()
-                    self._conn = None
-                    if self._stop.is_set():
-                        raise
-                    log.warning("order book %s: %s; retrying in %.1f s", self.where,
-                                str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__,
-                                delay)
-                    if self._stop.wait(delay * random.uniform(0.8, 1.2)):
-                        raise
-                    delay, retried = min(delay * 2, self.retry_max), True
+        while True:
+            try:
+                db = self._connection()
+                if not transaction:
+                    return work(db, retried)
+                with db.pipeline(), db.transaction():  # BEGIN goes with the first statements
+                    return work(db, retried)
+            except psycopg.OperationalError as exc:
+                db = getattr(self._local, "db", None)
+                lost = db is None or db.closed or db.broken
+                if not lost and not isinstance(exc, psycopg.errors.TransactionRollback):
+                    raise
+                if lost:
+                    self._drop()
+                if self._stop.is_set():
+                    raise
+                log.warning("order book %s: %s; retrying in %.1f s", self.where, first_line(exc), delay)
+                if self._stop.wait(delay * random.uniform(0.8, 1.2)):
+                    raise
+                delay, retried = min(delay * 2, self.retry_max), True
 
     # --- the book ------------------------------------------------------------------------------
 
@@ -160,23 +184,26 @@ class PostgresBook:
     ) -> Recorded:
         """Apply an order unless its order_id is already in the book; say what the book holds."""
         def work(db: psycopg.Connection, retried: bool) -> Recorded:
+            # Sent together (pipeline): the lock, the insert and both reads cost one round trip.
             db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (order_id,))
-            inserted = db.execute(
+            insert = db.execute(
                 "INSERT INTO orders (order_id, device_id, payload, status, reason, applied_at)"
                 " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (order_id) DO NOTHING",
                 (order_id, device_id, payload, status, reason, now),
-            ).rowcount == 1
-            if inserted and status == "accepted" and db.execute(
-                "SELECT 1 FROM cancels WHERE order_id = %s AND device_id = %s", (order_id, device_id)
-            ).fetchone():
-                # The cancel overtook its order (e.g. two backends, one got each): honour it now.
-                db.execute("UPDATE orders SET status = 'cancelled' WHERE order_id = %s", (order_id,))
-                db.execute("UPDATE cancels SET result = 'cancelled' WHERE order_id = %s", (order_id,))
-                log.info("order %s from %s was cancelled before it arrived", order_id, device_id)
+            )
+            overtaken = db.execute("SELECT 1 FROM cancels WHERE order_id = %s AND device_id = %s",
+                                   (order_id, device_id))
             held, held_status, held_reason, held_payload, held_at = db.execute(
                 "SELECT device_id, status, reason, payload, applied_at FROM orders WHERE order_id = %s",
                 (order_id,),
             ).fetchone()
+            inserted = insert.rowcount == 1
+            if inserted and status == "accepted" and overtaken.fetchone():
+                # The cancel overtook its order (e.g. two backends, one got each): honour it now.
+                db.execute("UPDATE orders SET status = 'cancelled' WHERE order_id = %s", (order_id,))
+                db.execute("UPDATE cancels SET result = 'cancelled' WHERE order_id = %s", (order_id,))
+                log.info("order %s from %s was cancelled before it arrived", order_id, device_id)
+                held_status = "cancelled"
             if retried and not inserted and (held, held_payload, held_at) == (device_id, payload, now):
                 inserted = True  # this attempt's commit went through before the connection was lost
             return Recorded(inserted, held, held_status, held_reason)

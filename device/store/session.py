@@ -22,6 +22,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from ..errors import BrokerError, ConfigError
+from .workers import Workers
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,8 @@ class StoreSession:
     ca_file: str | Path | None = None
     session_expiry: int = 7 * 24 * 3600
     connect_timeout: float = 10.0
+    workers: int = 1
+    """Threads handling messages: 1 handles each in paho's network thread; more, see workers.py."""
 
     def __post_init__(self) -> None:
         self.broker = BrokerAddress.parse(self.broker_url)
@@ -80,6 +83,7 @@ class StoreSession:
         self._ready = threading.Event()
         self._refusal: str | None = None
         self._refusal_code = 0
+        self._workers: Workers | None = None
 
     @property
     def connected(self) -> bool:
@@ -98,6 +102,9 @@ class StoreSession:
     def close(self) -> None:
         """Disconnect; a persistent session stays on the broker. Idempotent."""
         client, self._closing = self._client, True
+        if self._workers is not None:  # first: the message being handled is still acknowledged
+            self._workers.close()
+            self._workers = None
         if client is not None:
             client.disconnect()
             client.loop_stop()
@@ -154,8 +161,13 @@ class StoreSession:
                 log.warning("lost the broker %s (%s); reconnecting", self.broker_url, reason)
 
         def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-            if handle(msg.topic, msg.payload):
+            if self._workers is not None:
+                self._workers.put(msg.topic, msg.payload, msg.mid, msg.qos)
+            elif handle(msg.topic, msg.payload):
                 client.ack(msg.mid, msg.qos)
+
+        if self.workers > 1 and self._workers is None:
+            self._workers = Workers(self.workers, handle, lambda mid, qos: client.ack(mid, qos), self.client_id)
 
         client.on_connect, client.on_subscribe = on_connect, on_subscribe
         client.on_disconnect, client.on_message = on_disconnect, on_message
