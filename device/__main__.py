@@ -23,8 +23,12 @@ OVERRIDES = {
 
 
 class _Parser(argparse.ArgumentParser):
+    command = ""
+    """The subcommand named on the command line: the top parser reports its unknown flags."""
+
     def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
-        self.exit(2, f"reorder: {message} (see `reorder {self.prog.split()[-1]} --help`)\n")
+        where = " ".join(self.prog.split()[1:]) or self.command
+        self.exit(2, f"reorder: {message} (see `reorder {where + ' ' if where else ''}--help`)\n")
 
 
 def _wake_word(value: str) -> str:
@@ -183,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         except ReorderError as exc:
             print(f"reorder: {exc}", file=sys.stderr)
             return exc.exit_code
-    args = make_parser().parse_args(argv)
+    parser = make_parser()
+    parser.command = next((a for a in argv[:1] if a in COMMANDS), "")
+    args = parser.parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except ReorderError as exc:

@@ -94,3 +94,19 @@ def test_the_command_line_prints_one_line_and_exits_2(tmp_path):
     bad_flag = subprocess.run([sys.executable, "-m", "device", "replay", "x.wav", "--locale", "de"],
                               capture_output=True, text=True, timeout=60)
     assert bad_flag.returncode == 2 and bad_flag.stderr.count("\n") == 1 and "Traceback" not in bad_flag.stderr
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (["--bogus"], "see `reorder --help`"),
+    ([], "see `reorder --help`"),
+    (["replay", "x.wav", "--bogus"], "see `reorder replay --help`"),
+    (["replay", "x.wav", "--locale", "de"], "see `reorder replay --help`"),
+    (["parse", "milk"], "see `reorder parse --help`"),
+])
+def test_a_bad_flag_names_the_help_of_its_own_command(capsys, argv, hint):
+    from device.__main__ import main
+
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and err.count("\n") == 1 and hint in err and "reorder reorder" not in err
