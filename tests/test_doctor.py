@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -468,3 +469,51 @@ def test_doctor_function_writes_to_a_stream(tmp_path, mosquitto):
         code = doctor(str(write_config(tmp_path, mosquitto.url)), stream)
     text = out.read_text()
     assert text.startswith("✓ config: ") and code == (0 if "✗" not in text else 1)
+
+
+# -- MQTT 3.1.1 brokers ------------------------------------------------------------------------------
+
+@pytest.fixture(params=["amqtt", "mosquitto"])
+def broker_311(request, tmp_path):
+    """An MQTT 3.1.1 broker URL: the demo's embedded amqtt (3.1.1 only), or Mosquitto spoken to in 3.1.1."""
+    if request.param == "amqtt":
+        from device.demo.broker import EmbeddedBroker
+
+        with EmbeddedBroker() as broker:
+            yield "amqtt", broker.url
+    else:
+        yield "mosquitto", request.getfixturevalue("mosquitto").url
+
+
+def test_the_doctor_works_on_an_mqtt_3_1_1_broker_and_leaves_no_session(tmp_path, broker_311, monkeypatch):
+    from device.adapters import mqtt as adapter
+
+    kind, url = broker_311
+    config = write_config(tmp_path, url, catalog=None)
+    config.write_text(config.read_text() + 'protocol = "3.1.1"\n')
+    settings = settings_of(config)
+    assert settings.mqtt.protocol == "3.1.1"
+    monkeypatch.setattr(adapter, "random_client_id", lambda prefix: "kitchen-01-doctor-fixed")
+    broker = check_broker(settings)
+    assert broker.status == "pass", broker.line()
+    port = int(url.rsplit(":", 1)[1])
+    publish_retained(port, "reorder/v1/devices/kitchen-01/catalog", SAMPLE_CATALOG.read_bytes())
+    found = check_catalogue(settings)
+    assert found.status == "pass", found.line()
+    if kind == "amqtt":
+        return  # amqtt 0.12 answers session_present=True to any client id it has seen, clean or not
+    # The doctor's session was clean: the broker kept nothing under its client id.
+    present = []
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="kitchen-01-doctor-fixed",
+                         protocol=mqtt.MQTTv311, clean_session=False)
+    client.on_connect = lambda c, u, flags, rc, props: present.append(flags.session_present)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        deadline = time.monotonic() + 5
+        while not present and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    assert present == [False]

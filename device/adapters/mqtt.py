@@ -112,11 +112,12 @@ class MqttLink:
     """One paho client for the device; everything it hears goes to `inbox` (the loop's queue).
 
     With `topics`, messages are decoded (decode_message) and only valid ones reach the inbox;
-    without, each arrives raw as a `Message` (the doctor reads them so)."""
+    without, each arrives raw as a `Message` (the doctor reads them so). `clean` asks MQTT 3.1.1
+    for a session that ends with the connection (MQTT 5 chooses that at connect: clean_start)."""
 
     def __init__(self, settings: MqttSettings, client_id: str, inbox: Callable[[object], None],
                  subscriptions: tuple[str, ...] = (), will: tuple[str, dict] | None = None,
-                 topics: Topics | None = None) -> None:
+                 topics: Topics | None = None, clean: bool = False) -> None:
         self.settings = settings
         url = urlsplit(settings.broker)
         self.host = url.hostname or "127.0.0.1"
@@ -147,9 +148,9 @@ class MqttLink:
         self.v5 = settings.protocol == "5"
         if self.v5:
             self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        else:  # a persistent session the 3.1.1 way
+        else:  # a persistent session the 3.1.1 way (`clean`: one that ends with the connection, for tools)
             self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
-                                      protocol=mqtt.MQTTv311, clean_session=False)
+                                      protocol=mqtt.MQTTv311, clean_session=clean)
         self._jitter_backoff()
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect

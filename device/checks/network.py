@@ -54,7 +54,7 @@ def connect(settings: Settings, subscriptions: tuple[str, ...] = (), timeout: fl
     m = settings.mqtt
     inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
     try:
-        link = MqttLink(m, random_client_id(f"{settings.device.id}-doctor"), inbox.put, subscriptions)
+        link = MqttLink(m, random_client_id(f"{settings.device.id}-doctor"), inbox.put, subscriptions, clean=True)
     except ConfigError as exc:
         raise BrokerProblem(*split_message(str(exc), f"fix [mqtt] {in_config(settings)}")) from None
     link.client.on_subscribe = lambda client, userdata, mid, codes, props: inbox.put(_Subacked(list(codes)))
@@ -62,7 +62,10 @@ def connect(settings: Settings, subscriptions: tuple[str, ...] = (), timeout: fl
     where = f"{link.host}:{link.port}"
     fix_url = f"fix [mqtt] broker {in_config(settings)}"
     try:
-        link.client.connect(link.host, link.port, keepalive=m.keepalive_seconds, clean_start=True)
+        # MQTT 5 asks for a clean session here; MQTT 3.1.1 brokers (amqtt) got it from clean=True above,
+        # and paho refuses clean_start with them.
+        session = {"clean_start": True} if link.v5 else {}
+        link.client.connect(link.host, link.port, keepalive=m.keepalive_seconds, **session)
     except ssl.SSLError as exc:
         raise BrokerProblem(f"TLS with the broker at {where} failed ({getattr(exc, 'reason', None) or exc})",
                             "check [mqtt] ca_file (the CA that signed the broker's certificate), the host name in "
