@@ -161,7 +161,7 @@ class PostgresBook:
                 db = self._connection()
                 if not transaction:
                     return work(db, retried)
-                with db.pipeline(), db.transaction():  # BEGIN goes with the first statements
+                with db.transaction():
                     return work(db, retried)
             except psycopg.OperationalError as exc:
                 db = getattr(self._local, "db", None)
@@ -184,21 +184,22 @@ class PostgresBook:
     ) -> Recorded:
         """Apply an order unless its order_id is already in the book; say what the book holds."""
         def work(db: psycopg.Connection, retried: bool) -> Recorded:
-            # Sent together (pipeline): the lock, the insert and both reads cost one round trip.
-            db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (order_id,))
+            # Two statements: the insert takes the order_id's lock first (it reads the lock's row),
+            # then the row and any cancel that overtook it are read in one go.
             insert = db.execute(
-                "INSERT INTO orders (order_id, device_id, payload, status, reason, applied_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (order_id) DO NOTHING",
-                (order_id, device_id, payload, status, reason, now),
+                "WITH locked AS (SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)))"
+                " INSERT INTO orders (order_id, device_id, payload, status, reason, applied_at)"
+                " SELECT %s, %s, %s, %s, %s, %s FROM locked ON CONFLICT (order_id) DO NOTHING",
+                (order_id, order_id, device_id, payload, status, reason, now),
             )
-            overtaken = db.execute("SELECT 1 FROM cancels WHERE order_id = %s AND device_id = %s",
-                                   (order_id, device_id))
-            held, held_status, held_reason, held_payload, held_at = db.execute(
-                "SELECT device_id, status, reason, payload, applied_at FROM orders WHERE order_id = %s",
-                (order_id,),
+            held, held_status, held_reason, held_payload, held_at, overtaken = db.execute(
+                "SELECT device_id, status, reason, payload, applied_at, EXISTS (SELECT 1 FROM cancels"
+                " WHERE cancels.order_id = orders.order_id AND cancels.device_id = %s)"
+                " FROM orders WHERE order_id = %s",
+                (device_id, order_id),
             ).fetchone()
             inserted = insert.rowcount == 1
-            if inserted and status == "accepted" and overtaken.fetchone():
+            if inserted and status == "accepted" and overtaken:
                 # The cancel overtook its order (e.g. two backends, one got each): honour it now.
                 db.execute("UPDATE orders SET status = 'cancelled' WHERE order_id = %s", (order_id,))
                 db.execute("UPDATE cancels SET result = 'cancelled' WHERE order_id = %s", (order_id,))
