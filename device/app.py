@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,14 +15,18 @@ from pathlib import Path
 from .catalogue import Catalogue
 from .config import Settings
 from .errors import CatalogueError
-from .events import Event
+from .config import MqttSettings
+from .events import Event, StateChanged
+from .inputs import MuteChanged
 from .loop import Loop
 from .stages.audio_source import AudioSource
 from .stages.delivery import Delivery
 from .stages.endpointer import Endpointer
 from .stages.order import iso
 from .stages.outbox import Outbox
-from .stages.state_report import state_payload
+from .stages.discovery import discovery_messages
+from .stages.state_report import StatsReport, state_payload
+from .stages.stats import Stats, StatsFile, TimedRecognizer
 from .stages.wake_word import GatedEngine, WakeWordDetector, WakeWordEngine
 from .topics import Topics
 
@@ -90,6 +95,9 @@ class Device:
     panel: object
     link: object
     outbox: Outbox
+    stats: StatsReport | None = None
+    mirror: object | None = None
+    """The household broker (adapters.mirror.HouseholdMirror), when [home_assistant] broker is set."""
 
     def close(self, flush_seconds: float = 2.0) -> None:
         """Stop: give in-flight orders a moment to be acknowledged, publish offline, LEDs off."""
@@ -99,10 +107,63 @@ class Device:
             while self.loop.delivery.in_flight and time.monotonic() < deadline:
                 self.loop.drain()
                 time.sleep(0.02)
+            if self.stats is not None:
+                self.stats.publish()  # the since-install counters are saved
         finally:
-            self.link.stop(final=(self.loop.topics.state, self.loop.state_payload(online=False)))
+            final = (self.loop.topics.state, self.loop.state_payload(online=False))
+            if self.mirror is not None:
+                self.mirror.stop(final=final)
+            self.link.stop(final=final)
             self.panel.close()
             self.outbox.close()
+
+
+class RemoteMute:
+    """Mute commands from Home Assistant on their way to the loop: a closed latching mute switch wins."""
+
+    def __init__(self, inbox: Callable[[object], None]) -> None:
+        self.inbox = inbox
+        self.panel = None
+
+    def __call__(self, item: object) -> None:
+        if isinstance(item, MuteChanged) and self.panel is not None:
+            switch = getattr(self.panel, "mute_button", None)
+            if not item.muted and self.panel.settings.mute_is_switch and switch is not None and switch.is_pressed:
+                log.warning("ignored an unmute command from Home Assistant: the mute switch is closed")
+                return
+            self.panel.mute_state(item.muted)
+        self.inbox(item)
+
+
+def counted(emit: Callable[[Event], None], stats: Stats) -> tuple[Callable[[Event], None], list[StatsReport]]:
+    """The loop's emit, folding each event into the counters, which are published whenever the loop is at rest."""
+    at_rest = [True]
+    report: list[StatsReport] = []
+
+    def emit_counted(event: Event) -> None:
+        stats.observe(event)
+        emit(event)
+        if isinstance(event, StateChanged):
+            at_rest[0] = event.state in ("idle", "offline", "muted")
+        if at_rest[0] and report:
+            report[0].publish()
+
+    return emit_counted, report
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def household_settings(settings: Settings) -> MqttSettings:
+    """The [home_assistant] broker as MQTT settings (prefix, keep-alive and protocol as [mqtt])."""
+    h, m = settings.home_assistant, settings.mqtt
+    return MqttSettings(broker=h.broker, topic_prefix=m.topic_prefix, ca_file=h.ca_file, username=h.username,
+                        password_file=h.password_file, allow_insecure=h.allow_insecure,
+                        keepalive_seconds=m.keepalive_seconds, protocol=m.protocol)
 
 
 def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None], *, play_audio: bool = True,
@@ -116,6 +177,11 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
     catalogue = initial_catalogue(settings)
     wake = make_wake_detector(settings)
     recognizer = make_recognizer(settings)
+    stats_file = StatsFile(settings.storage.outbox_path().with_name("stats.json"))
+    stats = Stats(getattr(recognizer, "name", type(recognizer).__name__), stats_file.load(),
+                  iso(datetime.now(timezone.utc)))
+    recognizer = TimedRecognizer(recognizer, stats.decoded)
+    emit, stats_holder = counted(emit, stats)
     r = settings.recognizer
     endpointer = Endpointer(WebRtcVad(), r.end_silence_seconds, r.max_utterance_seconds, r.no_speech_seconds,
                             r.min_speech_seconds)
@@ -125,24 +191,50 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
     # The last will: what the store sees if the device vanishes without a goodbye.
     offline = state_payload(online=False, outbox_depth=outbox.depth(), muted=False,
                             since=iso(datetime.now(timezone.utc)))
-    link = MqttLink(settings.mqtt, settings.device.id, inbox.put, (topics.order_status, topics.catalog),
-                    will=(topics.state, offline), topics=topics)
+    ha = settings.home_assistant
+    remote = RemoteMute(inbox.put)
+    subscriptions = (topics.order_status, topics.catalog)
+    if ha.enabled and ha.mute_command and not ha.broker:
+        subscriptions += (topics.mute,)
+    link = MqttLink(settings.mqtt, settings.device.id, remote, subscriptions, will=(topics.state, offline),
+                    topics=topics)
+    mirror = None
+    if ha.enabled and ha.broker:
+        from .adapters.mirror import HouseholdMirror
+
+        mirror = HouseholdMirror(household_settings(settings), settings.device.id, topics,
+                                 discovery_messages(topics, ha.discovery_prefix, ha.mute_command),
+                                 will=(topics.state, offline), on_mute=remote if ha.mute_command else None)
     panel = GpioPanel(settings.gpio, inbox.put, pin_factory=pin_factory)
+    remote.panel = panel
     try:
-        loop = Loop(settings, wake=wake, endpointer=endpointer, recognizer=recognizer,
-                    delivery=Delivery(outbox, link, topics), light=panel,
-                    speaker=EspeakSpeaker(settings.audio.output_device, play=play_audio), emit=emit,
+        delivery = Delivery(outbox, link, topics)
+        loop = Loop(settings, wake=wake, endpointer=endpointer, recognizer=recognizer, delivery=delivery,
+                    light=panel, speaker=EspeakSpeaker(settings.audio.output_device, play=play_audio), emit=emit,
                     catalogue=catalogue, catalogue_cache=settings.storage.catalog_cache_path(), inbox=inbox)
     except BaseException:
         panel.close()
         outbox.close()
         raise
+    report = StatsReport(stats, delivery, topics.stats, settings.device.id, lambda: datetime.now(timezone.utc),
+                         lambda: _free_bytes(settings.storage.outbox_path().parent), stats_file)
+    stats_holder.append(report)
+    loop.report.attach(stats=report)
+    if mirror is not None:
+        loop.report.attach(mirror=mirror.offer)
+        mirror.offer(topics.state, loop.state_payload())  # alive, whatever the store's broker does
+    elif ha.enabled:
+        for topic, payload in discovery_messages(topics, ha.discovery_prefix, ha.mute_command):
+            link.publish(topic, payload, retain=True)  # sent on connect, kept by the broker
     if outbox.recovered_from:
         from .events import Error
 
         emit(Error(0.0, f"outbox was corrupt: kept as {outbox.recovered_from}, started a new one"))
+    report.publish()  # saved now; to the broker once connected
     link.start()
-    return Device(loop, source, panel, link, outbox)
+    if mirror is not None:
+        mirror.start()
+    return Device(loop, source, panel, link, outbox, report, mirror)
 
 
 def event_line(event: Event) -> str:

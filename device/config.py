@@ -184,6 +184,30 @@ class MqttSettings:
 
 
 @dataclass(frozen=True)
+class HomeAssistantSettings:
+    """Home Assistant MQTT discovery: the device, its state and its counters in HA (off by default)."""
+
+    enabled: bool = False
+    """Publish HA discovery configs (retained) for this device's state and counters."""
+    discovery_prefix: str = "homeassistant"
+    """HA's discovery prefix (HA's MQTT setting of the same name)."""
+    broker: str = ""
+    """A household broker for HA (mqtt://host:port or mqtts://host:port): it gets the state, the
+    counters and the discovery configs, never an order. Empty = the [mqtt] broker."""
+    username: str = ""
+    """Household broker username (default: none)."""
+    password_file: str = ""
+    """File holding the household broker password (mode 0600)."""
+    ca_file: str = ""
+    """CA certificate (PEM) for an mqtts:// household broker; empty = the system's trust store."""
+    allow_insecure: bool = False
+    """Allow plain mqtt:// to a household broker that is not on this machine (a home LAN)."""
+    mute_command: bool = False
+    """Offer mute as an HA switch: the device listens on {prefix}/devices/{id}/mute for "ON"/"OFF".
+    Whoever may write that topic can unmute the microphone (a closed latching mute switch still wins)."""
+
+
+@dataclass(frozen=True)
 class StorageSettings:
     """Files the device keeps."""
 
@@ -219,6 +243,7 @@ class Settings:
     gpio: GpioSettings = field(default_factory=GpioSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
+    home_assistant: HomeAssistantSettings = field(default_factory=HomeAssistantSettings)
     source: str = "built-in defaults"
     """Where the settings came from (for error messages)."""
 
@@ -231,6 +256,7 @@ class Settings:
 SECTIONS: dict[str, type] = {
     "device": DeviceSettings, "audio": AudioSettings, "wake": WakeSettings, "recognizer": RecognizerSettings,
     "confirmation": ConfirmationSettings, "gpio": GpioSettings, "mqtt": MqttSettings, "storage": StorageSettings,
+    "home_assistant": HomeAssistantSettings,
 }
 _HINTS = {name: typing.get_type_hints(cls) for name, cls in SECTIONS.items()}
 
@@ -315,6 +341,17 @@ def _check_ranges(s: Settings) -> None:
          "mqtt", "topic_prefix", "must be a topic without wildcards or trailing '/'")
     need(5 <= m.keepalive_seconds <= 3600, "mqtt", "keepalive_seconds", "must be between 5 and 3600")
     need(s.storage.outbox_capacity >= 1, "storage", "outbox_capacity", "must be at least 1")
+    h = s.home_assistant
+    need(bool(h.discovery_prefix) and all(c.isalnum() or c in "-_/" for c in h.discovery_prefix)
+         and not h.discovery_prefix.startswith("/") and not h.discovery_prefix.endswith("/"), "home_assistant",
+         "discovery_prefix", f"must be a topic such as homeassistant (got {h.discovery_prefix!r})")
+    if h.broker:
+        try:
+            ha_url = urlsplit(h.broker)
+            ok = ha_url.scheme in ("mqtt", "mqtts") and bool(ha_url.hostname) and (ha_url.port or 1) > 0
+        except ValueError:
+            ok = False
+        need(ok, "home_assistant", "broker", f"must look like mqtt://host:port or mqtts://host:port (got {h.broker!r})")
 
 
 def from_mapping(data: dict[str, Any], source: str) -> Settings:

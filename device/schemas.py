@@ -112,6 +112,41 @@ STATE = {
     },
 }
 
+_COUNT = {"type": "integer", "minimum": 0}
+_COUNTERS = {
+    "type": "object",
+    "required": ["wakes", "push_to_talk", "requests", "no_speech", "false_wakes", "refusals", "refusals_by_reason",
+                 "readbacks", "confirmations", "cancellations", "undos", "timeouts", "orders_queued",
+                 "orders_published", "store_accepted", "store_rejected", "store_duplicate", "store_cancelled",
+                 "errors", "decodes", "mean_decode_ms"],
+    "properties": {
+        "refusals_by_reason": {"type": "object", "additionalProperties": _COUNT},
+        "mean_decode_ms": {"type": ["number", "null"], "minimum": 0},
+    },
+    "additionalProperties": _COUNT,
+}
+
+STATS = {
+    "type": "object",
+    "required": ["schema", "device_id", "firmware", "at", "booted_at", "installed_at", "uptime_seconds", "recognizer",
+                 "outbox_depth", "outbox_free_bytes", "last_order_status", "since_boot", "since_install"],
+    "properties": {
+        "schema": {"const": "reorder.stats/1"},
+        "device_id": {"type": "string", "minLength": 1},
+        "firmware": {"type": "string"},
+        "at": {"type": "string"},
+        "booted_at": {"type": "string"},
+        "installed_at": {"type": "string"},
+        "uptime_seconds": _COUNT,
+        "recognizer": {"type": "string"},
+        "outbox_depth": _COUNT,
+        "outbox_free_bytes": {"type": ["integer", "null"], "minimum": 0},
+        "last_order_status": {"enum": ["accepted", "rejected", "duplicate", "cancelled", None]},
+        "since_boot": _COUNTERS,
+        "since_install": _COUNTERS,
+    },
+}
+
 
 def problem(payload: Any, schema: dict) -> str | None:
     """Return one line saying what is wrong with `payload`, or None when it is valid."""

@@ -40,6 +40,16 @@ class Topics:
         """device → store: retained online/outbox/mute state, also the last will."""
         return self._t("state")
 
+    @property
+    def stats(self) -> str:
+        """device → store (and Home Assistant): retained counters, never a word heard."""
+        return self._t("stats")
+
+    @property
+    def mute(self) -> str:
+        """Home Assistant → device: "ON" mutes, "OFF" unmutes (only with [home_assistant] mute_command)."""
+        return self._t("mute")
+
 
 def device_id_of(topic: str, prefix: str) -> str | None:
     """The device id in `{prefix}/devices/{id}/...`, or None if the topic is not of that form."""

@@ -15,8 +15,9 @@ is taken, the others waiting on that topic go at once. Retained messages (the de
 state) count as taken with 0x10, the broker keeps them for later subscribers.
 
 Messages on the device's own topics are decoded here (decode_message): JSON, schema, catalogue
-objects. The loop gets a typed `CatalogueArrived` or `OrderStatus`; a bad message is logged and
-goes no further.
+objects, Home Assistant's ON/OFF on the mute topic. The loop gets a typed `CatalogueArrived`,
+`OrderStatus` or `MuteChanged`, and only for a topic the link subscribed to; a bad message is
+logged and goes no further.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from .. import schemas
 from ..catalogue import Catalogue
 from ..config import MqttSettings
 from ..errors import BrokerError, CatalogueError, ConfigError
-from ..inputs import Acked, BrokerDown, BrokerUp, CatalogueArrived, Message, OrderStatus
+from ..inputs import Acked, BrokerDown, BrokerUp, CatalogueArrived, Message, MuteChanged, OrderStatus
 from ..topics import Topics
 
 log = logging.getLogger(__name__)
@@ -73,8 +74,14 @@ def check_secret_file(path: str, what: str) -> Path:
     return p
 
 
-def decode_message(topics: Topics, topic: str, payload: bytes) -> CatalogueArrived | OrderStatus | None:
+def decode_message(topics: Topics, topic: str, payload: bytes) -> CatalogueArrived | OrderStatus | MuteChanged | None:
     """A message on one of the device's topics as the loop's typed input; None (logged) when it is not valid."""
+    if topic == topics.mute:  # Home Assistant's switch: a bare ON / OFF, and nothing else
+        command = payload.strip().upper()
+        if command in (b"ON", b"OFF"):
+            return MuteChanged(command == b"ON")
+        log.warning("ignored a message on %s: not ON or OFF", topic)
+        return None
     try:
         data = schemas.loads(payload)  # NaN/Infinity refused
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -288,6 +295,9 @@ class MqttLink:
     def _on_message(self, client, userdata, message) -> None:
         if self._topics is None:
             self._inbox(Message(message.topic, bytes(message.payload)))
+            return
+        if message.topic not in self._subscriptions:  # only what this link asked for: a mirror hears mute only
+            log.warning("ignored a message on %s: not subscribed to it", message.topic)
             return
         try:
             item = decode_message(self._topics, message.topic, bytes(message.payload))
