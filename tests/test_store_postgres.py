@@ -8,6 +8,7 @@ and applies nothing twice.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ import pytest
 from device.store import StoreBackend
 from tests.conftest import Mosquitto, free_port
 from tests.postgres import Postgres, binaries
+from tests.tcp_proxy import TcpProxy
 from tests.test_store_backend import DEVICE, ROOT, STATUS, Clock, Device, _cli, answers, cancel, order
 from tests.test_store_backend import catalogue, device  # noqa: F401 - fixtures
 
@@ -294,6 +297,42 @@ def test_cli_refuses_a_wrong_number_of_workers_in_one_line(tmp_path, workers):
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert err.count("\n") == 1 and f"--workers must be 1 to 64 (got {workers})" in err, err
+
+
+class CommitCutter(list):
+    """A TcpProxy capture that, on chosen COMMITs, holds the server's reply and cuts the connection."""
+
+    def __init__(self, proxy: TcpProxy, every: int) -> None:
+        super().__init__()
+        self.proxy, self.every, self.commits, self.cut = proxy, every, 0, 0
+
+    def append(self, chunk: tuple[int, str, bytes]) -> None:
+        _, direction, data = chunk
+        if direction == "up" and b"COMMIT" in data:
+            self.commits += 1
+            if self.commits % self.every == 0:
+                self.cut += 1
+                self.proxy.hold()  # this COMMIT still goes up; the reply waits, then dies with the connection
+                threading.Timer(0.2, lambda: (self.proxy.cut(reset=True), self.proxy.release())).start()
+
+
+def test_an_order_whose_commit_reply_was_lost_is_reported_applied_once(postgres, database, caplog):
+    from device.store.pg import PostgresBook
+
+    proxy = TcpProxy(postgres.port).start()
+    book = PostgresBook(database.replace(f":{postgres.port}/", f":{proxy.port}/"))
+    proxy.capture = cutter = CommitCutter(proxy, every=3)
+    now = datetime.now(UTC)
+    try:
+        with caplog.at_level(logging.INFO, logger="device.store.pg"):
+            recorded = [book.record_order(f"cut-{n}", DEVICE, "{}", "accepted", None, now) for n in range(12)]
+    finally:
+        book.close()
+        proxy.close()
+    assert cutter.cut >= 4
+    assert [r.applied for r in recorded] == [True] * 12  # not one answered as its own duplicate
+    assert len(rows(database)) == 12
+    assert caplog.text.count("the commit went through before the connection was lost") == cutter.cut
 
 
 def test_two_instances_starting_together_create_the_tables_once(database, catalogue, mosquitto):

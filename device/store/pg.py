@@ -206,7 +206,8 @@ class PostgresBook:
                 log.info("order %s from %s was cancelled before it arrived", order_id, device_id)
                 held_status = "cancelled"
             if retried and not inserted and (held, held_payload, held_at) == (device_id, payload, now):
-                inserted = True  # this attempt's commit went through before the connection was lost
+                log.info("order %s: the commit went through before the connection was lost", order_id)
+                inserted = True
             return Recorded(inserted, held, held_status, held_reason)
 
         return self._run(work)
