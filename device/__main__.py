@@ -94,8 +94,12 @@ def _settings(args: argparse.Namespace):
 
 
 def _logging(verbose: bool, quiet: bool = False) -> None:
+    from .adapters.systemd import log_handler
+
     level = logging.DEBUG if verbose else (logging.WARNING if quiet else logging.INFO)
-    logging.basicConfig(level=level, stream=sys.stderr, format="reorder: %(levelname)s %(name)s: %(message)s")
+    # Under systemd: "<4>device.loop: ..." lines that journald files as warnings and time-stamps itself.
+    logging.basicConfig(level=level, handlers=[log_handler(sys.stderr, "reorder: %(levelname)s %(name)s: %(message)s")])
+    logging.captureWarnings(True)  # a library's Python warning is a logged warning too (journal priority 4)
 
 
 def cmd_parse(args: argparse.Namespace) -> int:

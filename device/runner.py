@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .adapters.systemd import Notifier
 from .app import Device
 from .stages.audio_source import FRAME_SECONDS, SILENT_FRAME
 
@@ -18,23 +19,15 @@ CATALOGUE_WAIT_SECONDS = 5.0
 DRAIN_SECONDS = 10.0
 
 
-def _watchdog():
-    """systemd notifications (READY, WATCHDOG) when run as a Type=notify service; no-op elsewhere."""
-    try:
-        import sdnotify
+def run_live(device: Device, stop: threading.Event, notifier: Notifier | None = None) -> None:
+    """Read the microphone until `stop` is set; mute closes the stream, unmute reopens it.
 
-        return sdnotify.SystemdNotifier()
-    except ImportError:  # pragma: no cover - sdnotify is a dependency
-        return None
-
-
-def run_live(device: Device, stop: threading.Event) -> None:
-    """Read the microphone until `stop` is set; mute closes the stream, unmute reopens it."""
+    Under systemd (Type=notify) it says READY=1 once the microphone is open, WATCHDOG=1 every 5 s
+    while the loop turns, and STOPPING=1 at the end; elsewhere the notifier does nothing."""
     loop, source = device.loop, device.source
-    notifier = _watchdog()
+    notifier = notifier or Notifier()
     source.open()
-    if notifier:
-        notifier.notify("READY=1")
+    notifier.notify("READY=1")
     last_ping = time.monotonic()
     while not stop.is_set():
         if loop.muted:
@@ -46,11 +39,11 @@ def run_live(device: Device, stop: threading.Event) -> None:
             if not source.is_open:
                 source.open()
             loop.step(source.read())
-        if notifier and time.monotonic() - last_ping > 5:
+        if time.monotonic() - last_ping > 5:
             notifier.notify("WATCHDOG=1")  # only while the loop really turns
             last_ping = time.monotonic()
-    if notifier:
-        notifier.notify("STOPPING=1")
+    notifier.notify("STOPPING=1")
+    notifier.close()
 
 
 @dataclass

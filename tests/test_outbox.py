@@ -11,7 +11,7 @@ import pytest
 
 from device.errors import OutboxError
 from device.stages.order import iso
-from device.stages.outbox import Outbox, OutboxFull
+from device.stages.outbox import KEEP_DAYS, Outbox, OutboxFull
 
 NOW = datetime(2026, 11, 22, 13, 0, tzinfo=timezone.utc)
 
@@ -123,3 +123,16 @@ def test_a_duplicate_answer_keeps_the_stores_first_answer(tmp_path):
     assert box.record_status("order-1", "duplicate") and box.status_of("order-1") == "accepted"
     assert box.record_status("order-2", "duplicate") and box.status_of("order-2") == "duplicate"
     assert not box.record_status("order-9", "duplicate")
+
+
+def test_a_new_order_forgets_sent_orders_older_than_30_days_and_keeps_unsent_ones(tmp_path):
+    box = Outbox(tmp_path / "o.db")
+    box.add(order(1, at=NOW - timedelta(days=KEEP_DAYS, hours=1)))  # sent, a month old: forgotten
+    box.mark_sent("order-1")
+    box.add(order(2, at=NOW - timedelta(days=KEEP_DAYS, hours=1)))  # never sent: kept, it still has to go
+    box.add(order(3, at=NOW - timedelta(days=KEEP_DAYS - 1)))  # sent 29 days ago: still counts for limits
+    box.mark_sent("order-3")
+    assert box.status_of("order-1") is None and box.is_sent("order-1")  # nothing forgotten before a new order
+    box.add(order(4))
+    assert not box.is_sent("order-1") and [o["order_id"] for o in box.pending()] == ["order-2", "order-4"]
+    assert box.is_sent("order-3") and box.orders_since(NOW - timedelta(days=KEEP_DAYS)) == 2

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS orders (
 CREATE INDEX IF NOT EXISTS orders_unsent ON orders (seq) WHERE sent_at IS NULL AND withdrawn = 0;
 """
 KEEP_DAYS = 30
-"""Sent orders are kept this long for the daily limit, the repeat guard and `doctor`."""
+"""Sent or undone orders are kept this long for the daily limit, the repeat guard and `doctor`: each new
+order forgets those confirmed more than KEEP_DAYS before it (unsent orders are never forgotten)."""
 
 
 class OutboxFull(OutboxError):
@@ -99,6 +100,11 @@ class Outbox:
             raise OutboxFull(f"outbox {self.path} holds {self.capacity} unsent orders; check the broker connection")
         self._db.execute("INSERT OR IGNORE INTO orders (order_id, created_at, payload) VALUES (?, ?, ?)",
                          (order["order_id"], order["created_at"], json.dumps(order, separators=(",", ":"))))
+        try:  # the order's own time (the loop's clock), so a wrong wall clock never empties the history
+            created = datetime.fromisoformat(order["created_at"])
+        except (TypeError, ValueError):
+            return
+        self.prune(created)
 
     def pending(self) -> list[dict[str, Any]]:
         """Unsent orders, oldest first."""
@@ -174,8 +180,8 @@ class Outbox:
     def prune(self, now: datetime) -> int:
         """Forget sent orders older than KEEP_DAYS; returns how many."""
         cutoff = iso(now - timedelta(days=KEEP_DAYS))
-        return self._db.execute("DELETE FROM orders WHERE created_at < ? AND (sent_at IS NOT NULL OR withdrawn = 1)",
-                                (cutoff,)).rowcount
+        return self._relaxed("DELETE FROM orders WHERE created_at < ? AND (sent_at IS NOT NULL OR withdrawn = 1)",
+                             (cutoff,)).rowcount
 
     def close(self) -> None:
         """Close the database (idempotent)."""

@@ -67,7 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ..adapters.systemd import log_handler
+
+    # Time-stamped lines in a terminal; under systemd, journal lines (priority prefix, journald's time stamp).
+    logging.basicConfig(level=logging.INFO, handlers=[log_handler(sys.stderr, "%(asctime)s %(levelname)s %(name)s: %(message)s")])
     backend: StoreBackend | None = None
     try:
         if args.password_file and not args.username:
