@@ -7,7 +7,9 @@ import json
 import logging
 import signal
 import sys
+import tempfile
 import threading
+from pathlib import Path
 
 from . import __version__
 from .errors import ReorderError
@@ -122,17 +124,24 @@ def cmd_replay(args: argparse.Namespace) -> int:
     settings = _settings(args)
     # Replay always uses gpiozero's mock pins: --press-at drives them like a finger.
     settings = dataclasses.replace(settings, gpio=dataclasses.replace(settings.gpio, pin_factory="mock"))
-    source = WavSource(args.audio)
+    with tempfile.TemporaryDirectory(prefix="reorder-replay-") as scratch:
+        if args.outbox is None:
+            # Not the device's own files: its outbox (another device id would re-send its orders),
+            # catalogue cache and mute memory stay as they are unless --outbox says otherwise.
+            settings = dataclasses.replace(settings, storage=dataclasses.replace(
+                settings.storage, outbox=str(Path(scratch) / "outbox.sqlite3"),
+                catalog_cache=str(Path(scratch) / "catalog.json")))
+        source = WavSource(args.audio)
 
-    def emit(event) -> None:
-        print(event_line(event), flush=True)
+        def emit(event) -> None:
+            print(event_line(event), flush=True)
 
-    device = build(settings, source, emit, play_audio=False)
-    try:
-        run_replay(device, PressPlan(args.press_at, args.long_press_at, settings.confirmation.long_press_seconds),
-                   realtime=args.realtime, linger=args.linger)
-    finally:
-        device.close()
+        device = build(settings, source, emit, play_audio=False)
+        try:
+            run_replay(device, PressPlan(args.press_at, args.long_press_at, settings.confirmation.long_press_seconds),
+                       realtime=args.realtime, linger=args.linger)
+        finally:
+            device.close()
     return 0
 
 

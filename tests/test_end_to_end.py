@@ -138,3 +138,51 @@ def test_a_request_heard_two_ways_is_refused_not_read_back(mosquitto, subscriber
     assert not {"prompt", "confirmed", "queued"} & set(names(events))
     time.sleep(0.5)
     assert store.messages == []
+
+
+def test_replay_leaves_the_production_outbox_alone_unless_given_outbox(mosquitto, subscriber, tmp_path, speech_dir,
+                                                                       catalog_path):
+    """An earlier device's unanswered order in the default outbox: a replay under another id neither
+    sends it nor touches the file; even given that outbox, it never sends it under its own id."""
+    from device.catalogue import Catalogue
+    from device.events import IntentItem
+    from device.stages.order import build_order
+    from device.stages.outbox import Outbox
+    from datetime import datetime, timezone
+
+    state = tmp_path / "state"
+    production = state / "reorder" / "outbox.sqlite3"
+    outbox = Outbox(production)
+    order = build_order((IntentItem("MILK-1L", 1),), Catalogue.load(catalog_path), "kitchen-01", "en-US", "button",
+                        datetime.now(timezone.utc))
+    outbox.add(order)
+    outbox.close()
+    before = production.read_bytes()
+    orders = subscriber(mosquitto.port, "reorder/v1/devices/+/orders")
+    silence = speech.compose(speech_dir, [("silence", 1.0)])
+    env = {"HOME": str(tmp_path), "XDG_STATE_HOME": str(state), "PATH": __import__("os").environ["PATH"]}
+
+    def run(*extra: str) -> None:
+        done = subprocess.run([sys.executable, "-m", "device", "replay", str(silence), "--broker", mosquitto.url,
+                               *extra], capture_output=True, text=True, timeout=120, env=env)
+        assert done.returncode == 0, done.stderr
+
+    import paho.mqtt.client as mqtt
+
+    retained = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-catalogue")
+    retained.connect("127.0.0.1", mosquitto.port)
+    retained.loop_start()
+    retained.publish("reorder/v1/devices/hall-02/catalog", catalog_path.read_bytes(), qos=1,
+                     retain=True).wait_for_publish(5)
+    retained.loop_stop()
+    retained.disconnect()
+    run("--device-id", "hall-02")  # gets the retained catalogue: a device would cache it beside its outbox
+    time.sleep(0.5)
+    assert orders.messages == [] and production.read_bytes() == before
+    assert not (state / "reorder" / "catalog.json").exists()  # no production file written either
+    run("--device-id", "hall-02", "--outbox", str(production), "--catalog", str(catalog_path))
+    time.sleep(0.5)
+    assert orders.messages == []
+    run("--device-id", "kitchen-01", "--outbox", str(production), "--catalog", str(catalog_path))  # its own sends it
+    assert [(t, m["order_id"]) for t, m in orders.wait_for(1)] == [("reorder/v1/devices/kitchen-01/orders",
+                                                                   order["order_id"])]

@@ -12,6 +12,10 @@ died always costs the device its connection, so on every reconnect the orders ac
 that the store has not answered yet are published again (the store applies each order_id once
 and answers `duplicate`). That list starts from the outbox, so a restart keeps it: after a
 restart every unsent order and every unanswered one goes again.
+
+An order goes only to its own device's topic: one made under another device id (an outbox kept
+when a device was renamed, or shared by mistake) stays in the outbox, is never published under
+this device's id, and is named once in the log.
 """
 
 from __future__ import annotations
@@ -54,7 +58,11 @@ class Delivery:
         """Order id → order, while in flight or acknowledged without an answer from the store."""
         self._unanswered: dict[str, None] = {}
         """Order ids acknowledged by the broker and not answered by the store (oldest first)."""
+        self._foreign: set[str] = set()
+        """Orders of another device id already named in the log."""
         for order in outbox.unanswered(UNANSWERED_KEPT):
+            if not self._ours(order):
+                continue
             self._unanswered[order["order_id"]] = None
             self._orders[order["order_id"]] = order
         self._prune_at = max(100, 2 * len(self._unanswered))
@@ -75,8 +83,18 @@ class Delivery:
             return
         sending = set(self._in_flight.values())
         for order in self.outbox.pending():
-            if order["order_id"] not in sending and not self._send(order):
+            if order["order_id"] not in sending and self._ours(order) and not self._send(order):
                 return
+
+    def _ours(self, order: dict[str, Any]) -> bool:
+        """Whether the order was made under this device's id (only those are ever published)."""
+        if order.get("device_id") == self.topics.device_id:
+            return True
+        if order["order_id"] not in self._foreign:
+            self._foreign.add(order["order_id"])
+            log.warning("order %s in outbox %s was made by device %s; it stays there and is never sent as %s",
+                        order["order_id"], self.outbox.path, order.get("device_id"), self.topics.device_id)
+        return False
 
     def _send(self, order: dict[str, Any]) -> bool:
         ticket = self.publisher.publish(self.topics.orders, order)
