@@ -7,6 +7,7 @@ each stage its own section.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import socket
 import tomllib
@@ -17,6 +18,8 @@ from typing import Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 LOCALES = ("en-US", "fr-FR")
 CONFIG_ENV = "REORDER_CONFIG"
@@ -52,8 +55,6 @@ class AudioSettings:
     """sounddevice input: a device index or part of its name; empty = the system default."""
     output_device: str = ""
     """sounddevice output for read-backs and earcons; empty = the system default."""
-    block_seconds: float = 0.08
-    """Length of one audio frame (seconds); 0.08 is what openWakeWord expects."""
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,8 @@ SECTIONS: dict[str, type] = {
     "home_assistant": HomeAssistantSettings,
 }
 _HINTS = {name: typing.get_type_hints(cls) for name, cls in SECTIONS.items()}
+RETIRED = {("audio", "block_seconds"): "frames are always 80 ms"}
+"""Keys older config files may still have: ignored with a warning, so an update never stops a device."""
 
 
 def _coerce(section: str, key: str, value: Any, hint: Any, source: str) -> Any:
@@ -315,7 +318,6 @@ def _check_ranges(s: Settings) -> None:
     need(0.5 <= c.long_press_seconds <= 10, "confirmation", "long_press_seconds", "must be between 0.5 and 10")
     need(0 <= c.undo_seconds <= 600, "confirmation", "undo_seconds", "must be between 0 and 600")
     need(0 <= c.voice_max_total < 1e9, "confirmation", "voice_max_total", "must be a positive amount")
-    need(0.02 <= s.audio.block_seconds <= 0.5, "audio", "block_seconds", "must be between 0.02 and 0.5")
     need(c.max_order_total >= 0, "confirmation", "max_order_total", "must not be negative")
     need(c.max_orders_per_day >= 0, "confirmation", "max_orders_per_day", "must not be negative")
     need(c.repeat_guard_hours >= 0, "confirmation", "repeat_guard_hours", "must not be negative")
@@ -365,9 +367,13 @@ def from_mapping(data: dict[str, Any], source: str) -> Settings:
         hints = _HINTS[name]
         known = {f.name for f in dataclasses.fields(SECTIONS[name])}
         for key in value:
-            if key not in known:
+            if (name, key) in RETIRED:
+                log.warning("[%s] %s in %s is no longer used (%s); delete that line", name, key, source,
+                            RETIRED[name, key])
+            elif key not in known:
                 raise ConfigError(f"unknown key [{name}] {key} in {source}; known: {', '.join(sorted(known))}")
-        sections[name] = SECTIONS[name](**{k: _coerce(name, k, v, hints[k], source) for k, v in value.items()})
+        sections[name] = SECTIONS[name](**{k: _coerce(name, k, v, hints[k], source) for k, v in value.items()
+                                           if (name, k) not in RETIRED})
     settings = Settings(**sections, source=source)
     _check_ranges(settings)
     return settings

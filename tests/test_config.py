@@ -69,6 +69,17 @@ def test_each_mistake_is_one_line_naming_key_and_file(tmp_path, toml, message):
         assert str(path) in str(err.value)
 
 
+def test_a_retired_key_of_an_older_file_is_ignored_with_a_warning_not_refused(tmp_path, caplog):
+    path = tmp_path / "device.toml"
+    path.write_text("[audio]\nblock_seconds = 0.08\ninput_device = 'USB'\n")
+    settings = config.load(path)
+    assert settings.audio.input_device == "USB" and not hasattr(settings.audio, "block_seconds")
+    assert any("block_seconds" in r.getMessage() and str(path) in r.getMessage() and r.levelname == "WARNING"
+               for r in caplog.records)
+    with pytest.raises(ConfigError, match="unknown key"):  # a typo is still refused
+        config.from_mapping({"audio": {"block_second": 0.08}}, "test")
+
+
 def test_missing_file_says_where_the_template_is(tmp_path):
     with pytest.raises(ConfigError, match="device.example.toml"):
         config.load(tmp_path / "none.toml")

@@ -395,7 +395,7 @@ def test_a_broker_url_urlsplit_cannot_read_is_a_config_error():
         config.from_mapping({"mqtt": {"broker": "mqtt://[::1"}}, "fuzz.toml")
 
 
-@pytest.mark.parametrize("section,key", [("confirmation", "voice_max_total"), ("audio", "block_seconds")])
+@pytest.mark.parametrize("section,key", [("confirmation", "voice_max_total"), ("wake", "threshold")])
 def test_config_floats_must_be_numbers(section, key):
     with pytest.raises(ReorderError):
         config.from_mapping({section: {key: float("nan")}}, "fuzz.toml")
