@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from .adapters.wav_source import load_wav
     from .catalogue import Catalogue
     from .stages import grammar as grammars
-    from .stages.neural import ConstrainedRecognizer, confidence
+    from .stages.neural import ConstrainedRecognizer
 
     settings = config.load(args.config)
     changes = {}
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                 line.update(text=free, confidence=None, accepted=None)
             else:
                 best = result.best
-                conf = confidence(result.gap(), rec.settings.reject_gap)
+                conf = rec.confidence(result)
                 line.update(text=best.text if best else "", confidence=conf, accepted=bool(best) and conf >= threshold,
                             free=free)
                 if context is not None and best is not None:

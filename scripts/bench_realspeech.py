@@ -93,6 +93,7 @@ class MoonshineEngine:
         from device.stages.neural import ConstrainedRecognizer
 
         self.rec = ConstrainedRecognizer(Moonshine(trim=False), "en-US")
+        self.last: dict = {}
 
     def use(self, automaton) -> None:
         self.rec.set_automaton(automaton)
@@ -102,8 +103,13 @@ class MoonshineEngine:
 
         result = self.rec.search(audio)
         if result.best is None:
+            self.last = {}
             return (), 0.0
-        return result.best.words, confidence(result.gap(), self.rec.settings.reject_gap)
+        best = result.best
+        self.last = {"gap": round(result.gap(), 3), "mean": round(best.mean, 3), "worst": round(best.worst, 3),
+                     "second": result.nbest[1].text if len(result.nbest) > 1 else None,
+                     "second_lp": round(result.nbest[1].logprob - best.logprob, 3) if len(result.nbest) > 1 else None}
+        return best.words, self.rec.confidence(result)
 
 
 class PocketSphinxEngine:
@@ -116,6 +122,7 @@ class PocketSphinxEngine:
 
         self.ps = PocketSphinx("en-US")
         self.n = 0
+        self.last: dict = {}
 
     def use(self, automaton) -> None:
         from device.stages.automaton import jsgf
@@ -151,6 +158,7 @@ def run_engine(args: argparse.Namespace) -> dict:
     engine.use(context.automaton)
     threshold = 0.85
     conditions = []
+    details: list[dict] = []
     clean_audio = {f: read_audio(data / "audio" / f) for f in files}
     for snr in args.snr.split(","):
         right = wrong = refused = 0
@@ -161,6 +169,10 @@ def run_engine(args: argparse.Namespace) -> dict:
             words, conf = engine.decode(audio)
             times.append((time.perf_counter() - t0) * 1000)
             understood = context.understand(words) if words and conf >= threshold else None
+            if args.details:
+                heard = context.understand(words) if words else None
+                details.append({"snr": snr, "file": f, "confidence": conf, "words": " ".join(words),
+                                "right": heard == (labels[f]["intent"], labels[f]["slots"]), **engine.last})
             if understood is None:
                 refused += 1
             elif understood == (labels[f]["intent"], labels[f]["slots"]):
@@ -191,6 +203,8 @@ def run_engine(args: argparse.Namespace) -> dict:
                 words, conf = engine.decode(clean_audio[f])
                 n += 1
                 accepted += bool(words) and conf >= threshold
+                details.append({"ood": "drink removed", "file": f, "confidence": conf, "words": " ".join(words),
+                                **engine.last})
     parts["drink removed"] = (n, accepted)
     engine.use(context.automaton)
     alexa = data.parent / "wakeword" / "alexa"
@@ -199,6 +213,7 @@ def run_engine(args: argparse.Namespace) -> dict:
         words, conf = engine.decode(read_audio(f))
         n += 1
         accepted += bool(words) and conf >= threshold
+        details.append({"ood": "alexa", "file": f.name, "confidence": conf, "words": " ".join(words), **engine.last})
     parts["real 'alexa' clips"] = (n, accepted)
     n = accepted = 0
     for text in NON_ORDERS[: args.limit or None]:
@@ -206,9 +221,13 @@ def run_engine(args: argparse.Namespace) -> dict:
             words, conf = engine.decode(espeak(text, voice))
             n += 1
             accepted += bool(words) and conf >= threshold
+            details.append({"ood": "espeak", "file": f"{voice}: {text}", "confidence": conf, "words": " ".join(words),
+                            **engine.last})
     parts["espeak-ng non-orders"] = (n, accepted)
     ood = {"n": sum(p[0] for p in parts.values()), "accepted": sum(p[1] for p in parts.values()),
            "parts": {k: {"n": v[0], "accepted": v[1]} for k, v in parts.items()}}
+    if args.details:
+        Path(f"{args.details}.{engine.name}.jsonl").write_text("".join(json.dumps(d) + "\n" for d in details))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"engine": engine.name, "conditions": conditions, "ood": ood, "peak_rss_mb": round(peak, 1)}
 
@@ -246,6 +265,7 @@ def main() -> int:
     p.add_argument("--json", help="write the first engine's result (the default engine) as JSON here")
     p.add_argument("--limit", type=int, default=0, help="only the first N files (a quick look)")
     p.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
+    p.add_argument("--details", help="write every decision to DETAILS.<engine>.jsonl (for the threshold curves)")
     args = p.parse_args()
     if args.engine:
         print(json.dumps(run_engine(args)))
@@ -253,7 +273,7 @@ def main() -> int:
     results = []
     for name in args.engines.split(","):
         cmd = [sys.executable, __file__, "--data", args.data, "--snr", args.snr, "--engine", name,
-               "--limit", str(args.limit)]
+               "--limit", str(args.limit)] + (["--details", args.details] if args.details else [])
         out = subprocess.run(cmd, capture_output=False, stdout=subprocess.PIPE, text=True, check=True)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     if args.json:

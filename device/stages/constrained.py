@@ -29,6 +29,13 @@ class Hypothesis:
     logprob: float
     """Sum of the model's log-probabilities of its tokens, end of text included."""
     tokens: int
+    worst: float = 0.0
+    """The lowest log-probability of any one of its tokens (end of text included)."""
+
+    @property
+    def mean(self) -> float:
+        """Log-probability per token."""
+        return self.logprob / max(self.tokens, 1)
 
     @property
     def text(self) -> str:
@@ -64,6 +71,7 @@ class _Live:
     position: int
     words: tuple[str, ...]
     tokens: int
+    worst: float = 0.0
 
 
 def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: int = 6, prune: float = 8.0,
@@ -87,13 +95,13 @@ def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: 
     free_logprob = 0.0
     free_logp, free_state, free_done = logp0, state0, False
     for _ in range(max_tokens + 1):
-        candidates: list[tuple[float, float, int, int, int, tuple[str, ...]]] = []
+        candidates: list[tuple[float, float, int, int, int, tuple[str, ...], float]] = []
         for k, h in enumerate(alive):
             if speller.can_end(h.position):
                 last = speller.last_word(h.position)
                 words = h.words + ((last,) if last else ())
-                lp = h.logprob + float(h.logp[decoder.eos])
-                finished.append((h.score + float(h.logp[decoder.eos]), Hypothesis(words, lp, h.tokens + 1)))
+                end = float(h.logp[decoder.eos])
+                finished.append((h.score + end, Hypothesis(words, h.logprob + end, h.tokens + 1, min(h.worst, end))))
             if h.tokens >= max_tokens:
                 continue
             ids, nexts, done = speller.allowed(h.position)
@@ -103,7 +111,7 @@ def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: 
             top = np.argpartition(-scores, beam - 1)[:beam] if len(ids) > beam else range(len(ids))
             for j in top:
                 s = float(scores[j])
-                candidates.append((h.score + s + token_bonus, h.logprob + s, k, ids[j], nexts[j], done[j]))
+                candidates.append((h.score + s + token_bonus, h.logprob + s, k, ids[j], nexts[j], done[j], s))
         candidates.sort(key=lambda c: -c[0])
         candidates = [c for c in candidates[:beam] if c[0] >= candidates[0][0] - prune]
         best_finished = max((f[0] for f in finished), default=-math.inf)
@@ -126,8 +134,8 @@ def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: 
             states.append(free_state)
             tokens.append(free_tokens[-1])
         logps, new_states = decoder.advance(states, tokens)
-        alive = [_Live(c[0], c[1], logps[i], new_states[i], c[4], alive[c[2]].words + c[5], alive[c[2]].tokens + 1)
-                 for i, c in enumerate(candidates)]
+        alive = [_Live(c[0], c[1], logps[i], new_states[i], c[4], alive[c[2]].words + c[5], alive[c[2]].tokens + 1,
+                       min(alive[c[2]].worst, c[6])) for i, c in enumerate(candidates)]
         if not free_done:
             free_logp, free_state = logps[-1], new_states[-1]
     finished.sort(key=lambda f: -f[0])
