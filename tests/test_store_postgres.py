@@ -148,6 +148,22 @@ def test_postgresql_gives_the_same_answers_and_rows_as_sqlite(mosquitto, databas
     assert counts == {"accepted": 1, "cancelled": 2, "rejected": 4}
 
 
+@pytest.mark.parametrize("book", ["sqlite", "postgresql"])
+def test_an_order_id_postgresql_cannot_hold_is_rejected_on_both_books(mosquitto, database, tmp_path, catalogue,
+                                                                      subscriber, device, book):
+    status = subscriber(mosquitto.port, STATUS)
+    with StoreBackend(mosquitto.url, database if book == "postgresql" else tmp_path / "store.db",
+                      catalogue=catalogue) as store:
+        device.send("orders", order(order_id="nul\x00id"))
+        device.send("cancel", cancel("nul\x00id"))
+        good = order()
+        device.send("orders", good)
+        got = answers(status, 2)
+        assert store.counts() == {"accepted": 1}
+    assert [(a["order_id"], a["status"], a.get("reason")) for a in got] == [
+        ("nul\x00id", "rejected", "invalid-order"), (good["order_id"], "accepted", None)]
+
+
 class Fleet:
     """Devices (paho clients) sending orders, each twice in a row, from one thread per device."""
 

@@ -166,6 +166,8 @@ class StoreBackend:
         wrong = schemas.problem(cancel, schemas.CANCEL)
         if not wrong and cancel["device_id"] != device_id:
             wrong = f"device_id {cancel['device_id']!r} does not match the topic's device"
+        if not wrong and "\x00" in cancel["order_id"]:
+            wrong = "order_id contains a NUL character"
         if wrong:
             log.warning("cancel from %s is invalid: %s; ignored", device_id, wrong)
             return

@@ -24,6 +24,8 @@ def invalid_reason(order: Any, topic_device: str) -> str | None:
     wrong = schemas.problem(order, schemas.ORDER)
     if wrong:
         return wrong
+    if "\x00" in order["order_id"]:  # PostgreSQL text cannot hold it: the order could never be stored
+        return "order_id contains a NUL character"
     if order["device_id"] != topic_device:
         return f"device_id {order['device_id']!r} does not match the topic's device {topic_device!r}"
     return None
