@@ -98,9 +98,13 @@ class Device:
     stats: StatsReport | None = None
     mirror: object | None = None
     """The household broker (adapters.mirror.HouseholdMirror), when [home_assistant] broker is set."""
+    closed: bool = False
 
     def close(self, flush_seconds: float = 2.0) -> None:
         """Stop: give in-flight orders a moment to be acknowledged, publish offline, LEDs off."""
+        if self.closed:
+            return
+        self.closed = True
         try:
             self.source.close()
             deadline = time.monotonic() + flush_seconds

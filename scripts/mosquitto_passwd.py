@@ -9,8 +9,10 @@ The password line is what ``mosquitto_passwd`` (Mosquitto 2.x) writes by default
 with a 12-byte random salt and 101 iterations, standard base64 with padding. The tests check
 it against the real ``mosquitto_passwd`` and a real broker.
 
-A device may publish to its ``orders``, ``cancel`` and ``state`` topics and subscribe to its
-``order-status`` and ``catalog`` topics, nothing else (CONTRACT §2).
+A device may publish to its ``orders``, ``cancel``, ``state`` and ``stats`` topics and its own
+Home Assistant discovery configs (``homeassistant/+/{id}/+/config``), and subscribe to its
+``order-status``, ``catalog`` and ``mute`` topics, nothing else (CONTRACT §2, README "Home
+Assistant").
 """
 
 from __future__ import annotations
@@ -27,10 +29,12 @@ ITERATIONS = 101
 """PBKDF2 iterations Mosquitto 2.x uses for new passwords."""
 SALT_BYTES = 12
 """Salt length Mosquitto 2.x uses for new passwords."""
-DEVICE_WRITES = ("orders", "cancel", "state")
+DEVICE_WRITES = ("orders", "cancel", "state", "stats")
 """Leaves of {prefix}/devices/{id}/ a device publishes to."""
-DEVICE_READS = ("order-status", "catalog")
-"""Leaves of {prefix}/devices/{id}/ a device subscribes to."""
+DEVICE_READS = ("order-status", "catalog", "mute")
+"""Leaves of {prefix}/devices/{id}/ a device subscribes to (mute: Home Assistant's switch, ON/OFF only)."""
+DISCOVERY_PREFIX = "homeassistant"
+"""Home Assistant's default discovery prefix."""
 
 _USERNAME = re.compile(r"[^\s:#]{1,64}")
 
@@ -69,14 +73,26 @@ def password_line(username: str, password: str, salt: bytes | None = None) -> st
     return f"{check_username(username)}:{hash_password(password, salt)}"
 
 
-def acl_block(username: str, device_id: str, prefix: str = "reorder/v1") -> str:
+def acl_block(username: str, device_id: str, prefix: str = "reorder/v1",
+              discovery_prefix: str = DISCOVERY_PREFIX) -> str:
     """The ACL lines of one device (a comment, ``user``, then its topics), ending with a newline."""
     check_username(username)
     base = f"{prefix}/devices/{device_id}"
     lines = [f"# reorder device {device_id}", f"user {username}"]
     lines += [f"topic write {base}/{leaf}" for leaf in DEVICE_WRITES]
+    lines.append(f"topic write {discovery_prefix}/+/{device_id}/+/config")
     lines += [f"topic read {base}/{leaf}" for leaf in DEVICE_READS]
     return "\n".join(lines) + "\n"
+
+
+def home_assistant_block(username: str, prefix: str = "reorder/v1", discovery_prefix: str = DISCOVERY_PREFIX) -> str:
+    """The ACL lines of a Home Assistant account: read every device's state and counters, write mute
+    commands and its own discovery namespace. No order, cancel, order-status or catalog topic."""
+    check_username(username)
+    d = f"{prefix}/devices"
+    return (f"# Home Assistant: state and counters of every device, their mute switch; never an order\n"
+            f"user {username}\ntopic read {d}/+/state\ntopic read {d}/+/stats\ntopic write {d}/+/mute\n"
+            f"topic readwrite {discovery_prefix}/#\n")
 
 
 def _write_atomically(path: Path, text: str, mode: int) -> None:

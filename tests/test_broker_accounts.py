@@ -253,3 +253,81 @@ def test_example_mosquitto_config_serves_tls_and_local_plain_mqtt(accounts, tmp_
                          password=password(accounts, "store")).start()
     finally:
         broker.stop()
+
+
+def test_a_home_assistant_account_sees_state_and_stats_flips_mute_and_cannot_order(tmp_path, catalog_path):
+    out = tmp_path / "with-ha"
+    done = run_script("--out", str(out), "--home-assistant-user", "homeassistant", "kitchen-01", "hall-02")
+    assert done.returncode == 0, done.stderr
+    assert (out / "acl").read_text().startswith((EXAMPLES / "acl.example").read_text())
+    broker = Mosquitto(tmp_path / "mosquitto")
+    start_secured(broker, f"listener {broker.port} 127.0.0.1\nallow_anonymous false\n"
+                  f"password_file {out}/passwd\nacl_file {out}/acl\n")
+    store = StoreBackend(broker.url, tmp_path / "store.db", catalogue=Catalogue.load(catalog_path),
+                         username="store", password=password(out, "store")).start()
+    accounts: list[Account] = []
+    try:
+        kitchen = Account(broker.port, "kitchen-01", password(out, "kitchen-01"))
+        ha = Account(broker.port, "homeassistant", password(out, "homeassistant"))
+        accounts += [kitchen, ha]
+        kitchen.subscribe(f"{DEVICES}/kitchen-01/mute")
+        ha.subscribe(f"{DEVICES}/+/state", f"{DEVICES}/+/stats", "homeassistant/#", f"{DEVICES}/+/orders",
+                     f"{DEVICES}/+/order-status", f"{DEVICES}/+/catalog")
+        kitchen.publish(f"{DEVICES}/kitchen-01/state", {"schema": "reorder.state/1"})
+        kitchen.publish(f"{DEVICES}/kitchen-01/stats", {"schema": "reorder.stats/1"})
+        kitchen.publish("homeassistant/sensor/kitchen-01/wakes/config", {"name": "Wakes"})
+        kitchen.publish("homeassistant/sensor/hall-02/wakes/config", {"name": "forged"})  # not its own: denied
+        kitchen.publish(f"{DEVICES}/hall-02/stats", {"schema": "forged"})  # not its own: denied
+        own = order("kitchen-01")
+        kitchen.publish(f"{DEVICES}/kitchen-01/orders", own)
+        forged = order("kitchen-01")
+        ha.publish(f"{DEVICES}/kitchen-01/orders", forged)  # Home Assistant cannot order
+        ha.publish(f"{DEVICES}/kitchen-01/mute", "ON")
+        assert [(t, m) for t, m in kitchen.wait_for(1)] == [(f"{DEVICES}/kitchen-01/mute", "ON")]
+        got = ha.wait_for(3)
+        ha.wait_for(4, timeout=1.0)  # nothing more may come: no order, no status, no forgery
+        assert sorted(t for t, _ in got) == sorted(t for t, _ in ha.messages) == sorted([
+            f"{DEVICES}/kitchen-01/state", f"{DEVICES}/kitchen-01/stats", "homeassistant/sensor/kitchen-01/wakes/config"])
+        assert store.order(own["order_id"])["status"] == "accepted"
+        assert store.order(forged["order_id"]) is None
+    finally:
+        for account in accounts:
+            account.close()
+        store.stop()
+        broker.stop()
+
+
+def test_the_household_acl_takes_state_stats_and_discovery_from_a_device_and_never_an_order(tmp_path):
+    out = tmp_path / "household"
+    assert run_script("--out", str(out), "--home-assistant-user", "homeassistant", "kitchen-01").returncode == 0
+    broker = Mosquitto(tmp_path / "mosquitto")
+    start_secured(broker, f"listener {broker.port} 127.0.0.1\nallow_anonymous false\n"
+                  f"password_file {out}/passwd\nacl_file {EXAMPLES}/household-acl.example\n")
+    accounts: list[Account] = []
+    try:
+        kitchen = Account(broker.port, "kitchen-01", password(out, "kitchen-01"))
+        ha = Account(broker.port, "homeassistant", password(out, "homeassistant"))
+        accounts += [kitchen, ha]
+        ha.subscribe(f"{DEVICES}/#", "homeassistant/#")
+        kitchen.subscribe(f"{DEVICES}/kitchen-01/mute", f"{DEVICES}/kitchen-01/order-status")
+        answers: dict[int, Any] = {}
+        kitchen.client.on_publish = lambda c, u, mid, reason, props: answers.__setitem__(mid, reason)
+        sent = {}
+        for leaf in ("orders", "cancel", "state", "stats"):
+            info = kitchen.client.publish(f"{DEVICES}/kitchen-01/{leaf}", json.dumps({"leaf": leaf}), qos=1)
+            info.wait_for_publish(5)
+            sent[leaf] = info.mid
+        kitchen.publish("homeassistant/switch/kitchen-01/mute/config", {"leaf": "config"})
+        refused = {leaf for leaf, mid in sent.items() if answers[mid].is_failure}
+        assert refused == {"orders", "cancel"}, {leaf: str(answers[mid]) for leaf, mid in sent.items()}
+        ha.publish(f"{DEVICES}/kitchen-01/order-status", {"status": "accepted"})
+        ha.publish(f"{DEVICES}/kitchen-01/mute", "OFF")
+        assert kitchen.wait_for(1) == [(f"{DEVICES}/kitchen-01/mute", "OFF")]
+        ha.wait_for(4, timeout=1.5)
+        assert sorted(m["leaf"] for t, m in ha.messages if isinstance(m, dict) and "leaf" in m) == [
+            "config", "state", "stats"]
+        assert len(kitchen.messages) == 1
+    finally:
+        for account in accounts:
+            account.close()
+        broker.stop()

@@ -136,8 +136,11 @@ def test_writes_every_file_with_its_mode_and_value(boot: Path, inputs: dict[str,
                    "topic write reorder/v1/devices/kitchen-01/orders",
                    "topic write reorder/v1/devices/kitchen-01/cancel",
                    "topic write reorder/v1/devices/kitchen-01/state",
+                   "topic write reorder/v1/devices/kitchen-01/stats",
+                   "topic write homeassistant/+/kitchen-01/+/config",
                    "topic read reorder/v1/devices/kitchen-01/order-status",
-                   "topic read reorder/v1/devices/kitchen-01/catalog"]
+                   "topic read reorder/v1/devices/kitchen-01/catalog",
+                   "topic read reorder/v1/devices/kitchen-01/mute"]
 
     # Wi-Fi: a NetworkManager keyfile with the WPA PSK (not the passphrase), country from the locale.
     keyfile = (r / "wifi.nmconnection").read_text()
