@@ -51,9 +51,10 @@ def _neural_model(locale: str) -> tuple[str, Path]:
         folder = default_model_dir()
         return ("moonshine" if all((folder / f).exists() for f in MODEL_FILES) else ""), folder
     from .adapters.whisper_prepare import default_model_dir as whisper_dir
+    from .adapters.whisper_prepare import is_prepared
 
     folder = whisper_dir()
-    return ("whisper" if (folder / "model.bin").exists() else ""), folder
+    return ("whisper" if is_prepared(folder) else ""), folder
 
 
 def choose(settings: Settings, memory: int | None = None) -> Choice:

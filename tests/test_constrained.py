@@ -126,3 +126,18 @@ def test_trim_keeps_the_speech_and_a_margin():
     audio += np.random.default_rng(0).normal(0, 1e-4, 48000).astype(np.float32)
     cut = trim(audio, 0.3)
     assert 8000 + 9000 <= len(cut) <= 8000 + 9800
+
+
+def test_hyphenated_and_decomposed_words_are_spelled_as_models_write_them():
+    import unicodedata
+
+    b = Builder()
+    b.finals.add(b.phrase(b.start, ["allume", unicodedata.normalize("NFD", "rez-de-chaussée")]))
+    sp = Speller(b.compile(), FakeDecoder("").vocabulary)
+    for text in ("allume rez-de-chaussée", "Allume rez de chaussée."):
+        pos = sp.start
+        for byte in text.lower().replace(".", " ").encode():
+            moved = sp.step(pos, byte)
+            assert moved is not None, text
+            pos = moved[0]
+        assert sp.can_end(pos) or sp.positions[pos].root, text

@@ -9,12 +9,14 @@ and the spelling together, once per position (cached).
 
 Between words a separator is required: a space, or punctuation (",", ".", "?", "!", ";", ":",
 "-"), any number of them; after a word ending in an apostrophe ("d'", "l'") none is needed
-("d'eau"). Numbers may be spelled as digits: the word "twelve" may be read as "12", and comes
+("d'eau"). A grammar word may hold a hyphen ("rez-de-chaussée", also read with spaces); inside
+it the hyphen is a letter. Numbers may be spelled as digits: the word "twelve" may be read as "12", and comes
 out as "twelve". Case is ignored; "’" is read as "'".
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -30,12 +32,18 @@ NUMBER_WORDS = {
 
 
 def normalise_token(raw: bytes) -> bytes:
-    """A token's bytes as the grammar spells: lower case, "’" as "'"; part-characters kept as they are."""
+    """A token's bytes as the grammar spells: lower case, composed accents (NFC), "’" as "'";
+    part-characters kept as they are."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.lower()
-    return text.lower().replace("’", "'").encode("utf-8")
+    return normalise_text(text).encode("utf-8")
+
+
+def normalise_text(text: str) -> str:
+    """Lower case, NFC ("é" as one character, as models write it), "’" as "'"."""
+    return unicodedata.normalize("NFC", text.lower().replace("’", "'"))
 
 
 def digit_aliases(language: str) -> dict[str, str]:
@@ -71,7 +79,10 @@ class Speller:
         self._roots[state] = root
         spelled: dict[bytes, str] = {}
         for word, dst in self.automaton.arcs[state].items():
-            surfaces = [word.encode("utf-8")]
+            spelled_as = normalise_text(word)
+            surfaces = [spelled_as.encode("utf-8")]
+            if "-" in spelled_as:  # "rez-de-chaussée" may also be written "rez de chaussée"
+                surfaces.append(spelled_as.replace("-", " ").encode("utf-8"))
             if word in aliases:
                 surfaces.append(aliases[word].encode("utf-8"))
             for surface in surfaces:
@@ -95,7 +106,7 @@ class Speller:
     def step(self, position: int, byte: int) -> tuple[int, str | None] | None:
         """The position after one more byte, and the word it completed (or None); None if no sentence continues so."""
         p = self.positions[position]
-        if byte in SEPARATORS:
+        if byte in SEPARATORS and not (byte in p.children and not p.root):
             if p.root:
                 return position, None
             if p.end is not None:
