@@ -9,6 +9,9 @@ Confidence comes from the rejection rule: how much less likely, per token, the b
 the grammar is than what the model says freely. `reject_gap` (nats per token, negative) is the
 gap at which the confidence equals the default `min_confidence` (0.85): confidence =
 0.85 ** (gap / reject_gap), 1.0 when the free transcript is itself a sentence of the grammar.
+The same mapping of the best sentence's log-probability per token (`reject_mean`) also bounds
+it: when the model hears everything badly, its free transcript is as poor as the constrained
+one and the gap alone says nothing.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ class SearchSettings:
     """Added to a hypothesis's score per token, against ending a sentence early (nats)."""
     reject_gap: float = -0.75
     """Gap (nats per token) that maps to confidence 0.85; below the configured min_confidence is refused."""
+    reject_mean: float = -1.5
+    """Log-probability per token of the best sentence that maps to confidence 0.85: speech the model
+    hears badly everywhere (a gap near zero because the free transcript is as poor) is refused too."""
     alternative_margin: float = 2.0
     """Other sentences within this many nats of the best are passed on as alternatives."""
     pad_seconds: float = 0.3
@@ -140,7 +146,15 @@ class ConstrainedRecognizer:
             return Recognition("", 0.0)
         margin = self.settings.alternative_margin
         others = tuple(h.text for h in result.nbest[1:] if h.logprob >= best.logprob - margin)
-        return Recognition(best.text, confidence(result.gap(), self.settings.reject_gap), alternatives=others)
+        return Recognition(best.text, self.confidence(result), alternatives=others)
+
+    def confidence(self, result: SearchResult) -> float:
+        """The lower of the gap's and the per-token log-probability's confidence (module docstring)."""
+        best = result.best
+        if best is None:
+            return 0.0
+        s = self.settings
+        return min(confidence(result.gap(), s.reject_gap), confidence(min(best.mean, 0.0), s.reject_mean))
 
     def free_text(self, result: SearchResult) -> str:
         """The free transcript of a search, as text."""
