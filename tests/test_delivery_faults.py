@@ -13,6 +13,7 @@ import json
 import os
 import queue
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -22,11 +23,13 @@ from pathlib import Path
 
 import pytest
 
+from device import schemas
 from device.adapters.mqtt import MqttLink
 from device.catalogue import Catalogue
 from device.inputs import Acked, BrokerDown, BrokerUp
 from device.stages.delivery import Delivery
 from device.stages.outbox import Outbox
+from device.stages.stats import REASONS
 from device.topics import Topics
 from tests import speech
 from tests.conftest import Mosquitto
@@ -361,17 +364,27 @@ CONTRACT_FIELDS = {
                         "currency", "confirmed_by"},
     "reorder.state/1": {"schema", "online", "firmware", "outbox_depth", "muted", "since"},
     "reorder.cancel/1": {"schema", "order_id", "device_id", "created_at"},
+    "reorder.stats/1": set(schemas.STATS["required"]),
 }
-LEAVES = {"orders": "reorder.order/1", "state": "reorder.state/1", "cancel": "reorder.cancel/1"}
+LEAVES = {"orders": "reorder.order/1", "state": "reorder.state/1", "cancel": "reorder.cancel/1",
+          "stats": "reorder.stats/1"}
+DISCOVERY = re.compile(r"homeassistant/(sensor|binary_sensor|switch)/kitchen-01/[a-z_]+/config")
 
 
 @pytest.mark.slow
-def test_everything_the_device_publishes_holds_only_contract_fields(mosquitto, store, tmp_path, request_wav):
+@pytest.mark.parametrize("home_assistant", [False, True], ids=["plain", "home-assistant"])
+def test_everything_the_device_publishes_holds_only_contract_fields(mosquitto, store, tmp_path, request_wav,
+                                                                    home_assistant):
     wav, request_end = request_wav
+    extra: tuple[str, ...] = ()
+    if home_assistant:  # discovery and the mute switch on the store's broker; pocketsphinx for synthetic speech
+        conf = tmp_path / "device.toml"
+        conf.write_text('[home_assistant]\nenabled = true\nmute_command = true\n[recognizer]\nengine = "pocketsphinx"\n')
+        extra = ("--config", str(conf))
     with TcpProxy(mosquitto.port) as proxy:
         proxy.capture = []
         done = subprocess.run(replay_command(wav, proxy.url, tmp_path / "outbox.sqlite3", "--press-at",
-                                             f"{request_end + READBACK_SECONDS:.2f}", "--linger", "2"),
+                                             f"{request_end + READBACK_SECONDS:.2f}", "--linger", "2", *extra),
                               capture_output=True, text=True, timeout=120, cwd=ROOT)
         assert done.returncode == 0, done.stderr
         capture = list(proxy.capture)
@@ -386,16 +399,24 @@ def test_everything_the_device_publishes_holds_only_contract_fields(mosquitto, s
             streams[number] = streams.get(number, b"") + data
     messages = [m for stream in streams.values() for m in mqtt_messages(stream)]
     kinds = {(kind, topic.rsplit("/", 1)[-1]) for kind, topic, _ in messages}
-    assert {("publish", "orders"), ("publish", "state"), ("will", "state")} <= kinds, kinds
+    assert {("publish", "orders"), ("publish", "state"), ("publish", "stats"), ("will", "state")} <= kinds, kinds
+    assert any(DISCOVERY.fullmatch(topic) for _, topic, _ in messages) is home_assistant
     for kind, topic, payload in messages:
+        if DISCOVERY.fullmatch(topic):  # Home Assistant's configs: topics and templates, no word heard
+            assert set(json.loads(payload)) >= {"unique_id", "device"} and len(payload) < 2048, topic
+            continue
         assert topic.startswith("reorder/v1/devices/kitchen-01/"), topic
         schema = LEAVES[topic.rsplit("/", 1)[-1]]
         body = json.loads(payload.decode("utf-8"))
         assert body["schema"] == schema and set(body) <= CONTRACT_FIELDS[schema], (kind, topic, body)
         if schema == "reorder.order/1":
             assert all(set(line) == {"sku", "quantity", "unit_price"} for line in body["items"]), body
+        if schema == "reorder.stats/1":  # counters only: every value a number, a fixed word or a time
+            for period in ("since_boot", "since_install"):
+                assert set(body[period]) == set(schemas.STATS["properties"][period]["required"]), body[period]
+                assert set(body[period]["refusals_by_reason"]) <= set(REASONS) | {"other"}
         assert len(payload) < 1024, f"{len(payload)} bytes on {topic}"
     for word in (*REQUEST.split(), "jarvis", heard):
         if len(word) > 3 and word != "reorder":  # "reorder" is in every topic name
             assert word.encode() not in sent.lower(), f"{word!r} left the device"
-    assert b"RIFF" not in sent and len(sent) < 16_384  # no audio: the recording is ~300 KB
+    assert b"RIFF" not in sent and len(sent) < (65_536 if home_assistant else 16_384)  # the recording is ~300 KB
