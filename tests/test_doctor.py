@@ -88,7 +88,9 @@ def test_on_a_working_setup_every_check_but_the_sound_hardware_passes(tmp_path, 
     assert check_outbox(settings).detail.endswith(": 0 unsent orders")
     assert check_catalogue(settings).detail.startswith(f"file {SAMPLE_CATALOG}: version ")
     assert check_wake_word(settings).detail.startswith('openwakeword "hey_jarvis" loaded in ')
-    assert check_recognizer(settings).detail.startswith("pocketsphinx for en-US")
+    from device import recognizers
+
+    assert check_recognizer(settings).detail.startswith(f"{recognizers.choose(settings).engine} for en-US (auto: ")
     assert check_gpio(settings).detail == "MockFactory: pins confirm 17, rgb LED 5/6/13 claimed and released"
 
 

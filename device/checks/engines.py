@@ -35,21 +35,20 @@ def check_wake_word(settings: Settings) -> Result:
 
 
 def check_recognizer(settings: Settings) -> Result:
-    """The recogniser for the locale loads its model (a Vosk model directory, or pocketsphinx's en-US model)."""
+    """The recogniser `reorder run` would choose (and why) loads its model."""
     name = "recogniser"
-    from ..adapters.vosk import find_model
-    from ..app import make_recognizer
+    from .. import recognizers
 
     start = time.monotonic()
     try:
-        recognizer = make_recognizer(settings)
+        choice = recognizers.choose(settings)
+        recognizers.build(settings, choice)
     except ReorderError as exc:
         return from_error(name, exc, f"check [recognizer] {in_config(settings)}")
     except Exception as exc:  # the engines' own error types on a broken install
         log.debug("recogniser failed", exc_info=True)
         return failed(name, f"{settings.recognizer.engine} cannot start ({type(exc).__name__}: {exc})",
                       "reinstall the device's Python packages (scripts/install.sh)")
-    engine = getattr(recognizer, "name", type(recognizer).__name__)
-    model = find_model(settings.recognizer.vosk_model, settings.device.locale) if engine == "vosk" else None
-    where = f"model {model}" if model else "model from its wheel"
-    return passed(name, f"{engine} for {settings.device.locale}, {where}, loaded in {time.monotonic() - start:.1f} s")
+    where = f"model {choice.model}" if choice.model else "model from its wheel"
+    return passed(name, f"{choice.engine} for {settings.device.locale} ({choice.why}), {where}, loaded in "
+                        f"{time.monotonic() - start:.1f} s")
