@@ -135,3 +135,29 @@ def test_published_retained_when_the_counters_moved_again_after_a_reconnect_and_
         assert json.loads((tmp_path / "s.json").read_text())["counters"]["wakes"] == 1
     finally:
         outbox.close()
+
+
+def test_the_store_backend_logs_one_line_per_device_when_its_counters_move(tmp_path, caplog):
+    import logging
+
+    from device.store import StoreBackend
+
+    store = StoreBackend("mqtt://127.0.0.1:1", tmp_path / "store.db")
+    stats = Stats("pocketsphinx", booted_at="2026-11-22T13:00:00Z", monotonic=lambda: 0.0)
+    try:
+        caplog.set_level(logging.INFO, logger="device.store.backend")
+        for event in session():
+            stats.observe(event)
+            payload = stats_payload(stats, "kitchen-01", "1.0.0", "2026-11-22T14:00:00Z", 0, 10_000)
+            store._dispatch("reorder/v1/devices/kitchen-01/stats", json.dumps(payload).encode())
+        store._dispatch("reorder/v1/devices/kitchen-01/stats", json.dumps({**payload, "at": "later"}).encode())
+        store._dispatch("reorder/v1/devices/hall/stats", b'{"schema": "reorder.stats/1"}')
+    finally:
+        store.stop()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("device kitchen-01: ")]
+    tally = Tally()
+    moving = sum(1 for e in session() if tally.observe(e))
+    assert len(lines) == moving  # a line each time the counters moved, none for the same counters again
+    assert "3 wakes (1 false)" in lines[-1] and "2 refused (not-in-catalog 1, other 1)" in lines[-1]
+    assert "store 1 accepted" in lines[-1] and "bananas" not in " ".join(lines)
+    assert any("stats of hall are invalid" in r.getMessage() for r in caplog.records)

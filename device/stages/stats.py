@@ -239,3 +239,42 @@ class TimedRecognizer:
 
     def __getattr__(self, name: str) -> Any:  # anything else the wrapped recogniser offers
         return getattr(self.inner, name)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "? free"
+    for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit} free"
+    return f"{n} B free"
+
+
+def _span(seconds: int) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:.1f} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds // 60} min"
+
+
+def counts_line(c: dict[str, Any]) -> str:
+    """One period's counters in words: "4 wakes (1 false), 3 requests, 1 refused (over-max-quantity 1), ..."."""
+    refused = f"{c['refusals']} refused"
+    if c.get("refusals_by_reason"):
+        refused += " (" + ", ".join(f"{r} {n}" for r, n in c["refusals_by_reason"].items()) + ")"
+    return (f"{c['wakes']} wakes ({c['false_wakes']} false), {c['push_to_talk']} presses to talk, "
+            f"{c['requests']} requests, {refused}, {c['readbacks']} read back, {c['confirmations']} confirmed, "
+            f"{c['timeouts']} timed out, {c['cancellations']} cancelled; store {c['store_accepted']} accepted, "
+            f"{c['store_rejected']} rejected")
+
+
+def summary(payload: dict[str, Any]) -> str:
+    """A `reorder.stats/1` message in one line (the store backend's log, the doctor)."""
+    boot = payload["since_boot"]
+    mean = boot.get("mean_decode_ms")
+    decode = f"{mean:.0f} ms per request" if isinstance(mean, (int, float)) else "no request yet"
+    return (f"{payload['recognizer']} {decode}, up {_span(payload['uptime_seconds'])}, outbox "
+            f"{payload['outbox_depth']} waiting, {_size(payload['outbox_free_bytes'])}; since boot "
+            f"{counts_line(boot)}; since install {payload['since_install']['wakes']} wakes, "
+            f"{payload['since_install']['store_accepted']} orders accepted")

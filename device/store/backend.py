@@ -5,7 +5,8 @@ It consumes every device's orders and cancels through shared subscriptions
 checks each order against that device's catalogue (checks.py); applies it once per order_id in
 the order book `db` names (book.py: a SQLite file, db.py, or a postgresql:// URL, pg.py) and
 answers on `{prefix}/devices/{id}/order-status`. It publishes catalogues retained and watches the
-retained `state` of devices to learn about them.
+retained `state` of devices to learn about them, and their `stats`: one log line per device
+whenever its counters move (stages.stats.summary).
 
 Give each instance a stable `client_id`: its MQTT session then outlives restarts, so orders sent
 while it is down wait on the broker (session.py). Without one it takes a random id and a clean
@@ -28,6 +29,7 @@ from typing import Any
 from .. import schemas
 from ..catalogue import Catalogue
 from ..errors import BrokerError, ConfigError
+from ..stages.stats import summary
 from ..topics import Topics, device_id_of
 from .checks import INVALID, invalid_reason, rejection
 from .book import open_book
@@ -78,6 +80,8 @@ class StoreBackend:
         self._clock = clock
         self._catalogue_offered: set[str] = set()
         self._parsed: dict[str, tuple[str, Catalogue]] = {}
+        self._counters: dict[str, str] = {}
+        """Device id → its last counters logged, to log a line only when they move."""
 
     def __repr__(self) -> str:
         state = "connected" if self.session.connected else "not connected"
@@ -104,7 +108,7 @@ class StoreBackend:
         every = Topics(self.prefix, "+")
         share = f"$share/{SHARE_GROUP}/" if shared else ""
         topics = [share + every.orders, share + every.cancel]
-        return [*topics, every.state] if self.watch_state else topics
+        return [*topics, every.state, every.stats] if self.watch_state else topics
 
     def _handle(self, topic: str, raw: bytes) -> bool:
         """Handle one message; False (do not acknowledge) when the order book could not record it."""
@@ -121,7 +125,8 @@ class StoreBackend:
     def _dispatch(self, topic: str, raw: bytes) -> None:
         device_id = device_id_of(topic, self.prefix)
         leaf = topic.rsplit("/", 1)[-1]
-        handler = {"orders": self._on_order, "cancel": self._on_cancel, "state": self._on_state}.get(leaf)
+        handler = {"orders": self._on_order, "cancel": self._on_cancel, "state": self._on_state,
+                   "stats": self._on_stats}.get(leaf)
         if device_id is None or handler is None:
             log.warning("ignored a message on unexpected topic %s", topic)
             return
@@ -186,6 +191,17 @@ class StoreBackend:
         log.info("device %s: %s, firmware %s, outbox %d%s", device_id, "online" if state["online"] else "offline",
                  state["firmware"], state["outbox_depth"], ", muted" if state["muted"] else "")
         self._offer_catalogue(device_id)
+
+    def _on_stats(self, device_id: str, stats: Any) -> None:
+        wrong = schemas.problem(stats, schemas.STATS)
+        if wrong:
+            log.warning("stats of %s are invalid: %s; ignored", device_id, wrong)
+            return
+        moved = json.dumps([stats["since_boot"], stats["since_install"], stats["outbox_depth"], stats["recognizer"]],
+                           sort_keys=True)
+        if self._counters.get(device_id) != moved:
+            self._counters[device_id] = moved
+            log.info("device %s: %s", device_id, summary(stats))
 
     def _answer(self, device_id: str, order_id: str, status: str, reason: str | None = None,
                 **extra: Any) -> dict[str, Any]:
