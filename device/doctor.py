@@ -8,7 +8,7 @@ coloured through rich when stdout is a terminal, plain text otherwise (OK/WARN/F
 stdout cannot encode the symbols), then one summary line.
 
 Checks, in order (device/checks/): config, microphone, speaker, wake word, recogniser, GPIO,
-clock, broker, outbox, catalogue. Decisions:
+clock, broker, outbox, catalogue, counters. Decisions:
 - config: a file that does not load stops the doctor there (every other check needs its settings).
 - microphone: records 2 s through the device's Microphone and shows the RMS level in dBFS with a
   meter. All-zero audio fails ("microphone delivers silence"); below -75 dBFS warns (almost silent).
@@ -28,6 +28,8 @@ clock, broker, outbox, catalogue. Decisions:
   aside (a warning); a full one fails. Reports how many orders wait to be sent.
 - catalogue: the [storage] catalog file, else the cached one, else the retained one from the
   broker (5 s); when the broker check failed it is not asked again.
+- counters: the retained stats of the last run from the broker (3 s), else the since-install
+  counters kept next to the outbox, in one line; many wakes followed by no speech warn.
 The service holds the microphone and the pins: stop it first (sudo systemctl stop reorder) and run
 the doctor as its user (sudo -u reorder) so that it reads the same config and files.
 """
@@ -42,6 +44,7 @@ from typing import TextIO
 
 from .checks import ASCII_SYMBOLS, SYMBOLS, Result, Status, failed, from_error
 from .checks.audio import check_microphone, check_speaker
+from .checks.counters import check_counters
 from .checks.engines import check_recognizer, check_wake_word
 from .checks.network import check_broker, check_catalogue
 from .checks.system import check_clock, check_gpio, check_outbox, load_config
@@ -79,6 +82,7 @@ def run_checks(settings: Settings, report: Callable[[Result], None]) -> list[Res
         ("broker", lambda: check_broker(settings)),
         ("outbox", lambda: check_outbox(settings)),
         ("catalogue", lambda: check_catalogue(settings, ask_broker=broker_ok)),
+        ("counters", lambda: check_counters(settings, ask_broker=broker_ok)),
     ]
     for name, step in steps:
         result = guarded(name, step)

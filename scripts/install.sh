@@ -6,9 +6,12 @@
 #   (run by reorder-firstboot.service with --provisioning /boot/firmware/reorder --firstboot)
 #
 # Steps: apt (packages) -> user (system user reorder) -> venv (/opt/reorder/venv) -> pip
-# (the project) -> config (provisioning from the boot partition to /etc/reorder) -> model
+# (the locked dependencies of requirements/device.txt, hash-checked, then the project) -> config
+# (provisioning from the boot partition to /etc/reorder) -> model
 # (speech model for the configured locale, e.g. Moonshine for en-US, then prepared) -> service (systemd unit, enabled and started).
 set -euo pipefail
+# Raspberry Pi OS Bookworm 64-bit only (aarch64, Python 3.11: what requirements/device.txt is locked for);
+# 32-bit Raspberry Pi OS cannot run the device: onnxruntime publishes no 32-bit ARM wheel.
 
 PREFIX=${REORDER_PREFIX:-/opt/reorder}
 CONFIG_DIR=${REORDER_CONFIG_DIR:-/etc/reorder}
@@ -29,6 +32,8 @@ MANIFEST=""
 MODEL_URL=""
 DRY_RUN=0
 TRUST_UNVERIFIED=0
+EXTRAS=""
+KNOWN_EXTRAS=(porcupine vosk prepare)
 FIRSTBOOT=0
 START=1
 ONLY=""
@@ -47,6 +52,8 @@ Install or update the reorder speaker (idempotent: re-running it is safe).
   --manifest FILE        model manifest (default: SOURCE/models/manifest.json)
   --model-url URL        download the model from this mirror (same checksum)
   --trust-unverified     install a model whose manifest entry has no sha256
+  --extras LIST          also install these extras (${KNOWN_EXTRAS[*]}), e.g. vosk for
+                         [recognizer] engine = "vosk", porcupine for [wake] engine = "porcupine"
   --only STEP[,STEP]     run only these steps: ${STEPS[*]}
   --no-start             enable the service but do not (re)start it
   --firstboot            also remove reorder-firstboot.service when done
@@ -71,6 +78,7 @@ while [ $# -gt 0 ]; do
     --manifest) MANIFEST=${2:?--manifest needs a file}; shift ;;
     --model-url) MODEL_URL=${2:?--model-url needs a URL}; shift ;;
     --trust-unverified) TRUST_UNVERIFIED=1 ;;
+    --extras) EXTRAS=${2:?--extras needs a list such as vosk,porcupine}; shift ;;
     --only) ONLY=${2:?--only needs a step list}; shift ;;
     --no-start) START=0 ;;
     --firstboot) FIRSTBOOT=1 ;;
@@ -98,6 +106,14 @@ if [ -n "$ONLY" ]; then
   done
 fi
 [ -d "$SOURCE" ] || die "--source $SOURCE is not a folder; give the project checkout"
+LOCK_DIR=$SOURCE/requirements
+IFS=, read -r -a EXTRA_LIST <<<"$EXTRAS"
+for extra in "${EXTRA_LIST[@]}"; do
+  [[ " ${KNOWN_EXTRAS[*]} " == *" $extra "* ]] || die "--extras: unknown extra '$extra'; extras: ${KNOWN_EXTRAS[*]}"
+done
+if selected pip && [ ! -f "$LOCK_DIR/device.txt" ]; then
+  die "$LOCK_DIR/device.txt not found; give --source the project checkout (scripts/lock writes it)"
+fi
 [ -z "$WHEEL" ] || [ -f "$WHEEL" ] || die "--wheel $WHEEL: no such file"
 if selected pip && [ -z "$WHEEL" ] && [ ! -f "$SOURCE/pyproject.toml" ]; then
   die "--source $SOURCE has no pyproject.toml; give the project checkout or --wheel FILE"
@@ -196,10 +212,19 @@ step_venv() {
 }
 
 step_pip() {
-  local target=${WHEEL:-$SOURCE}
-  step pip "install the project from $target"
-  run "$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check --no-cache-dir \
-    --upgrade-strategy only-if-needed "$target"
+  local target=${WHEEL:-$SOURCE} machine extra
+  local pip=("$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check --no-cache-dir)
+  local locks=(-r "$LOCK_DIR/device.txt")
+  for extra in "${EXTRA_LIST[@]}"; do locks+=(-r "$LOCK_DIR/device-$extra.txt"); done
+  step pip "the locked dependencies (requirements/device.txt${EXTRAS:+ and extras $EXTRAS}), then the project from $target"
+  machine=$(uname -m)
+  case "$machine" in
+    armv6l | armv7l | armhf) die "this is a 32-bit system ($machine); flash Raspberry Pi OS Bookworm 64-bit: onnxruntime has no 32-bit ARM wheel" ;;
+  esac
+  # Exactly the versions and files (sha256) of the lock, on every device, whenever it is flashed.
+  run "${pip[@]}" --require-hashes --no-deps "${locks[@]}"
+  # The project itself: nothing more to fetch, built with the locked setuptools.
+  run "${pip[@]}" --no-deps --no-build-isolation --no-index "$target"
   if [ -z "$WHEEL" ] && [ -f "$SOURCE/README.md" ]; then
     run install -m 0644 "$SOURCE/README.md" "$PREFIX/README.md"
   fi
@@ -244,12 +269,28 @@ except errors.ConfigError as exc:
   fi
 }
 
+# The [wake] engine the device will use (its config's, else the package's default); empty when unreadable.
+wake_engine() {
+  PYTHONPATH="$SOURCE" "$PYTHON" -c 'import sys
+from device import config
+print(config.load(sys.argv[1]).wake.engine)' "$CONFIG_DIR/device.toml" 2>/dev/null || true
+}
+
 step_model() {
-  step model "speech model for the configured locale into $PREFIX/models"
-  local args=(--manifest "$MANIFEST" --config "$CONFIG_DIR/device.toml" --dest "$PREFIX/models")
+  step model "speech model for the configured locale (and wake-word files it needs) into $PREFIX/models"
+  local args=(--manifest "$MANIFEST" --config "$CONFIG_DIR/device.toml" --dest "$PREFIX/models") engine
   if [ -n "$MODEL_URL" ]; then args+=(--url "$MODEL_URL"); fi
   if [ "$TRUST_UNVERIFIED" = 1 ]; then args+=(--trust-unverified); fi
   run "$PYTHON" "$SOURCE/scripts/model_fetch.py" "${args[@]}"
+  # openWakeWord's ONNX files, taken from its wheel as data (the package itself, with scipy and
+  # scikit-learn, is not installed): only for a device configured with that engine.
+  engine=$(wake_engine)
+  if [ "$engine" = openwakeword ]; then
+    run "$PYTHON" "$SOURCE/scripts/model_fetch.py" --manifest "$MANIFEST" --name openwakeword-0.4.0 \
+      --dest "$PREFIX/models"
+  elif [ -z "$engine" ]; then
+    note "wake-word engine unknown until $CONFIG_DIR/device.toml is in place (with openwakeword, re-run --only model)"
+  fi
   # Whisper (fr-FR): model_fetch joined and verified model.bin; write the encoder-only copy the device loads.
   if [ -f "$PREFIX/models/whisper-base/model.bin" ]; then
     run "$PREFIX/venv/bin/python" -m device.adapters.whisper_prepare --out "$PREFIX/models/whisper-base" --quiet

@@ -17,6 +17,7 @@ import pytest
 
 from device.checks import Result, split_message
 from device.checks.audio import check_microphone, check_speaker, level_dbfs, meter
+from device.checks.counters import check_counters
 from device.checks.engines import check_recognizer, check_wake_word
 from device.checks.network import check_broker, check_catalogue
 from device.checks.system import check_clock, check_config, check_gpio, check_outbox, load_config
@@ -99,7 +100,7 @@ def test_the_whole_doctor_prints_one_line_per_check_and_fails_only_on_the_missin
     assert "Traceback" not in done.stderr, done.stderr
     lines = done.stdout.splitlines()
     names = ["config", "microphone", "speaker", "wake word", "recogniser", "GPIO", "clock", "broker", "outbox",
-             "catalogue"]
+             "catalogue", "counters"]
     assert [re.match(r"^[✓✗!] ([^:]+):", line).group(1) for line in lines[:-1]] == names, done.stdout
     for name in ("config", "wake word", "recogniser", "GPIO", "broker", "outbox", "catalogue"):
         assert line_of(done.stdout, name).startswith("✓ "), done.stdout
@@ -519,3 +520,33 @@ def test_the_doctor_works_on_an_mqtt_3_1_1_broker_and_leaves_no_session(tmp_path
         client.loop_stop()
         client.disconnect()
     assert present == [False]
+
+
+# -- counters ----------------------------------------------------------------------------------------
+
+def test_counters_from_the_retained_stats_else_the_file_and_many_false_wakes_warn(tmp_path, mosquitto):
+    from device.events import IntentEvent, NONE, Rejected, StateChanged, Timeout, Wake
+    from device.stages.stats import Stats, StatsFile, stats_payload
+
+    settings = settings_of(write_config(tmp_path, mosquitto.url))
+    assert check_counters(settings, timeout=0.5).line() == (
+        f"✓ counters: none yet (the device writes {tmp_path / 'state' / 'stats.json'} after its first request)")
+    stats = Stats("pocketsphinx", booted_at="2026-11-22T13:00:00Z")
+    for event in (Wake(0.0, "openwakeword", "hey_jarvis", 0.9), StateChanged(0.0, "listening", "idle"),
+                  IntentEvent(2.0, NONE), Rejected(2.0, "not-in-catalog")):
+        stats.observe(event)
+    StatsFile(tmp_path / "state" / "stats.json").save(stats.saved())
+    from_file = check_counters(settings, timeout=0.5)
+    assert from_file.status == "pass" and from_file.detail.startswith("since install (2026-11-22T13:00:00Z): 1 wakes")
+    assert "1 refused (not-in-catalog 1)" in from_file.detail
+    for _ in range(12):  # the TV: wakes nobody followed
+        for event in (Wake(0.0, "openwakeword", "hey_jarvis", 0.9), StateChanged(0.0, "listening", "idle"),
+                      Timeout(5.0, during="listening")):
+            stats.observe(event)
+    payload = stats_payload(stats, "kitchen-01", "1.0.0", "2026-11-22T14:00:00Z", 0, 5_000_000)
+    publish_retained(mosquitto.port, "reorder/v1/devices/kitchen-01/stats", json.dumps(payload).encode())
+    retained = check_counters(settings)
+    assert retained.status == "warn" and retained.detail.startswith("last run: pocketsphinx no request yet, up ")
+    assert "13 wakes (12 false)" in retained.detail and "(at 2026-11-22T14:00:00Z)" in retained.detail
+    assert retained.detail.endswith("; 12 of 13 wakes were followed by no speech") and "[wake] threshold" in retained.fix
+    assert check_counters(settings, ask_broker=False).detail.startswith("since install (")

@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 import threading
+import tomllib
 import zipfile
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -426,7 +427,9 @@ def test_dry_run_lists_every_step_and_changes_nothing(tmp_path: Path) -> None:
     headers = re.findall(r"^==> \[\d+\] (\w+):", out, re.MULTILINE)
     assert headers == [*STEPS, "firstboot"]
     assert f"python3 -m venv --system-site-packages {tmp_path}/opt/venv" in out.replace(sys.executable, "python3")
-    assert f"-m pip install --disable-pip-version-check --no-cache-dir --upgrade-strategy only-if-needed {ROOT}" in out
+    pip = "-m pip install --disable-pip-version-check --no-cache-dir"
+    assert f"{pip} --require-hashes --no-deps -r {ROOT}/requirements/device.txt\n" in out  # the lock, hashed
+    assert f"{pip} --no-deps --no-build-isolation --no-index {ROOT}\n" in out  # then the project, nothing else
     assert re.search(r"useradd --system --user-group .* reorder$", out, re.MULTILINE) or "user reorder exists" in out
     assert "usermod --append --groups audio\\,gpio reorder" in out
     assert f"install -m 0640 -o root -g reorder {boot}/device.toml {tmp_path}/etc/device.toml" in out
@@ -442,6 +445,67 @@ def test_dry_run_lists_every_step_and_changes_nothing(tmp_path: Path) -> None:
         assert f"[dry-run] {command}" in out
     assert out.rstrip().endswith("(dry run: nothing was changed)")
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_extras_add_their_lock_files_and_an_unknown_extra_is_refused(tmp_path: Path) -> None:
+    result = install(tmp_path, "--dry-run", "--only", "pip", "--extras", "vosk,porcupine")
+    assert result.returncode == 0, result.stderr
+    assert (f"--require-hashes --no-deps -r {ROOT}/requirements/device.txt -r {ROOT}/requirements/device-vosk.txt "
+            f"-r {ROOT}/requirements/device-porcupine.txt\n") in result.stdout
+    refused = install(tmp_path, "--dry-run", "--extras", "demo")
+    assert refused.returncode == 1 and "unknown extra 'demo'" in refused.stderr
+
+
+def test_a_32_bit_system_is_refused_before_pip_runs(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uname").write_text("#!/bin/sh\necho armv7l\n")
+    (bin_dir / "uname").chmod(0o755)
+    env = sandbox_env(tmp_path, PATH=f"{bin_dir}:{os.environ['PATH']}")
+    result = install(tmp_path, "--dry-run", "--only", "pip", env=env)
+    assert result.returncode == 1 and "32-bit" in result.stderr and "64-bit" in result.stderr
+    assert "pip install" not in result.stdout
+
+
+@pytest.mark.parametrize(("engine", "fetched"), [("openwakeword", True), ("porcupine", False)])
+def test_the_model_step_fetches_openwakeword_files_only_for_that_engine(tmp_path: Path, engine: str,
+                                                                         fetched: bool) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "device.toml").write_text(f'[device]\nid = "k1"\n[wake]\nengine = "{engine}"\n')
+    result = install(tmp_path, "--dry-run", "--only", "model")
+    assert result.returncode == 0, result.stderr
+    assert ("model_fetch.py --manifest " in result.stdout and
+            ("--name openwakeword-0.4.0" in result.stdout) == fetched)
+
+
+def test_the_lock_files_pin_every_dependency_with_hashes() -> None:
+    """requirements/device*.txt (scripts/lock) cover pyproject.toml's core and device extras, each exactly once."""
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    versions: dict[str, str] = {}
+    files: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "requirements").glob("device*.txt")):
+        text = path.read_text()
+        pins = re.findall(r"^([a-z0-9][a-z0-9._-]*)==(\S+)((?: \\\n    --hash=\S+)*)$", text, re.MULTILINE)
+        assert len(pins) == len(re.findall(r"^[^#\s]", text, re.MULTILINE)), f"{path.name}: a line is not a pin"
+        for name, version, hashes in pins:
+            assert versions.setdefault(name, version) == version, f"{name} has two versions"  # an extra may repeat it
+            assert re.fullmatch(r"( \\\n    --hash=sha256:[0-9a-f]{64})+", hashes), f"{name}: no sha256 ({path.name})"
+            files.setdefault(name, set()).add(path.name)
+
+    def check(requirement: str, lock_files: set[str]) -> None:
+        req = Requirement(requirement)
+        name = re.sub(r"[-_.]+", "-", req.name).lower()
+        assert files.get(name, set()) & lock_files, f"{req.name} is not in {sorted(lock_files)}"
+        assert req.specifier.contains(versions[name], prereleases=True), f"{name}=={versions[name]} !{req.specifier}"
+
+    for requirement in project["dependencies"]:
+        check(requirement, {"device.txt"})
+    for extra in ("porcupine", "vosk", "prepare"):
+        for requirement in project["optional-dependencies"][extra]:
+            check(requirement, {"device.txt", f"device-{extra}.txt"})
+    assert int(versions["setuptools"].split(".")[0]) >= 77 and files["setuptools"] == {"device.txt"}  # builds the project (SPDX licence) offline
 
 
 def test_dry_run_only_some_steps_and_no_start(tmp_path: Path) -> None:

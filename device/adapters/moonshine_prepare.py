@@ -207,6 +207,9 @@ def prepare(source: Path, out: Path, variant: str = "int8", force: bool = False)
         sources = {name: sha256_of(src / name) for name in SOURCE_FILES}
         if not force and is_current(out, sources, variant):
             return False
+        from ..extras import require
+
+        require("onnx", "prepare", "preparing the Moonshine model")  # not on a device once it is prepared
         stage = scratch / "out"
         stage.mkdir()
         convert(src / "encoder_model.ort", stage / "encoder.onnx", variant, scratch)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -42,11 +43,24 @@ WARM_UP = 5
 """Scores forced to 0 after start or reset while the score history fills, as openwakeword."""
 
 
+MODEL_NAME = "openwakeword-0.4.0"
+"""The models/manifest.json entry (the wheel's model files, sha256-checked) scripts/install.sh installs."""
+FETCH = (f"on a device: sudo scripts/install.sh --only model (with [wake] engine = \"openwakeword\"); elsewhere: "
+         f"python3 scripts/model_fetch.py --name {MODEL_NAME} --dest ~/.local/share/reorder/models, "
+         f"or pip install openwakeword==0.4.0 (the [bench] extra)")
+
+
 def models_dir() -> Path:
-    """The openwakeword wheel's resources/models, found without importing the package."""
+    """Where the feature and keyword models are: the manifest's folder ($REORDER_MODELS_DIR, /opt/reorder/models,
+    ~/.local/share/reorder/models), else an installed openwakeword wheel's resources/models (found, not imported)."""
+    roots = [Path(os.environ["REORDER_MODELS_DIR"]).expanduser()] if os.environ.get("REORDER_MODELS_DIR") else []
+    roots += [Path("/opt/reorder/models"), Path.home() / ".local" / "share" / "reorder" / "models"]
+    for root in roots:
+        if (root / MODEL_NAME / "melspectrogram.onnx").is_file():
+            return root / MODEL_NAME
     spec = importlib.util.find_spec("openwakeword")
     if spec is None or not spec.submodule_search_locations:
-        raise ModelError("openwakeword is not installed; pip install openwakeword==0.4.0 (its wheel ships the models)")
+        raise ModelError(f"openWakeWord's model files are not installed; {FETCH}")
     return Path(next(iter(spec.submodule_search_locations))) / "resources" / "models"
 
 
@@ -60,7 +74,7 @@ def model_path(keyword: str) -> Path:
     else:
         path = models_dir() / f"{keyword}_v0.1.onnx"
     if not path.is_file():
-        raise ModelError(f"openWakeWord model {path} is missing; reinstall openwakeword==0.4.0 (its wheel ships it)")
+        raise ModelError(f"openWakeWord model {path} is missing; {FETCH}")
     return path
 
 

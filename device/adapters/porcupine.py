@@ -53,8 +53,9 @@ class Porcupine:
     name = "porcupine"
 
     def __init__(self, keyword: str, access_key: str, sensitivity: float = 0.5) -> None:
-        import pvporcupine
+        from ..extras import require
 
+        pvporcupine = require("pvporcupine", "porcupine", "[wake] engine = \"porcupine\"")
         kwargs: dict = {"access_key": access_key, "sensitivities": [sensitivity]}
         keyword = builtin_keyword(keyword, pvporcupine.KEYWORDS)
         if keyword.endswith(".ppn"):

@@ -39,8 +39,9 @@ class Vosk:
         if not model_dir.is_dir():
             raise ModelError(f"Vosk model directory {model_dir} does not exist; run scripts/install.sh "
                              f"(it fetches the model for the locale) or fix [recognizer] vosk_model")
-        import vosk
+        from ..extras import require
 
+        vosk = require("vosk", "vosk", "[recognizer] engine = \"vosk\"")
         vosk.SetLogLevel(-1)
         try:
             self._model = vosk.Model(str(model_dir))

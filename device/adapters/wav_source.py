@@ -43,7 +43,12 @@ def load_wav(path: str | Path) -> np.ndarray:
     samples = samples[: len(samples) // channels * channels].reshape(-1, channels).mean(axis=1)
     if rate != SAMPLE_RATE:
         log.info("%s: resampling %d Hz to %d Hz", path, rate, SAMPLE_RATE)
-        from scipy.signal import resample_poly  # only files at other rates pay for scipy
+        try:
+            from scipy.signal import resample_poly  # only files at other rates pay for scipy (not on a device)
+        except ImportError:
+            raise AudioError(f"audio file {path} is at {rate} Hz: resampling it needs scipy (pip install scipy, "
+                             f"or the [bench] extra), or convert it first: sox {path} -r 16000 -c 1 -b 16 "
+                             f"out.wav") from None
 
         g = gcd(rate, SAMPLE_RATE)
         samples = resample_poly(samples, SAMPLE_RATE // g, rate // g)

@@ -57,6 +57,10 @@ class DemoFailed(ReorderError):
 def main(args: argparse.Namespace) -> int:
     """Run the demo; 0 when the order was accepted (or the user cancelled or quit), else one line and 1."""
     locale, wav, words = SAMPLES[args.lang]
+    from ..extras import require
+
+    for module in ("amqtt", "rich"):  # the embedded broker, the live view
+        require(module, "demo", "reorder demo")
     _check_language(locale)
     if args.mic:
         _check_microphone()
