@@ -244,3 +244,29 @@ def test_the_mute_topic_is_not_heard_unless_asked_for(device, mosquitto):
     d = device()
     publish(mosquitto.port, TOPICS.mute, b"ON")
     assert not wait_until(lambda: d.loop.muted, d, timeout=1.0)
+
+
+def test_a_household_broker_hears_the_device_while_the_stores_is_down_and_carries_mute(tmp_path, speech_dir):
+    from tests.conftest import Mosquitto, free_port
+
+    household = Mosquitto(tmp_path / "household").start()
+    dead = f"mqtt://127.0.0.1:{free_port()}"  # the store's broker is down all along
+    data = {"device": {"id": DEVICE}, "gpio": {"pin_factory": "mock"}, "mqtt": {"broker": dead},
+            "recognizer": {"engine": "pocketsphinx"},
+            "home_assistant": {"enabled": True, "broker": household.url, "mute_command": True},
+            "storage": {"outbox": str(tmp_path / "outbox.sqlite3"), "catalog": str(CATALOG)}}
+    d = build(config.from_mapping(data, "test"), WavSource(speech.silence(speech_dir, 1.0)), lambda e: None,
+              play_audio=False)
+    try:
+        assert wait_until(lambda: d.mirror.link.connected, d)
+        time.sleep(0.3)
+        seen = Retained(household.port, "#")
+        assert seen.json(TOPICS.state)["online"] is True and seen.json(TOPICS.stats)["schema"] == "reorder.stats/1"
+        assert f"homeassistant/switch/{DEVICE}/mute/config" in seen.messages
+        publish(household.port, TOPICS.mute, b"ON")
+        assert wait_until(lambda: d.loop.muted, d)
+        assert wait_until(lambda: Retained(household.port, TOPICS.state, wait=0.2).json(TOPICS.state)["muted"], d)
+        assert d.loop.state.value == "muted" and not d.loop.delivery.connected
+    finally:
+        d.close(flush_seconds=0.1)
+        household.stop()
