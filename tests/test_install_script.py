@@ -339,10 +339,18 @@ def test_the_shipped_manifest() -> None:
             assert re.fullmatch(r"[0-9a-f]{64}", part["sha256"]) and 50_000_000 < part["size"] < 60_000_000
             assert set(m["file_sha256"]) == {"encoder_model.ort", "decoder_model_merged.ort", "tokenizer.bin"}
             continue
+        if m.get("engine") == "openwakeword":  # model files taken from the wheel as data, never by locale
+            (part,) = m["parts"]
+            assert m["locale"] == "*" and m["license"] == "CC-BY-NC-SA-4.0" and "non-commercial" in m["source"]
+            assert part["url"].startswith("https://files.pythonhosted.org/packages/") and part["size"] == 9_285_483
+            assert set(m["file_sha256"]) == set(m["files"]) - {"LICENSE"} >= {"melspectrogram.onnx",
+                                                                               "embedding_model.onnx",
+                                                                               "hey_jarvis_v0.1.onnx"}
+            continue
         assert m["url"] == f"https://alphacephei.com/vosk/models/{m['name']}.zip"
         assert m["sha256"] is None or re.fullmatch(r"[0-9a-f]{64}", m["sha256"])
         assert m["size"] is None or 30_000_000 < m["size"] < 60_000_000
-    assert len(entries) == 4
+    assert len(entries) == 5
 
 
 def test_a_model_in_two_parts_is_assembled_and_checked(tmp_path: Path) -> None:
@@ -531,7 +539,8 @@ def test_install_sh_refuses_bad_options(tmp_path: Path, args: list[str], words: 
 def test_model_step_of_install_sh_with_a_local_server(tmp_path: Path, server: ModelServer, archive: bytes) -> None:
     """The real install.sh model step: locale read from the installed config, model verified and unpacked."""
     (tmp_path / "etc").mkdir()
-    (tmp_path / "etc" / "device.toml").write_text('[device]\nid = "k1"\nlocale = "en-US"\n')
+    (tmp_path / "etc" / "device.toml").write_text('[device]\nid = "k1"\nlocale = "en-US"\n'
+                                                  '[wake]\nengine = "microwakeword"\n')  # no wake-word files to fetch
     manifest = write_manifest(tmp_path / "manifest.json", server.url, archive)
     result = install(tmp_path, "--only", "model", "--manifest", manifest)
     assert result.returncode == 0, result.stderr

@@ -4,6 +4,11 @@ The model folder is written by adapters.moonshine_prepare from the moonshine-cpp
 (`scripts/dev setup` on a laptop or in CI, scripts/install.sh on a device). The encoder runs once
 per request; the merged decoder runs once for the prompt (BOS, computing the cross-attention cache)
 and then one token per call for a whole beam at a time, the beam's self-attention caches stacked.
+
+Defaults measured in BENCHMARKS.md ("moonshine-variants"): int8 MatMul weights, memory arena off,
+weight pre-packing on (off saves ~40 MB of RSS for 1.6-2.3x the decoder time). With int8 weights a
+hypothesis's scores move slightly with its batch-mates (one activation scale per batch, up to
+~0.2 nats on likely tokens); fp32 weights (`moonshine_prepare --variant fp32`) batch exactly.
 """
 
 from __future__ import annotations

@@ -1,0 +1,59 @@
+"""Packaging: one version, the SPDX licence, a core without the demo/bench/test tools, a build without warnings."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+from device import __version__
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _names(requirements: list[str]) -> set[str]:
+    return {re.split(r"[\s\[<>=!~;]", r, maxsplit=1)[0].lower() for r in requirements}
+
+
+def test_the_version_has_one_source_shown_by_the_command():
+    project = PROJECT["project"]
+    assert "version" not in project and project["dynamic"] == ["version"]
+    assert PROJECT["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "device.__version__"}
+    done = subprocess.run([sys.executable, "-m", "device", "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"reorder {__version__}"
+    assert f"## [{__version__}]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_the_core_holds_no_demo_bench_test_or_optional_engine_package():
+    core = _names(PROJECT["project"]["dependencies"])
+    for tool in ("openwakeword", "scipy", "scikit-learn", "rich", "amqtt", "sdnotify", "pvporcupine", "vosk", "onnx",
+                 "pytest", "psycopg"):
+        assert tool not in core, f"{tool} is in the core"
+    extras = PROJECT["project"]["optional-dependencies"]
+    assert {"porcupine", "vosk", "prepare", "store", "demo", "bench", "test"} <= set(extras)
+
+
+def test_the_wheel_builds_without_a_warning_and_declares_the_spdx_licence(tmp_path):
+    assert PROJECT["project"]["license"] == "Apache-2.0"
+    source = tmp_path / "src"  # a copy: an in-tree build would leave build/ behind in the checkout
+    shutil.copytree(ROOT / "device", source / "device", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md", "LICENSE", "NOTICE.md"):
+        if (ROOT / name).exists():
+            shutil.copyfile(ROOT / name, source / name)
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                           "-v", "-w", str(tmp_path), str(source)], capture_output=True, text=True, check=False,
+                          cwd=tmp_path, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    build_output = "\n".join(line for line in (done.stdout + done.stderr).splitlines()
+                             if "Location 'file:" not in line  # this machine's pip.conf, not the project
+                             and "byte-compiling is disabled" not in line)  # PYTHONDONTWRITEBYTECODE here
+    assert not re.search(r"(?i)deprecat|SetuptoolsWarning|warning:", build_output), build_output[-3000:]
+    (wheel,) = tmp_path.glob("reorder_speaker-*.whl")
+    with zipfile.ZipFile(wheel) as zf:
+        meta = zf.read(f"reorder_speaker-{__version__}.dist-info/METADATA").decode()
+    assert f"Version: {__version__}\n" in meta and "License-Expression: Apache-2.0\n" in meta
