@@ -301,11 +301,25 @@ step_model() {
   for candidate in "$PREFIX"/models/moonshine-cpp-*/; do
     if [ -f "$candidate/encoder_model.ort" ]; then source=${candidate%/}; fi
   done
+  [ -n "$source" ] || return 0
+  # Rebuilding the graphs needs onnx (the [prepare] extra, hashed like the core): installed for the
+  # preparation only, unless --extras prepare keeps it; the device itself never imports it.
+  local onnx_for_now=0
+  if ! "$PREFIX/venv/bin/python" -c 'import onnx' 2>/dev/null; then
+    onnx_for_now=1
+    run "$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check --no-cache-dir --require-hashes \
+      --no-deps -r "$LOCK_DIR/device-prepare.txt"
+  fi
   # Preparing takes about 1.7 GB of memory for a minute: where it fails the install goes on, and the
   # device uses Vosk or pocketsphinx for English (a folder prepared on another machine can be copied in).
-  if [ -n "$source" ] && ! run "$PREFIX/venv/bin/python" -m device.adapters.moonshine_prepare --from "$source" \
+  if ! run "$PREFIX/venv/bin/python" -m device.adapters.moonshine_prepare --from "$source" \
     --out "$PREFIX/models/moonshine-base-en" --quiet; then
     note "Moonshine was not prepared (see above); English falls back to Vosk or pocketsphinx"
+  fi
+  if [ "$onnx_for_now" = 1 ]; then
+    local added
+    mapfile -t added < <(sed -n 's/^\([A-Za-z0-9][A-Za-z0-9._-]*\)==.*/\1/p' "$LOCK_DIR/device-prepare.txt")
+    run "$PREFIX/venv/bin/python" -m pip uninstall --disable-pip-version-check --yes --quiet "${added[@]}"
   fi
 }
 

@@ -486,6 +486,21 @@ def test_the_model_step_fetches_openwakeword_files_only_for_that_engine(tmp_path
             ("--name openwakeword-0.4.0" in result.stdout) == fetched)
 
 
+def test_onnx_is_installed_for_the_moonshine_preparation_only(tmp_path: Path) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "device.toml").write_text('[device]\nid = "k1"\n[wake]\nengine = "microwakeword"\n')
+    wheel_files = tmp_path / "opt" / "models" / "moonshine-cpp-0.1.4"
+    wheel_files.mkdir(parents=True)
+    (wheel_files / "encoder_model.ort").write_bytes(b"")
+    result = install(tmp_path, "--dry-run", "--only", "model")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    add = out.index(f"--require-hashes --no-deps -r {ROOT}/requirements/device-prepare.txt")
+    prepare = out.index(f"-m device.adapters.moonshine_prepare --from {wheel_files}")
+    remove = out.index("-m pip uninstall --disable-pip-version-check --yes --quiet ml-dtypes onnx")
+    assert add < prepare < remove
+
+
 def test_the_lock_files_pin_every_dependency_with_hashes() -> None:
     """requirements/device*.txt (scripts/lock) cover pyproject.toml's core and device extras, each exactly once."""
     from packaging.requirements import Requirement
