@@ -315,6 +315,48 @@ def test_cli_refuses_a_wrong_number_of_workers_in_one_line(tmp_path, workers):
     assert err.count("\n") == 1 and f"--workers must be 1 to 64 (got {workers})" in err, err
 
 
+def test_broker_connection_cut_while_workers_hold_orders_loses_nothing(broker, database, catalogue, subscriber):
+    """The store's MQTT connection cut (TCP proxy) three times while its 4 workers are busy."""
+    status = subscriber(broker.port, EVERY_STATUS)
+    proxy = TcpProxy(broker.port, seed=18).start()
+    handled: list[dict] = []
+    store = StoreBackend(proxy.url, database, catalogue=catalogue, client_id="store-cut", watch_state=False,
+                         on_order=lambda request, answer: handled.append(answer)).start()
+    fleet = Fleet(broker.port, devices=4, orders=300)
+    try:
+        def cut_along_the_way() -> None:
+            for when in (100, 250, 400):  # of the 600 deliveries
+                while len(handled) < when and time.monotonic() < deadline:
+                    time.sleep(0.002)
+                proxy.cut()
+
+        deadline = time.monotonic() + 60
+        cutter = threading.Thread(target=cut_along_the_way)
+        cutter.start()
+        fleet.send_all()
+        cutter.join(60)
+        ids = {p["order_id"] for p in fleet.sent}
+        while time.monotonic() < deadline:
+            accepted = {a["order_id"] for _, a in list(status.messages) if a["status"] == "accepted"}
+            if accepted >= ids:
+                break
+            time.sleep(0.1)
+    finally:
+        store.stop()
+        proxy.close()
+        fleet.close()
+    assert proxy.cuts == 3
+    # Every order answered `accepted` on its device's topic (QoS 1: an answer in flight during a cut
+    # may arrive twice), and applied once: the store answered `accepted` once per order.
+    assert {a["order_id"] for _, a in status.messages if a["status"] == "accepted"} == ids
+    applied = Counter(a["order_id"] for a in handled if a["status"] != "duplicate")
+    assert set(applied) == ids and set(applied.values()) == {1}
+    assert {a["status"] for a in handled} == {"accepted", "duplicate"}
+    assert len(handled) > 600, "no order was delivered again: the cuts came too late to test anything"
+    in_book = rows(database)
+    assert len(in_book) == 300 and {r[0] for r in in_book} == ids
+
+
 class CommitCutter(list):
     """A TcpProxy capture that, on chosen COMMITs, holds the server's reply and cuts the connection."""
 

@@ -84,6 +84,7 @@ class StoreSession:
         self._refusal: str | None = None
         self._refusal_code = 0
         self._workers: Workers | None = None
+        self._connection = 0  # counts successful connects: a worker acknowledges on the one it got the message on
 
     @property
     def connected(self) -> bool:
@@ -145,6 +146,7 @@ class StoreSession:
                 self._refusal, self._refusal_code = f"refused the connection ({reason})", reason.value
                 self._ready.set()
                 return
+            self._connection += 1
             log.info("connected to %s as %s (%s session)", self.broker_url, self.client_id,
                      "resumed" if flags.session_present else "new")
             client.subscribe([(topic, 1) for topic in subscriptions])
@@ -162,12 +164,14 @@ class StoreSession:
 
         def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
             if self._workers is not None:
-                self._workers.put(msg.topic, msg.payload, msg.mid, msg.qos)
+                self._workers.put(msg.topic, msg.payload, msg.mid, msg.qos, self._connection)
             elif handle(msg.topic, msg.payload):
                 client.ack(msg.mid, msg.qos)
 
         if self.workers > 1 and self._workers is None:
-            self._workers = Workers(self.workers, handle, lambda mid, qos: client.ack(mid, qos), self.client_id)
+            self._workers = Workers(self.workers, handle, lambda mid, qos: client.ack(mid, qos),
+                                    lambda connection: connection == self._connection and client.is_connected(),
+                                    self.client_id)
 
         client.on_connect, client.on_subscribe = on_connect, on_subscribe
         client.on_disconnect, client.on_message = on_disconnect, on_message
