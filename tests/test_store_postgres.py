@@ -307,6 +307,17 @@ def test_cli_refuses_an_unreachable_database_in_one_line_without_its_password(mo
     assert "s3cret" not in err
 
 
+def test_cli_without_psycopg_names_the_store_extra_in_one_line(tmp_path):
+    code = ("import sys; sys.modules['psycopg'] = None; from device.store.cli import main;"
+            " sys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", code, "--db", "postgresql://store:s3cret@127.0.0.1:1/orders"],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "needs the [store] extra" in done.stderr, done.stderr
+    assert "s3cret" not in done.stderr
+
+
 @pytest.mark.parametrize("workers", ["0", "65"])
 def test_cli_refuses_a_wrong_number_of_workers_in_one_line(tmp_path, workers):
     proc = _cli("--db", "x.db", "--workers", workers, cwd=tmp_path)

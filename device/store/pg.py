@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError
+from ..extras import require
 from .db import CancelOutcome, Recorded, iso
 
 try:
@@ -95,7 +96,7 @@ class PostgresBook:
     def __init__(self, url: str, retry_min: float = 0.2, retry_max: float = 5.0) -> None:
         self.where = redact(url)
         if psycopg is None:
-            raise ConfigError(f"--db {self.where} needs psycopg 3: pip install 'reorder-speaker[store]'")
+            require("psycopg", "store", f"--db {self.where}")  # raises MissingExtra, one line
         self.errors: tuple[type[BaseException], ...] = (psycopg.Error,)
         self.retry_min, self.retry_max = retry_min, retry_max
         self._local = threading.local()
