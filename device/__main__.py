@@ -186,7 +186,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     return run(args)
 
 
-COMMANDS = {"transcribe": cmd_transcribe, "parse": cmd_parse, "replay": cmd_replay, "run": cmd_run, "demo": cmd_demo, "doctor": cmd_doctor}
+COMMANDS = {"transcribe": cmd_transcribe, "parse": cmd_parse, "replay": cmd_replay, "run": cmd_run, "demo": cmd_demo,
+            "doctor": cmd_doctor}
 
 
 def main(argv: list[str] | None = None) -> int:

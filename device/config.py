@@ -304,7 +304,8 @@ def _check_ranges(s: Settings) -> None:
     need(bool(d.id) and all(c.isalnum() or c in "-_" for c in d.id) and len(d.id) <= 64, "device", "id",
          f"must be 1-64 letters, digits, '-' or '_' (got {d.id!r})")
     w = s.wake
-    need(0 <= w.threshold < 1, "wake", "threshold", f"must be between 0 and 1 (got {w.threshold}; 0 = the engine's own)")
+    need(0 <= w.threshold < 1, "wake", "threshold",
+         f"must be between 0 and 1 (got {w.threshold}; 0 = the engine's own)")
     need(0 < w.sensitivity <= 1, "wake", "sensitivity", f"must be between 0 and 1 (got {w.sensitivity})")
     need(w.refractory_seconds >= 0, "wake", "refractory_seconds", "must not be negative")
     r = s.recognizer

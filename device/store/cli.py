@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     from ..adapters.systemd import log_handler
 
     # Time-stamped lines in a terminal; under systemd, journal lines (priority prefix, journald's time stamp).
-    logging.basicConfig(level=logging.INFO, handlers=[log_handler(sys.stderr, "%(asctime)s %(levelname)s %(name)s: %(message)s")])
+    handler = log_handler(sys.stderr, "%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     backend: StoreBackend | None = None
     try:
         if args.password_file and not args.username:
