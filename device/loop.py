@@ -39,7 +39,8 @@ from .inputs import Acked, BrokerDown, BrokerUp, ButtonEdge, CatalogueArrived, M
 from .stages import grammar as grammars
 from .stages import guards
 from .stages.audio_source import FRAME_SECONDS, SILENT_FRAME
-from .stages.button import PressTimer
+from .stages.button import Down, PressTimer
+from .stages.button import Press as Gesture
 from .stages.confirmation import Pending, Press, Session
 from .stages.delivery import Delivery
 from .stages.endpointer import Endpointer, Outcome
@@ -168,8 +169,9 @@ class Loop:
 
     def _turn(self, frame: bytes | None) -> None:
         self._drain_inbox()
-        if self.button.tick(self.t):
-            self._long_press()
+        for gesture in self.button.tick(self.t):
+            if not self.muted:
+                self._gesture(gesture)
         if frame is not None and not self.muted:
             self._hear(frame)
         self._check_timers()
@@ -294,22 +296,29 @@ class Loop:
 
     # -- the button -------------------------------------------------------------------------------
     def _button(self, edge: ButtonEdge) -> None:
-        if self.muted:
-            return
-        if edge.pressed:
-            self.button.pressed(self.t)
+        self.button.edge(edge.pressed, self.t)  # raw, chatter included: stages.button debounces
+
+    def _gesture(self, gesture: Down | Gesture) -> None:
+        if isinstance(gesture, Down):
             if self.state in AT_REST | {State.REJECTED, State.ERROR}:  # push-to-talk
                 self.button.use()
                 self._start_listening()
-            return
-        press = self.button.released(self.t)
-        if not press:
-            return
+        elif gesture.long:
+            self._long_press()
+        else:
+            self._short_press(gesture)
+
+    def _short_press(self, press: Gesture) -> None:
         meaning = self.session.press(press.down, self.t, self.state is State.CONFIRMING, self.state in UNDOABLE)
         if meaning is Press.EARLY:
-            self.emit(Ignored(self.t, "press", "the items and total were not read back yet"))
+            asked = self.session.pending is not None and self.session.pending.asked_again
+            self.emit(Ignored(self.t, "press", "before \"press again\" was said" if asked
+                              else "the items and total were not read back yet"))
+        elif meaning is Press.TOO_SOON:
+            self.emit(Ignored(self.t, "press", "too soon after the confirmation to undo it"))
         elif meaning is Press.AGAIN:
-            self._say(message("press-again", self.locale))
+            assert self.session.pending is not None
+            self.session.pending.again_said(self._say(message("press-again", self.locale)), self.t)
         elif meaning is Press.CONFIRM:
             assert self.session.pending is not None
             self._confirm(self.session.pending, "button")
@@ -390,6 +399,7 @@ class Loop:
         if muted == self.muted:
             return
         self.muted = muted
+        self.button.reset()  # a press held across a mute change does nothing
         if muted:
             if self.state is State.CONFIRMING:
                 self.emit(Cancelled(self.t, by="mute"))

@@ -132,13 +132,59 @@ def test_daily_limit_and_repeat_guard(device, store, speech_dir):
     t1 = clip.end_of(3) + READBACK
     t2 = clip.end_of(7) + READBACK + 1.5  # the repeat read-back is longer
     t3 = clip.end_of(11) + READBACK
-    run_replay(d, PressPlan(short=[t1, t2, t2 + 0.6, t3]), linger=1.0)
+    run_replay(d, PressPlan(short=[t1, t2, t2 + 3.0, t3]), linger=1.0)  # the second after "press again"
     prompts = of(events, "prompt")
     heard = [(e.get("text"), e.get("detail")) for e in events if e["event"] in ("transcript", "rejected")]
     assert len(prompts) == 2, heard
     assert "recently" in prompts[1]["text"] and "twice" in prompts[1]["text"]
     assert len(of(events, "queued")) == 2  # the repeat needed, and got, two presses
     assert [r["reason"] for r in of(events, "rejected")] == ["daily-limit"]
+
+
+def bouncy(pin, down: bool):
+    """A mechanical switch's edge: three edges 2 ms apart (gpiozero mock pin), ending down or up."""
+    steps = [pin.drive_low, pin.drive_high, pin.drive_low] if down else [pin.drive_high, pin.drive_low,
+                                                                          pin.drive_high]
+
+    def act() -> None:
+        for i, step in enumerate(steps):
+            if i:
+                time.sleep(0.002)
+            step()
+    return act
+
+
+def bouncy_press(pin, at: float, held: float = 0.15) -> list:
+    return [(at, bouncy(pin, True)), (at + held, bouncy(pin, False))]
+
+
+def test_one_bouncy_press_confirms_once_and_a_press_right_after_does_not_undo(device, store, speech_dir):
+    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", 1.0)])
+    d, events = device(clip, confirmation={"undo_seconds": 5})
+    pin = d.panel.confirm_button.pin
+    at = clip.end_of(3) + READBACK
+    run_replay(d, PressPlan(), actions=[*bouncy_press(pin, at), *bouncy_press(pin, at + 0.5)], linger=1.0)
+    assert [e["by"] for e in of(events, "confirmed")] == ["button"]
+    assert len(of(events, "queued")) == 1 and of(events, "cancelled") == []
+    assert [e["why"] for e in of(events, "ignored")] == ["too soon after the confirmation to undo it"]
+    assert [e["status"] for e in of(events, "status")] == ["accepted"]
+
+
+def test_a_repeat_order_needs_a_second_press_after_press_again_was_said(device, store, speech_dir):
+    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", 8.0), ("speech", "hey jarvis"),
+                             ("silence", 0.7), ("speech", "order two bottles of milk"), ("silence", 1.0)])
+    d, events = device(clip, confirmation={"undo_seconds": 3})
+    pin = d.panel.confirm_button.pin
+    t1 = clip.end_of(3) + READBACK
+    t2 = clip.end_of(7) + READBACK + 1.5  # the repeat read-back is longer
+    # one bouncy press (once, not twice), a quick second press while "press again" is said, then a real one
+    run_replay(d, PressPlan(short=[t1, t2 + 0.6, t2 + 3.0]), actions=bouncy_press(pin, t2), linger=1.0)
+    assert len(of(events, "queued")) == 2
+    said = [e for e in of(events, "said") if e["text"] == "Press again to order."]
+    assert len(said) == 1
+    assert [e["why"] for e in of(events, "ignored")] == ['before "press again" was said']
+    second = of(events, "confirmed")[1]
+    assert second["t"] >= said[0]["t"] + said[0]["seconds"]
 
 
 def test_repeat_guard_refuse(device, store, speech_dir):

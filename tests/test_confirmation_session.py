@@ -9,7 +9,7 @@ import pytest
 
 from device.catalogue import Catalogue
 from device.events import IntentItem
-from device.stages.confirmation import UNDO_CLOSING_SECONDS, Press, Session
+from device.stages.confirmation import PRESS_GAP_SECONDS, UNDO_CLOSING_SECONDS, Press, Session
 from device.stages.readback import readback
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"
@@ -38,7 +38,33 @@ def test_a_press_counts_only_once_items_and_total_were_said(catalogue):
 def test_a_repeat_order_needs_two_presses(catalogue):
     s = offered(catalogue, presses=2)
     assert s.press(down=5.0, t=5.2, confirming=True, undoable=False) is Press.AGAIN
-    assert s.press(down=6.0, t=6.2, confirming=True, undoable=False) is Press.CONFIRM
+    s.pending.again_said(said_at=6.4, t=5.2)
+    assert s.press(down=6.5, t=6.7, confirming=True, undoable=False) is Press.CONFIRM
+
+
+def test_the_second_press_counts_only_after_press_again_was_said(catalogue):
+    s = offered(catalogue, presses=2)
+    assert s.press(down=5.0, t=5.2, confirming=True, undoable=False) is Press.AGAIN
+    s.pending.again_said(said_at=6.4, t=5.2)  # "Press again to order." ends at 6.4
+    assert s.press(down=6.3, t=6.5, confirming=True, undoable=False) is Press.EARLY
+    assert s.pending.asked_again and s.pending.presses_needed == 1
+    assert s.press(down=6.4, t=6.6, confirming=True, undoable=False) is Press.CONFIRM
+
+
+def test_without_speech_the_second_press_still_needs_a_gap(catalogue):
+    s = offered(catalogue, presses=2)
+    s.press(down=5.0, t=5.2, confirming=True, undoable=False)
+    s.pending.again_said(said_at=5.2, t=5.2)  # speak = false: said in no time
+    assert s.press(down=5.2 + PRESS_GAP_SECONDS - 0.1, t=6.3, confirming=True, undoable=False) is Press.EARLY
+    assert s.press(down=5.2 + PRESS_GAP_SECONDS, t=6.5, confirming=True, undoable=False) is Press.CONFIRM
+
+
+def test_an_undo_needs_a_press_some_time_after_the_confirmation(catalogue):
+    s = offered(catalogue)
+    s.place({"order_id": "o-1"}, t=8.0)
+    assert s.press(down=8.0 + PRESS_GAP_SECONDS - 0.1, t=9.0, confirming=False, undoable=True) is Press.TOO_SOON
+    assert s.can_undo(9.0)  # still open
+    assert s.press(down=8.0 + PRESS_GAP_SECONDS, t=9.2, confirming=False, undoable=True) is Press.UNDO
 
 
 def test_the_deadline_counts_from_the_end_of_the_instruction(catalogue):

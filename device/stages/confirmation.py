@@ -2,10 +2,13 @@
 the order it became.
 
 A press counts only once the items and total have been said (`press_after`); a repeat order
-needs two; no press by the deadline and the offer lapses. A confirmed order can be undone until
-`undo_until`; its last UNDO_CLOSING_SECONDS are "closing" (the LED blinks fast). Every press the
-loop hears while confirming or undoable is decided here (`Session.press`), so a debounce or a
-minimum gap between presses belongs here too. The loop owns the State; this owns the times.
+needs two, and the second counts only once "press again" has been said (and PRESS_GAP_SECONDS
+after the first); no press by the deadline and the offer lapses. A confirmed order can be undone
+until `undo_until` by a press that went down PRESS_GAP_SECONDS or more after the confirmation,
+so the tail of the confirming press never undoes it; the last UNDO_CLOSING_SECONDS are "closing"
+(the LED blinks fast). Every press the loop hears while confirming or undoable is decided here
+(`Session.press`); chatter is already gone (stages.button). The loop owns the State; this owns
+the times.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from .readback import Readback
 
 UNDO_CLOSING_SECONDS = 5.0
 """In the last seconds of the undo window the LED blinks fast."""
+PRESS_GAP_SECONDS = 1.0
+"""An undo, or the second press of a repeat order, must go down at least this long after the
+press (or spoken yes) before it: a deliberate press, not the same one again."""
 
 
 class Press(str, Enum):
@@ -34,6 +40,8 @@ class Press(str, Enum):
     """The order is confirmed."""
     UNDO = "undo"
     """The last order is withdrawn (its undo window is open)."""
+    TOO_SOON = "too-soon"
+    """Pressed too soon after the confirmation to be an undo: ignored."""
     NOTHING = "nothing"
     """Nothing is waiting for a press."""
 
@@ -49,6 +57,8 @@ class Pending:
     """Audio time by which the items and total were said; a press that went down earlier is ignored."""
     deadline: float
     presses_needed: int
+    asked_again: bool = False
+    """A press counted and "press again" was asked for; `press_after` is then when it was said."""
 
     def press(self, down: float) -> Press:
         """A short press that went down at `down`: EARLY, AGAIN or CONFIRM."""
@@ -56,6 +66,12 @@ class Pending:
             return Press.EARLY
         self.presses_needed -= 1
         return Press.AGAIN if self.presses_needed > 0 else Press.CONFIRM
+
+    def again_said(self, said_at: float, t: float) -> None:
+        """"Press again" was said by `said_at` after a press released at `t`: the next press counts
+        only if it went down after both that and PRESS_GAP_SECONDS."""
+        self.press_after = max(said_at, t + PRESS_GAP_SECONDS)
+        self.asked_again = True
 
     def voice_yes(self, voice_max_total: Decimal) -> str | None:
         """Why a spoken "yes" cannot confirm this order, or None when it can."""
@@ -73,6 +89,8 @@ class Placed:
     order_id: str
     order: dict[str, Any]
     undo_until: float
+    undo_from: float = 0.0
+    """A press that went down before this is the confirming press's tail (or chatter), not an undo."""
 
 
 class Session:
@@ -104,12 +122,13 @@ class Session:
         if confirming and self.pending is not None:
             return self.pending.press(down)
         if undoable and self.can_undo(t):
-            return Press.UNDO
+            assert self.placed is not None
+            return Press.UNDO if down >= self.placed.undo_from else Press.TOO_SOON
         return Press.NOTHING
 
     def place(self, order: dict[str, Any], t: float) -> None:
         """The order was committed: its undo window opens; the read-back is done."""
-        self.placed = Placed(order["order_id"], order, t + self.undo_seconds)
+        self.placed = Placed(order["order_id"], order, t + self.undo_seconds, t + PRESS_GAP_SECONDS)
         self.pending = None
 
     def can_undo(self, t: float) -> bool:
