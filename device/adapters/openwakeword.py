@@ -18,6 +18,7 @@ class OpenWakeWord:
     """One openWakeWord model, scored frame by frame."""
 
     name = "openwakeword"
+    default_threshold = 0.5
 
     def __init__(self, keyword: str = "hey_jarvis") -> None:
         path = model_path(keyword)

@@ -96,6 +96,8 @@ class OpenWakeWordLite:
     """One openWakeWord model scored frame by frame, with openwakeword's own numbers and ~1/4 of its memory."""
 
     name = "openwakeword"
+    default_threshold = 0.5
+    """openwakeword's own default."""
 
     def __init__(self, keyword: str = "hey_jarvis") -> None:
         path = model_path(keyword)

@@ -51,6 +51,8 @@ class Porcupine:
     """Porcupine with one keyword; frames are re-cut to its 512-sample frames."""
 
     name = "porcupine"
+    default_threshold = 0.5
+    """Scores are 0 or 1 (Porcupine decides; [wake] sensitivity tunes it)."""
 
     def __init__(self, keyword: str, access_key: str, sensitivity: float = 0.5) -> None:
         from ..extras import require
