@@ -27,7 +27,9 @@ def pct(a: int, n: int) -> str:
 
 
 def target_of(path: str, locale: str, snr) -> float | None:
-    return TARGETS.get((path, locale)) if path == "text" else (TARGETS.get((path, snr)) if locale == "en-US" else None)
+    if path == "text":
+        return TARGETS.get((path, locale))
+    return TARGETS.get((path, snr)) if locale.split()[0] == "en-US" else None
 
 
 def tables(results: list[dict], skipped: dict[str, str], recognisers: dict[str, str]) -> list[str]:
@@ -230,7 +232,7 @@ def section(results, skipped, recognisers, args, seconds, notes, dropped) -> str
                   f"in a subprocess, gave the same transcript and intent.", ""]
     for locale, gaps in notes.get("gaps", {}).items():
         if gaps:
-            lines += [f"Words said in {locale} requests that the {recognisers[locale]} grammar cannot produce "
+            lines += [f"Words said in {locale} requests that the {recognisers.get(locale, '')} grammar cannot produce "
                       f"(requests using them): " + ", ".join(gaps) + ".", ""]
     lines.append(END)
     return "\n".join(lines)

@@ -130,6 +130,10 @@ class ConstrainedRecognizer:
             raise RuntimeError("set_grammar() was never called")
         return self._speller
 
+    def knows(self, word: str) -> bool:
+        """Every word: the grammar is spelled from the model's tokens, so any word can be heard."""
+        return True
+
     # -- decoding ---------------------------------------------------------------------------------
     def search(self, audio: bytes | np.ndarray) -> SearchResult:
         """The constrained search on one request (int16 bytes or float32 samples), silence trimmed."""
