@@ -10,6 +10,7 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .errors import ReorderError
@@ -28,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
     command = ""
     """The subcommand named on the command line: the top parser reports its unknown flags."""
 
-    def error(self, message: str) -> None:  # one line, exit 2, like every other bad input
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, like every other bad input
         where = " ".join(self.prog.split()[1:]) or self.command
         self.exit(2, f"reorder: {message} (see `reorder {where + ' ' if where else ''}--help`)\n")
 
@@ -54,7 +55,7 @@ def _device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logs on stderr")
 
 
-def make_parser() -> argparse.ArgumentParser:
+def make_parser() -> _Parser:
     parser = _Parser(prog="reorder", description="Offline voice re-order speaker.")
     parser.add_argument("--version", action="version", version=f"reorder {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)

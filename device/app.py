@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .catalogue import Catalogue
 from .config import Settings
@@ -29,6 +30,9 @@ from .stages.state_report import StatsReport, state_payload
 from .stages.stats import Stats, StatsFile, TimedRecognizer
 from .stages.wake_word import GatedEngine, WakeWordDetector, WakeWordEngine
 from .topics import Topics
+
+if TYPE_CHECKING:
+    from .adapters.gpio import GpioPanel
 
 log = logging.getLogger(__name__)
 
@@ -86,17 +90,35 @@ def initial_catalogue(settings: Settings) -> Catalogue | None:
     return None
 
 
+class Panel(Protocol):
+    """The buttons and LEDs as the device holds them. Implementation: adapters.gpio.GpioPanel."""
+
+    confirm_button: Any
+    """gpiozero's Button on the confirm pin (replay drives its mock pin)."""
+
+    def close(self) -> None:
+        """Release the pins, LEDs off (idempotent)."""
+
+
+class Connection(Protocol):
+    """A broker connection closed with a last retained message. Implementations: adapters.mqtt.MqttLink,
+    adapters.mirror.HouseholdMirror."""
+
+    def stop(self, final: tuple[str, dict[str, Any]] | None = None) -> None:
+        """Publish `final` (topic, payload) if connected, then disconnect (idempotent)."""
+
+
 @dataclass
 class Device:
     """The assembled device; close() releases everything (idempotent)."""
 
     loop: Loop
     source: AudioSource
-    panel: object
-    link: object
+    panel: Panel
+    link: Connection
     outbox: Outbox
     stats: StatsReport | None = None
-    mirror: object | None = None
+    mirror: Connection | None = None
     """The household broker (adapters.mirror.HouseholdMirror), when [home_assistant] broker is set."""
     closed: bool = False
 
@@ -127,7 +149,7 @@ class RemoteMute:
 
     def __init__(self, inbox: Callable[[object], None]) -> None:
         self.inbox = inbox
-        self.panel = None
+        self.panel: GpioPanel | None = None
 
     def __call__(self, item: object) -> None:
         if isinstance(item, MuteChanged) and self.panel is not None:
@@ -197,7 +219,7 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
                             since=iso(datetime.now(timezone.utc)))
     ha = settings.home_assistant
     remote = RemoteMute(inbox.put)
-    subscriptions = (topics.order_status, topics.catalog)
+    subscriptions: tuple[str, ...] = (topics.order_status, topics.catalog)
     if ha.enabled and ha.mute_command and not ha.broker:
         subscriptions += (topics.mute,)
     link = MqttLink(settings.mqtt, settings.device.id, remote, subscriptions, will=(topics.state, offline),

@@ -13,6 +13,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .config import Settings
 from .errors import ModelError
@@ -89,8 +90,10 @@ def build(settings: Settings, choice: Choice | None = None):
     r, locale = settings.recognizer, settings.device.locale
     log.info("recogniser: %s (%s)", choice.engine, choice.why)
     if choice.engine in ("moonshine", "whisper"):
+        from .stages.decoding import TokenDecoder
         from .stages.neural import ConstrainedRecognizer, SearchSettings
 
+        decoder: TokenDecoder
         if choice.engine == "moonshine":
             if not locale.startswith("en"):
                 raise ModelError(f"[recognizer] engine = \"moonshine\" is English only; for {locale} use \"whisper\"")
@@ -118,7 +121,7 @@ def build(settings: Settings, choice: Choice | None = None):
     return PocketSphinx(locale, cross_check=r.cross_check)
 
 
-NEURAL_SEARCH = {
+NEURAL_SEARCH: dict[str, dict[str, Any]] = {
     "moonshine": {"beam": 6, "token_bonus": 0.0, "reject_gap": -0.75},
     "whisper": {"beam": 6, "token_bonus": 0.0, "reject_gap": -0.75},
 }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .adapters.systemd import Notifier
@@ -63,7 +63,7 @@ class PressPlan:
 
 
 def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linger: float = 0.0,
-               actions: list[tuple[float, Callable[[], None]]] = ()) -> None:
+               actions: Sequence[tuple[float, Callable[[], None]]] = ()) -> None:
     """Feed the recording, then silence until the loop is idle and the outbox drained, then linger.
 
     `presses` drive the confirm button's mock pin; `actions` are any other (seconds, callable)

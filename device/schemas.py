@@ -126,7 +126,7 @@ _COUNTERS = {
     "additionalProperties": _COUNT,
 }
 
-STATS = {
+STATS: dict[str, Any] = {
     "type": "object",
     "required": ["schema", "device_id", "firmware", "at", "booted_at", "installed_at", "uptime_seconds", "recognizer",
                  "outbox_depth", "outbox_free_bytes", "last_order_status", "since_boot", "since_install"],

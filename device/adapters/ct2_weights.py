@@ -107,7 +107,7 @@ def load_variables(path: Path, wanted: Callable[[str], bool],
                 continue
             if var.offset not in by_offset:
                 f.seek(var.offset)
-                raw = np.fromfile(f, dtype=var.dtype, count=var.nbytes // np.dtype(var.dtype).itemsize)
+                raw: np.ndarray = np.fromfile(f, dtype=var.dtype, count=var.nbytes // np.dtype(var.dtype).itemsize)
                 raw = raw.reshape(var.shape)
                 by_offset[var.offset] = raw.astype(dtype) if np.issubdtype(var.dtype, np.floating) else raw
             out[name] = by_offset[var.offset]

@@ -57,9 +57,10 @@ class Microphone:
             return
         sd = _sounddevice()
         try:
-            self._stream = sd.RawInputStream(samplerate=SAMPLE_RATE, blocksize=FRAME_SAMPLES, channels=1,
-                                             dtype="int16", device=self.device, callback=self._callback)
-            self._stream.start()
+            stream = sd.RawInputStream(samplerate=SAMPLE_RATE, blocksize=FRAME_SAMPLES, channels=1,
+                                       dtype="int16", device=self.device, callback=self._callback)
+            self._stream = stream
+            stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             self._stream = None
             raise AudioError(f"{self.name} cannot be opened at 16 kHz mono ({exc}); check [audio] input_device "

@@ -201,7 +201,7 @@ class MqttLink:
     def _jitter_backoff(self) -> None:
         """Reconnect after 0.5-1 s, doubling up to 30 s; the random start keeps a fleet that lost
         the same broker from reconnecting in lock-step."""
-        self.client.reconnect_delay_set(min_delay=random.uniform(0.5, 1.0), max_delay=30)
+        self.client.reconnect_delay_set(min_delay=random.uniform(0.5, 1.0), max_delay=30)  # type: ignore[arg-type]  # paho says int; any number of seconds works
 
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         # paho's network thread, holding paho's message lock: `mid` cannot be reused until we return.

@@ -38,7 +38,7 @@ class EspeakSpeaker:
     def render(self, text: str, locale: str) -> tuple[np.ndarray, int]:
         """Speech samples (int16 mono) and their rate."""
         voice = VOICES.get(locale.split("-")[0], "en-us")
-        out = subprocess.run([self.binary, "-v", voice, "-s", "175", "--stdout", text], check=True,
+        out = subprocess.run([self.binary or "espeak-ng", "-v", voice, "-s", "175", "--stdout", text], check=True,
                              capture_output=True, timeout=20).stdout
         with wave.open(io.BytesIO(out)) as wav:
             return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2"), wav.getframerate()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from ..errors import ModelError
 from ..stages.grammar import Grammar, report_unknown_words
@@ -49,7 +50,7 @@ class Vosk:
             raise ModelError(f"Vosk cannot load the model in {model_dir} ({exc}); re-run scripts/install.sh "
                              f"to fetch and verify it again") from None
         self._vosk = vosk
-        self._recognizer = None
+        self._recognizer: Any = None  # a vosk.KaldiRecognizer once the phrases are known
         if phrases is not None:
             self.set_phrases(phrases)
 

@@ -64,8 +64,10 @@ def connect(settings: Settings, subscriptions: tuple[str, ...] = (), timeout: fl
     try:
         # MQTT 5 asks for a clean session here; MQTT 3.1.1 brokers (amqtt) got it from clean=True above,
         # and paho refuses clean_start with them.
-        session = {"clean_start": True} if link.v5 else {}
-        link.client.connect(link.host, link.port, keepalive=m.keepalive_seconds, **session)
+        if link.v5:
+            link.client.connect(link.host, link.port, keepalive=m.keepalive_seconds, clean_start=True)
+        else:
+            link.client.connect(link.host, link.port, keepalive=m.keepalive_seconds)
     except ssl.SSLError as exc:
         raise BrokerProblem(f"TLS with the broker at {where} failed ({getattr(exc, 'reason', None) or exc})",
                             "check [mqtt] ca_file (the CA that signed the broker's certificate), the host name in "

@@ -22,11 +22,13 @@ class TokenDecoder(Protocol):
     """Short engine name for events and logs ("moonshine", "whisper")."""
     eos: int
     """The end-of-text token id."""
-    vocabulary: Sequence[bytes]
-    """Each token id's surface as UTF-8 bytes, a word boundary written as a leading b" " (SentencePiece's
-    "▁", GPT-2's "Ġ" already turned into a space); b"" for special tokens that never spell text
-    (BOS, language and task tokens, timestamps, unused ids). A token may hold part of a UTF-8
-    character (byte fallback, byte-level BPE)."""
+
+    @property
+    def vocabulary(self) -> Sequence[bytes]:  # read-only here, so a list[bytes] attribute satisfies it
+        """Each token id's surface as UTF-8 bytes, a word boundary written as a leading b" " (SentencePiece's
+        "▁", GPT-2's "Ġ" already turned into a space); b"" for special tokens that never spell text
+        (BOS, language and task tokens, timestamps, unused ids). A token may hold part of a UTF-8
+        character (byte fallback, byte-level BPE)."""
 
     def start(self, audio: np.ndarray) -> tuple[np.ndarray, Any]:
         """Encode one request (float32, 16 kHz mono, in [-1, 1]) and run the decoder's prompt.

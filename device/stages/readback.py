@@ -121,11 +121,12 @@ def readback(items: tuple[IntentItem, ...], catalogue: Catalogue, locale: str,
     ambiguous = [i for i in items if i.alternatives]
     if ambiguous:
         item = ambiguous[0]
-        others = f" {phrases['or']} ".join(catalogue.item(s).display_name(language) for s in item.alternatives
-                                           if catalogue.item(s))
-        instruction = phrases["choose"].format(heard=item.heard, a=catalogue.item(item.sku).display_name(language),
-                                               b=others)
+        others = f" {phrases['or']} ".join(known.display_name(language) for s in item.alternatives
+                                           if (known := catalogue.item(s)))
+        chosen = catalogue.item(item.sku)
+        assert chosen is not None  # the parser only names SKUs of this catalogue
+        instruction = phrases["choose"].format(heard=item.heard, a=chosen.display_name(language), b=others)
     if repeated:
-        names = ", ".join(catalogue.item(s).display_name(language) for s in repeated if catalogue.item(s))
+        names = ", ".join(known.display_name(language) for s in repeated if (known := catalogue.item(s)))
         instruction = phrases["again"].format(names=names)
     return Readback(summary, spoken, instruction, total)

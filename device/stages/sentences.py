@@ -23,7 +23,7 @@ OPENERS = {"en": ("hey", "okay", "ok", "so", "oh", "um", "uh", "jarvis", "alexa"
 
 
 def _words(phrases: tuple[str, ...] | list[str]) -> list[list[str]]:
-    return sorted({tuple(_spoken(p).split()) for p in phrases} - {()})  # type: ignore[return-value]
+    return sorted({tuple(_spoken(p).split()) for p in phrases} - {()})  # type: ignore[arg-type]  # tuples, as lists
 
 
 def build(grammar: Grammar) -> WordAutomaton:

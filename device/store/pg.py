@@ -165,8 +165,8 @@ class PostgresBook:
                 with db.transaction():
                     return work(db, retried)
             except psycopg.OperationalError as exc:
-                db = getattr(self._local, "db", None)
-                lost = db is None or db.closed or db.broken
+                held = getattr(self._local, "db", None)
+                lost = held is None or held.closed or held.broken
                 if not lost and not isinstance(exc, psycopg.errors.TransactionRollback):
                     raise
                 if lost:
@@ -193,12 +193,14 @@ class PostgresBook:
                 " SELECT %s, %s, %s, %s, %s, %s FROM locked ON CONFLICT (order_id) DO NOTHING",
                 (order_id, order_id, device_id, payload, status, reason, now),
             )
-            held, held_status, held_reason, held_payload, held_at, overtaken = db.execute(
+            row = db.execute(
                 "SELECT device_id, status, reason, payload, applied_at, EXISTS (SELECT 1 FROM cancels"
                 " WHERE cancels.order_id = orders.order_id AND cancels.device_id = %s)"
                 " FROM orders WHERE order_id = %s",
                 (device_id, order_id),
             ).fetchone()
+            assert row is not None  # inserted or already there, under the order's lock
+            held, held_status, held_reason, held_payload, held_at, overtaken = row
             inserted = insert.rowcount == 1
             if inserted and status == "accepted" and overtaken:
                 # The cancel overtook its order (e.g. two backends, one got each): honour it now.

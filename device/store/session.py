@@ -121,7 +121,8 @@ class StoreSession:
         """True inside a message handler (where waiting for an acknowledgement would deadlock)."""
         return threading.get_ident() == self._network_thread
 
-    def _connect(self, protocol: int, topics: Callable[[bool], list[str]], handle: Handler) -> None:
+    def _connect(self, protocol: mqtt.MQTTProtocolVersion, topics: Callable[[bool], list[str]],
+                 handle: Handler) -> None:
         self._refusal, self._refusal_code, self._closing = None, 0, False
         self._ready.clear()
         v5 = self.shared = protocol == mqtt.MQTTv5
@@ -131,7 +132,7 @@ class StoreSession:
         # paho's default waits 1 s doubling to 120 s: a store back late leaves every device's orders
         # refused ("no matching subscribers") meanwhile. A server process reconnects fast; the
         # jitter keeps several store instances from reconnecting in lock-step.
-        client.reconnect_delay_set(min_delay=random.uniform(0.2, 0.4), max_delay=5)
+        client.reconnect_delay_set(min_delay=random.uniform(0.2, 0.4), max_delay=5)  # type: ignore[arg-type]  # paho says int; any number of seconds works
         if self.username:
             client.username_pw_set(self.username, self.password)
         if self.broker.tls:
@@ -164,8 +165,8 @@ class StoreSession:
 
         def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
             if self._workers is not None:
-                self._workers.put(msg.topic, msg.payload, msg.mid, msg.qos, self._connection)
-            elif handle(msg.topic, msg.payload):
+                self._workers.put(msg.topic, bytes(msg.payload), msg.mid, msg.qos, self._connection)
+            elif handle(msg.topic, bytes(msg.payload)):
                 client.ack(msg.mid, msg.qos)
 
         if self.workers > 1 and self._workers is None:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], bool]
-Ack = Callable[[int, int], None]
+Ack = Callable[[int, int], object]
 Current = Callable[[int], bool]
 """Whether a connection number is still the live connection."""
 _STOP = object()
