@@ -10,10 +10,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import accuracy_templates as templates
+import bench_sections
 from accuracy_audio import ACCENTS_LABEL, OTHER_ACCENTS, VOICES
 
 REPO = Path(__file__).resolve().parents[1]
-START, END = "<!-- bench:accuracy:start -->", "<!-- bench:accuracy:end -->"
+SECTION = "accuracy"
+"""Its section of BENCHMARKS.md (bench_sections: between <!-- bench:accuracy:start/end --> markers)."""
 LOCALES = ("en-US", "fr-FR")
 TARGETS = {("text", "en-US"): 99.0, ("text", "fr-FR"): 98.0, ("audio", "clean"): 99.5, ("audio", 12): 98.0,
            ("audio", 6): 95.0}
@@ -204,7 +206,7 @@ def reproducing(argv: list[str]) -> list[str]:
 
 def section(results, skipped, recognisers, args, seconds, notes, dropped) -> str:
     command = " ".join(["python scripts/bench_accuracy.py", *reproducing(args.argv)])
-    lines = [START, "## Accuracy", "",
+    lines = ["## Accuracy", "",
              f"Command: `{command}` (seed {args.seed}{', short run' if args.short else ''}).  ",
              f"Machine: {machine()}.  ",
              f"Run: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M')} UTC at commit {notes['commit']}, "
@@ -234,18 +236,9 @@ def section(results, skipped, recognisers, args, seconds, notes, dropped) -> str
         if gaps:
             lines += [f"Words said in {locale} requests that the {recognisers.get(locale, '')} grammar cannot produce "
                       f"(requests using them): " + ", ".join(gaps) + ".", ""]
-    lines.append(END)
     return "\n".join(lines)
 
 
 def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of the file (markers included), or append it; keep the rest."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if START in old and END in old:
-        head, rest = old.split(START, 1)
-        new = head + text + rest.split(END, 1)[1]
-    else:
-        new = old.rstrip("\n") + "\n\n" + text + "\n"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(new, encoding="utf-8")
-    tmp.replace(path)
+    """Replace this benchmark's section of BENCHMARKS.md (or add it), leaving the rest of the file alone."""
+    bench_sections.write_section(SECTION, text, path)

@@ -56,12 +56,12 @@ def test_section_replaced_in_place(tmp_path: Path) -> None:
     load_script()
     report = sys.modules["accuracy_report"]
     out = tmp_path / "BENCHMARKS.md"
-    report.write_section(out, f"{report.START}\nfirst\n{report.END}")
+    report.write_section(out, "first")
     out.write_text(out.read_text() + "\n" + OTHER)
-    report.write_section(out, f"{report.START}\nsecond\n{report.END}")
+    report.write_section(out, "second")
     text = out.read_text()
     assert "second" in text and "first" not in text and OTHER in text
-    assert text.startswith("# Benchmarks")
+    assert text.startswith("# Benchmarks") and "<!-- bench:accuracy:start -->\nsecond\n<!-- bench:accuracy:end -->" in text
 
 
 def test_expected_intents_come_from_the_templates_not_the_parser() -> None:
