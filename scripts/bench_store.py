@@ -40,7 +40,11 @@ sys.path.insert(0, str(ROOT))
 from tests.conftest import Mosquitto, Subscriber  # noqa: E402
 from tests.postgres import Postgres, binaries  # noqa: E402
 
-START, END = "<!-- bench:store:start -->", "<!-- bench:store:end -->"
+sys.path.insert(0, str(ROOT / "scripts"))
+import bench_sections  # noqa: E402
+
+SECTION = "store"
+"""Its section of BENCHMARKS.md (bench_sections: between <!-- bench:store:start/end --> markers)."""
 CATALOG = ROOT / "device" / "samples" / "catalog.json"
 BROKER_CONFIG = "autosave_on_changes false\nautosave_interval 60\nmax_queued_messages 100000\n"
 """A fleet's broker: persistence saved every minute (the tests' broker saves after every message)."""
@@ -350,16 +354,8 @@ def section(a: argparse.Namespace, results: list[dict], command: str, took: floa
 
 
 def write_section(path: Path, text: str) -> None:
-    """Replace our section between the markers (or add it), leaving the rest of the file alone."""
-    block = f"{START}\n{text.rstrip()}\n{END}"
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if START in old and END in old and old.index(START) < old.index(END):
-        new = old[:old.index(START)] + block + old[old.index(END) + len(END):]
-    else:
-        new = old.rstrip() + "\n\n" + block + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(new, encoding="utf-8")
-    tmp.replace(path)
+    """Replace this benchmark's section of BENCHMARKS.md (or add it), leaving the rest of the file alone."""
+    bench_sections.write_section(SECTION, text, path)
 
 
 def main(argv: list[str] | None = None) -> int:
