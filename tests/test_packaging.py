@@ -38,13 +38,31 @@ def test_the_core_holds_no_demo_bench_test_or_optional_engine_package():
     assert {"porcupine", "vosk", "prepare", "store", "demo", "bench", "test"} <= set(extras)
 
 
-def test_the_wheel_builds_without_a_warning_and_declares_the_spdx_licence(tmp_path):
-    assert PROJECT["project"]["license"] == "Apache-2.0"
-    source = tmp_path / "src"  # a copy: an in-tree build would leave build/ behind in the checkout
+def _source_copy(tmp_path: Path) -> Path:
+    """The files a build reads, copied: an in-tree build would leave build/ behind in the checkout."""
+    source = tmp_path / "src"
     shutil.copytree(ROOT / "device", source / "device", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md", "LICENSE", "NOTICE.md"):
         if (ROOT / name).exists():
             shutil.copyfile(ROOT / name, source / name)
+    return source
+
+
+def test_the_editable_install_of_scripts_dev_warns_of_nothing(tmp_path):
+    """setuptools warns about its import finder in a flat layout; package-dir makes it a plain .pth."""
+    source = _source_copy(tmp_path)
+    done = subprocess.run([sys.executable, "-W", "always", "-c",
+                           "import setuptools.build_meta as b; print(b.build_editable('out'))"],
+                          capture_output=True, text=True, check=False, cwd=source, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    warned = re.findall(r"\S+\.py:\d+: \w+: .*", done.stdout + done.stderr)  # Python's "file.py:1: Category: text"
+    assert not warned, warned
+    assert (source / "out" / done.stdout.strip().splitlines()[-1]).is_file()
+
+
+def test_the_wheel_builds_without_a_warning_and_declares_the_spdx_licence(tmp_path):
+    assert PROJECT["project"]["license"] == "Apache-2.0"
+    source = _source_copy(tmp_path)
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
                            "-v", "-w", str(tmp_path), str(source)], capture_output=True, text=True, check=False,
                           cwd=tmp_path, timeout=300)
