@@ -104,14 +104,15 @@ def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: 
                 finished.append((h.score + end, Hypothesis(words, h.logprob + end, h.tokens + 1, min(h.worst, end))))
             if h.tokens >= max_tokens:
                 continue
-            ids, nexts, done = speller.allowed(h.position)
-            if not ids:
+            allowed = speller.allowed(h.position)
+            if not len(allowed):
                 continue
-            scores = h.logp[ids]
-            top = np.argpartition(-scores, beam - 1)[:beam] if len(ids) > beam else range(len(ids))
+            scores = h.logp[allowed.ids]
+            top = np.argpartition(-scores, beam - 1)[:beam] if len(scores) > beam else range(len(scores))
             for j in top:
                 s = float(scores[j])
-                candidates.append((h.score + s + token_bonus, h.logprob + s, k, ids[j], nexts[j], done[j], s))
+                candidates.append((h.score + s + token_bonus, h.logprob + s, k, int(allowed.ids[j]),
+                                   int(allowed.nexts[j]), allowed.words(j), s))
         candidates.sort(key=lambda c: -c[0])
         candidates = [c for c in candidates[:beam] if c[0] >= candidates[0][0] - prune]
         best_finished = max((f[0] for f in finished), default=-math.inf)

@@ -111,9 +111,10 @@ class ConstrainedRecognizer:
         return []
 
     def set_automaton(self, automaton: WordAutomaton) -> None:
-        """Use any word automaton (a Rhino context, a test grammar); positions are spelled now."""
+        """Use any word automaton (a Rhino context, a test grammar)."""
+        # Positions are spelled when a search first reaches them (a few milliseconds per request,
+        # then cached): warming all of them costs seconds and tens of MB for a large catalogue.
         speller = Speller(automaton, self.decoder.vocabulary, self._aliases, trie=self._trie)
-        speller.warm()
         with self._lock:
             self._speller = speller
         log.info("%s grammar: %d words, %d states, %d positions", self.name, len(automaton.vocabulary()),

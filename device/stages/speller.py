@@ -20,6 +20,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from .automaton import WordAutomaton
 
 SEPARATORS = frozenset(b" ,.?!;:-")
@@ -72,7 +74,8 @@ class Speller:
             self._spell_state(state, aliases)
         self.start = self._roots[0]
         self._trie = trie if trie is not None else vocabulary_trie(vocabulary)
-        self._cache: dict[int, tuple[list[int], list[int], list[tuple[str, ...]]]] = {}
+        self._cache: dict[int, Allowed] = {}
+        self._shared: dict[int, _Part] = {}
 
     def _spell_state(self, state: int, aliases: dict[str, str]) -> None:
         root = self._new(state, root=True)
@@ -133,15 +136,49 @@ class Speller:
         p = self.positions[position]
         return None if p.root or p.end is None else p.end[0]
 
-    def allowed(self, position: int) -> tuple[list[int], list[int], list[tuple[str, ...]]]:
-        """(token ids, the position after each, the words each completes) for every token allowed next."""
+    def allowed(self, position: int) -> Allowed:
+        """Every token allowed next from `position`: ids, the position after each, the words each completes."""
         cached = self._cache.get(position)
         if cached is not None:
             return cached
+        p = self.positions[position]
+        inner_separator = any(b in SEPARATORS for b in p.children)  # "rez-de-…": the hyphen is a letter here
+        own = self._walk(position, separators=p.root or inner_separator)
+        if p.root or p.end is None or inner_separator:
+            result = Allowed(own, None, ())
+        else:
+            # After a complete word, a token that starts with a separator goes on from the next
+            # word's root exactly as it would from there: spelled once per state, shared.
+            result = Allowed(own, self._after_separator(p.end[1]), (p.end[0],))
+        self._cache[position] = result
+        return result
+
+    def _after_separator(self, state: int) -> _Part:
+        part = self._shared.get(state)
+        if part is None:
+            part = self._walk(self._roots[state], separators=True, only_separators=True)
+            self._shared[state] = part
+        return part
+
+    def _walk(self, position: int, separators: bool, only_separators: bool = False) -> _Part:
+        """Tokens from `position` by a joint walk of the vocabulary trie and the spelling. Without
+        `separators`, tokens that start with one are left out (`_after_separator` has them)."""
         ids: list[int] = []
         nexts: list[int] = []
         words: list[tuple[str, ...]] = []
-        stack: list[tuple[dict, int, tuple[str, ...]]] = [(self._trie, position, ())]
+        stack: list[tuple[dict, int, tuple[str, ...]]] = []
+        p = self.positions[position]
+        if only_separators:
+            firsts: set[int] | dict = SEPARATORS
+        elif p.end is not None and p.end[0].endswith("'"):
+            firsts = self._trie  # "d'" + any word
+        else:
+            firsts = set(p.children) | (SEPARATORS if separators else set())
+        for byte in firsts:
+            child = self._trie.get(byte) if byte != -1 else None
+            if child is None or (not separators and not only_separators and byte in SEPARATORS):
+                continue
+            stack.append(({byte: child}, position, ()))
         while stack:
             node, pos, done = stack.pop()
             for byte, child in node.items():
@@ -157,20 +194,50 @@ class Speller:
                     nexts.append(npos)
                     words.append(ndone)
                 stack.append((child, npos, ndone))
-        result = (ids, nexts, words)
-        self._cache[position] = result
-        return result
+        return _Part(np.array(ids, dtype=np.int32), np.array(nexts, dtype=np.int32), words)
 
     def warm(self, limit: int = 200_000) -> int:
         """Compute `allowed` for every position reachable at a token boundary (up to `limit`); returns how many."""
         todo, seen = [self.start], {self.start}
         while todo and len(seen) < limit:
-            _, nexts, _ = self.allowed(todo.pop())
-            for n in nexts:
+            for n in self.allowed(todo.pop()).nexts.tolist():
                 if n not in seen:
                     seen.add(n)
                     todo.append(n)
         return len(seen)
+
+
+@dataclass
+class _Part:
+    ids: np.ndarray
+    nexts: np.ndarray
+    words: list[tuple[str, ...]]
+
+
+class Allowed:
+    """The tokens allowed from one position: its own, then (after a complete word) the shared ones
+    that start with a separator, whose completed words begin with that word."""
+
+    __slots__ = ("ids", "nexts", "_own", "_shared", "_prefix")
+
+    def __init__(self, own: _Part, shared: _Part | None, prefix: tuple[str, ...]) -> None:
+        self._own, self._shared, self._prefix = own, shared, prefix
+        if shared is None or not len(shared.ids):
+            self.ids, self.nexts = own.ids, own.nexts
+        else:
+            self.ids = np.concatenate([own.ids, shared.ids])
+            self.nexts = np.concatenate([own.nexts, shared.nexts])
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def words(self, j: int) -> tuple[str, ...]:
+        """The grammar words that token j completes."""
+        n = len(self._own.ids)
+        if j < n:
+            return self._own.words[j]
+        assert self._shared is not None
+        return self._prefix + self._shared.words[j - n]
 
 
 def vocabulary_trie(vocabulary: Sequence[bytes]) -> dict:
