@@ -221,7 +221,8 @@ def section(results, skipped, recognisers, args, seconds, notes, dropped) -> str
              "white noise), fed to the device loop through `run_replay` as `reorder replay` does, with the default "
              "settings (min_confidence 0.85; pocketsphinx's cross_check on) (one device, models loaded "
              "once; before each clip the wake model's buffers, the VAD and pocketsphinx's cepstral mean are reset, so "
-             "each clip is heard as a fresh `reorder replay` hears it; confirmation never pressed; no spending caps). **exact**: the read-back (`prompt`) had exactly the expected items, or a "
+             "each clip is heard as a fresh `reorder replay` hears it; confirmation never pressed; no spending "
+             "caps). **exact**: the read-back (`prompt`) had exactly the expected items, or a "
              "cancel / none was understood as such (an out-of-domain request that did not wake the device counts as "
              "exact). **refusal**: nothing was read back (no wake, no speech, none, rejected). **wrong order**: a "
              "read-back with other items or quantities, or any read-back for a cancel or out-of-domain request.", "",

@@ -306,7 +306,8 @@ def run_audio(locale: str, requests: list[templates.Request], conditions: list[t
                     shutil.copyfile(path, kept)
                     checks.append((kept, {"transcript": result["transcript"], "intent": result["got"]}))
                 if keep_errors and result["verdict"] != "exact":
-                    kept = keep_errors / f"{'en-accents' if label else locale}-{noise if snr is not None else 'clean'}-{snr or ''}-{i:03d}.wav"
+                    where = f"{noise if snr is not None else 'clean'}-{snr or ''}"
+                    kept = keep_errors / f"{'en-accents' if label else locale}-{where}-{i:03d}.wav"
                     shutil.copyfile(path, kept)
                     result["wav"] = str(kept)
                 out.append({"path": "audio", "locale": label or locale, "noise": noise if snr is not None else "-",

@@ -137,7 +137,8 @@ def section(rows: list[dict], reference: list[str], n: int, command: str) -> str
              "imported); ms per decoder token = median of 16 cached steps, as CPU time of the process and, in "
              "brackets, wall time on this shared machine (load average in the last column); CPU time is still "
              "inflated by the other jobs (FINDINGS.md's quiet-machine figures: shipped 47, fp32 8, int8 5 ms per "
-             "token at batch 1, i.e. 2-4x less), so read the ratios; request = encoder (4 s) + 15 steps at batch 6 + 15 at "
+             "token at batch 1, i.e. 2-4x less), so read the ratios; request = encoder (4 s) + 15 steps at batch 6 "
+             "+ 15 at "
              "batch 1 (beam 6 and the free greedy pass), CPU ms. Transcripts: free greedy on the "
              f"first {n} barista recordings trimmed to the speech (± 0.3 s), compared with the shipped graphs'.", "",
              "| variant | arena | prepack | load s | RSS imported | RSS loaded | peak RSS | encoder 4 s ms "
@@ -185,9 +186,9 @@ def main() -> None:
                     reference = r["texts"]
                 rows.append({**r, "variant": name, "arena": arena, "prepack": prepack})
                 print(f"{name:14} arena={arena!s:5} prepack={prepack!s:5} load {r['load_s']:.2f} s, RSS "
-                      f"{r['rss_load']:.0f} MB (peak {r['peak']:.0f}), enc {r['enc_ms']:.0f} ms, b1 {r['b1_ms']:.1f} ms, "
-                      f"b6 {r['b6_ms']:.1f} ms; CPU b1 {r['b1_cpu']:.1f} b6 {r['b6_cpu']:.1f} enc {r['enc_cpu']:.0f}", file=sys.stderr,
-                      flush=True)
+                      f"{r['rss_load']:.0f} MB (peak {r['peak']:.0f}), enc {r['enc_ms']:.0f} ms, "
+                      f"b1 {r['b1_ms']:.1f} ms, b6 {r['b6_ms']:.1f} ms; CPU b1 {r['b1_cpu']:.1f} "
+                      f"b6 {r['b6_cpu']:.1f} enc {r['enc_cpu']:.0f}", file=sys.stderr, flush=True)
     for r in rows:
         if r["texts"]:
             diff = [(a, b) for a, b in zip(r["texts"], reference) if a != b]

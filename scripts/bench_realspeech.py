@@ -99,8 +99,6 @@ class MoonshineEngine:
         self.rec.set_automaton(automaton)
 
     def decode(self, audio: np.ndarray) -> tuple[tuple[str, ...], float]:
-        from device.stages.neural import confidence
-
         result = self.rec.search(audio)
         if result.best is None:
             self.last = {}

@@ -244,7 +244,8 @@ def gate_section(r: dict) -> list[str]:
         return ["### Voice-activity gating", "", f"Failed: {failed(gate)}", ""]
     out = ["### Voice-activity gating: cost", "",
            "The wake word scored only while a VAD hears speech (`scripts/bench_gate.py` `GatedEngine`: 0.96 s "
-           "(12 frames) of pre-roll fed after a reset when the gate opens, 0.96 s hangover). Ratios are CPU against the bare openWakeWord "
+           "(12 frames) of pre-roll fed after a reset when the gate opens, 0.96 s hangover). Ratios are CPU against "
+           "the bare openWakeWord "
            "library on the same frames (thread time, taking turns); \"open\" is the share of frames the wake word "
            "was scored. VADs: WebRTC = `device/adapters/vad.py` (pocketsphinx's, aggressiveness 2); Silero = "
            "`silero_vad.onnx` from the openwakeword wheel; WebRTC→Silero = Silero asked only when WebRTC says speech.",
@@ -403,7 +404,8 @@ def startup_section(r: dict) -> list[str]:
     out = ["### Start-up", "",
            "Process start → listening: wall time from spawning `python scripts/bench_child.py startup` to its "
            "READY line, printed right after `device.app.build(...)` (pocketsphinx, frames passed in by the "
-           "driver, mock pins) and the loop's first step (the wake engine loaded and fed one frame), as `reorder replay` starts. "
+           "driver, mock pins) and the loop's first step (the wake engine loaded and fed one frame), as "
+           "`reorder replay` starts. "
            "Median of the runs.", "",
            "| configuration | process start → listening | imports | build | first step | broker connected | runs |",
            "|---|---|---|---|---|---|---|"]

@@ -221,7 +221,8 @@ def _run(a: argparse.Namespace, broker: Mosquitto, pg: Postgres, instances: int,
         per_process = a.devices // a.device_processes
         children = [subprocess.Popen(
             [sys.executable, __file__, "--devices-child", "--broker", broker.url, "--workdir", str(outboxes),
-             "--prefix", f"dev{n}", "--devices", str(per_process), "--devices-total", str(per_process * a.device_processes),
+             "--prefix", f"dev{n}", "--devices", str(per_process),
+             "--devices-total", str(per_process * a.device_processes),
              "--seconds", str(a.seconds), "--start-at", str(start_at), "--drain", "60",
              "--rate", str(a.rate if mode == "paced" else 0), "--window", str(a.window),
              *(["--light"] if mode.startswith("server side") else [])],
@@ -317,7 +318,8 @@ def section(a: argparse.Namespace, results: list[dict], command: str, took: floa
         f"Measured {when} by `{command}` ({took / 60:.1f} min). Machine: {machine()}."
         f" Load average at the end: {os.getloadavg()[0]:.1f} (other work shares these cores).", "",
         f"{a.devices} devices (the device's delivery stack: Outbox with an fsync per order, Delivery, MqttLink;"
-        f" in {a.device_processes} process{'es' if a.device_processes > 1 else ''}) -> Mosquitto (persistence saved every 60 s) -> N"
+        f" in {a.device_processes} process{'es' if a.device_processes > 1 else ''})"
+        " -> Mosquitto (persistence saved every 60 s) -> N"
         " `reorder store-backend --db postgresql://...` processes on the shared subscription -> one PostgreSQL"
         " database (fsync on, one transaction per order) -> the answer back on each device's `order-status`."
         f" Each run lasts {a.seconds:g} s; the first {WARM_UP:g} s are left out. *Saturated*: every device keeps"

@@ -42,7 +42,8 @@ def test_short_run_writes_its_section_with_numbers(tmp_path: Path) -> None:
         row = re.search(rf"\| text \| {locale} \| - \| - \| {number}", section)
         assert row, f"no text row for {locale}"
         n, exact, percent, refusals = row.groups()
-        assert int(n) == 40 and 0 <= int(exact) <= 40 and float(percent) == pytest.approx(100 * int(exact) / 40, abs=0.1)
+        assert int(n) == 40 and 0 <= int(exact) <= 40
+        assert float(percent) == pytest.approx(100 * int(exact) / 40, abs=0.1)
     audio = re.search(rf"\| audio \(\w+\) \| en-US \| - \| clean \| {number}", section)
     assert audio and int(audio.group(1)) == 3
     assert re.search(r"\| audio \(\w+\) \| en-US \| babble \| 6 \|", section)
@@ -61,7 +62,8 @@ def test_section_replaced_in_place(tmp_path: Path) -> None:
     report.write_section(out, "second")
     text = out.read_text()
     assert "second" in text and "first" not in text and OTHER in text
-    assert text.startswith("# Benchmarks") and "<!-- bench:accuracy:start -->\nsecond\n<!-- bench:accuracy:end -->" in text
+    assert text.startswith("# Benchmarks")
+    assert "<!-- bench:accuracy:start -->\nsecond\n<!-- bench:accuracy:end -->" in text
 
 
 def test_expected_intents_come_from_the_templates_not_the_parser() -> None:

@@ -287,7 +287,8 @@ def test_a_home_assistant_account_sees_state_and_stats_flips_mute_and_cannot_ord
         got = ha.wait_for(3)
         ha.wait_for(4, timeout=1.0)  # nothing more may come: no order, no status, no forgery
         assert sorted(t for t, _ in got) == sorted(t for t, _ in ha.messages) == sorted([
-            f"{DEVICES}/kitchen-01/state", f"{DEVICES}/kitchen-01/stats", "homeassistant/sensor/kitchen-01/wakes/config"])
+            f"{DEVICES}/kitchen-01/state", f"{DEVICES}/kitchen-01/stats",
+            "homeassistant/sensor/kitchen-01/wakes/config"])
         assert store.order(own["order_id"])["status"] == "accepted"
         assert store.order(forged["order_id"]) is None
     finally:

@@ -300,7 +300,8 @@ def test_device_killed_between_queued_and_published_delivers_the_order_once(mosq
     wav, request_end = request_wav
     outbox = tmp_path / "outbox.sqlite3"
     mosquitto.stop()  # nothing can be published: the order stays queued
-    first = subprocess.Popen(replay_command(wav, mosquitto.url, outbox, "--press-at", f"{request_end + READBACK_SECONDS:.2f}"),
+    press = f"{request_end + READBACK_SECONDS:.2f}"
+    first = subprocess.Popen(replay_command(wav, mosquitto.url, outbox, "--press-at", press),
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     try:
         lines = Lines(first)
@@ -379,7 +380,8 @@ def test_everything_the_device_publishes_holds_only_contract_fields(mosquitto, s
     extra: tuple[str, ...] = ()
     if home_assistant:  # discovery and the mute switch on the store's broker; pocketsphinx for synthetic speech
         conf = tmp_path / "device.toml"
-        conf.write_text('[home_assistant]\nenabled = true\nmute_command = true\n[recognizer]\nengine = "pocketsphinx"\n')
+        conf.write_text('[home_assistant]\nenabled = true\nmute_command = true\n'
+                        '[recognizer]\nengine = "pocketsphinx"\n')
         extra = ("--config", str(conf))
     with TcpProxy(mosquitto.port) as proxy:
         proxy.capture = []

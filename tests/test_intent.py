@@ -46,7 +46,8 @@ ENGLISH = [
     # several items, commas too
     ("order two milk and a coffee", [("MILK-1L", 2), ("COFFEE-500G", 1)]),
     ("buy eggs, bread and three pasta", [("EGGS-12", 1), ("BAGUETTE", 1), ("PASTA-500G", 3)]),
-    ("order milk and also two more milk", [("MILK-1L", 2)]),  # a number said for an item named before is its quantity, never a sum (issue 11)
+    # a number said for an item named before is its quantity, never a sum (issue 11)
+    ("order milk and also two more milk", [("MILK-1L", 2)]),
     # longest name wins
     ("order sparkling water", [("WATER-SPARKLING-6", 1)]),
     ("order water", [("WATER-STILL-6", 1)]),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -93,7 +92,8 @@ def test_a_new_retained_catalogue_rebuilds_the_grammar_and_the_new_item_is_heard
     twice = tmp_path / "latte-twice.wav"
     subprocess.run(["sox", str(DATA / "barista_latte.wav"), "-p", "pad", "0", "20"], check=True,
                    stdout=open(tmp_path / "a.sox", "wb"))
-    subprocess.run(["sox", str(tmp_path / "a.sox"), str(DATA / "barista_latte.wav"), "-b", "16", str(twice)], check=True)
+    subprocess.run(["sox", str(tmp_path / "a.sox"), str(DATA / "barista_latte.wav"), "-b", "16", str(twice)],
+                   check=True)
     topic = "reorder/v1/devices/cafe/catalog"
     publish(mosquitto.port, topic, cafe("house coffee", "iced coffee", "americano"))
     second = 27.7 + 0.2

@@ -331,7 +331,8 @@ def _value_for(section: str, key: str) -> st.SearchStrategy:
 
 SECTION = st.sampled_from(sorted(config.SECTIONS)).flatmap(
     lambda name: st.tuples(st.just(name), st.lists(
-        st.sampled_from(sorted(config._HINTS[name])).flatmap(lambda key: st.tuples(st.just(key), _value_for(name, key))),
+        st.sampled_from(sorted(config._HINTS[name])).flatmap(
+            lambda key: st.tuples(st.just(key), _value_for(name, key))),
         max_size=4, unique_by=lambda kv: kv[0]).map(dict)))
 CONFIGS = st.one_of(
     st.lists(SECTION, max_size=4).map(dict),

@@ -67,7 +67,8 @@ def test_pocketsphinx_hears_a_new_catalogue_item_after_the_grammar_is_rebuilt(ca
 
 
 MISHEARD = "buy a baguette and two milk"
-"""espeak-ng's en-us voice at 165 words/min: pocketsphinx hears "buy two baguette and two milk" once and "buy a baguette and two milk" the second time."""
+"""espeak-ng's en-us voice at 165 words/min: pocketsphinx hears "buy two baguette and two milk" once and
+"buy a baguette and two milk" the second time."""
 
 
 def test_pocketsphinx_cross_check_gives_a_second_decoding_that_can_disagree(catalog_path_module, speech_dir):

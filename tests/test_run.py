@@ -50,7 +50,7 @@ def test_run_listens_on_the_microphone_and_stops_cleanly_on_sigterm(tmp_path, mo
             lines.append(line)
             if "microphone (default) open" in line or proc.poll() is not None:
                 break
-        assert any("microphone (default) open" in l for l in lines), "".join(lines)
+        assert any("microphone (default) open" in line for line in lines), "".join(lines)
         assert states.wait_for(1, timeout=10)[0][1]["online"] is True
         proc.send_signal(signal.SIGTERM)
         rest = proc.communicate(timeout=20)[1]

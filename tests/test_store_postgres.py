@@ -203,8 +203,8 @@ class Fleet:
         assert {r[2] for r in in_book} == {"accepted"}
 
     def close(self) -> None:
-        for device in self.devices:
-            device.close()
+        for one in self.devices:
+            one.close()
 
 
 def test_two_instances_on_one_database_apply_1000_orders_sent_twice_once_each(broker, database, catalogue,
@@ -303,7 +303,7 @@ def test_cli_refuses_an_unreachable_database_in_one_line_without_its_password(mo
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 2
     assert err.count("\n") == 1, err
-    assert f"order database postgresql://store:***@127.0.0.1:" in err and "check --db" in err, err
+    assert "order database postgresql://store:***@127.0.0.1:" in err and "check --db" in err, err
     assert "s3cret" not in err
 
 

@@ -31,7 +31,8 @@ class History:
         return self.skus
 
 
-def understanding(limits: Limits = Limits(), catalogue: Catalogue | None | str = "sample") -> Understanding:
+def understanding(limits: Limits | None = None, catalogue: Catalogue | None | str = "sample") -> Understanding:
+    limits = limits or Limits()
     cat = Catalogue.load(CATALOG) if catalogue == "sample" else catalogue
     return Understanding(cat, "en-US", limits, min_confidence=0.5)  # type: ignore[arg-type]
 

