@@ -45,7 +45,7 @@ CATALOGUE_WAIT_SECONDS = 5.0
 """How long the device waits for the retained catalogue before using the bundled file."""
 SAMPLES = {
     "en": ("en-US", "demo-en.wav", "hey jarvis … could you order a coffee and two bottles of milk"),
-    "fr": ("fr-FR", "demo-fr.wav", "hey jarvis … commande deux bouteilles de lait et un café"),
+    "fr": ("fr-FR", "demo-fr.wav", "hey jarvis … je voudrais du café et des pâtes"),
 }
 KEYS_HELP = "Enter: short press (confirm) · c then Enter: long press (cancel) · q: quit · Ctrl-C: stop"
 
@@ -233,16 +233,22 @@ def _play(path: Path) -> None:
 
 
 def _check_language(locale: str) -> None:
-    """French needs a Vosk model (pocketsphinx is English only): say in one line how to get it."""
+    """French needs Whisper (prepared by scripts/dev setup) or a Vosk model (pocketsphinx is English only):
+    without either, say in one line how to get one."""
     if locale == "en-US":
         return
-    from ..adapters.vosk import DEFAULT_MODELS, default_model_dir, find_model
+    from ..adapters.vosk import DEFAULT_MODELS, find_model
+    from ..adapters.vosk import default_model_dir as vosk_dir
+    from ..adapters.whisper_prepare import default_model_dir as whisper_dir
+    from ..adapters.whisper_prepare import is_prepared
 
-    if find_model("", locale) is None:
-        raise ModelError(f"the French demo needs the Vosk model {DEFAULT_MODELS[locale]} (about 40 MB) in "
-                         f"{default_model_dir(locale).parent}; install it from the source checkout with: sudo python3 "
-                         f"scripts/model_fetch.py --manifest models/manifest.json --locale {locale} "
-                         f"--dest {default_model_dir(locale).parent}")
+    if is_prepared(whisper_dir()) or find_model("", locale) is not None:
+        return
+    raise ModelError(f"the French demo needs the Whisper base model in {whisper_dir()} (prepare it with: python -m "
+                     f"device.adapters.whisper_prepare; scripts/dev setup does) or the Vosk model "
+                     f"{DEFAULT_MODELS[locale]} in {vosk_dir(locale).parent} (sudo python3 scripts/model_fetch.py "
+                     f"--manifest models/manifest.json --locale {locale} --name {DEFAULT_MODELS[locale]} "
+                     f"--dest {vosk_dir(locale).parent})")
 
 
 def _check_microphone() -> None:
