@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 PREPARE_COMMAND = "python -m device.adapters.whisper_prepare"
 MAX_WINDOW_S = 30.0
 N_HEADS = 8
+DECODER_WEIGHTS = ("float32", "int8-projection", "int8")
 FIRST_SPECIAL = 50257  # <|endoftext|>; every id from here on is a special or timestamp token
 
 
@@ -106,9 +107,11 @@ class WhisperDecoder:
                  decoder_weights: str = "float32") -> None:
         """`window_s`: encoder window (s) for requests shorter than it; `compute_type`: CTranslate2's for the
         encoder; `encoder_only`: load CTranslate2 from DIR/encoder (no second copy of the decoder);
-        `decoder_weights`: "float32" (numpy) or "int8" (each matrix product in onnxruntime, ort_int8)."""
-        if decoder_weights not in ("float32", "int8"):
-            raise ValueError(f"decoder_weights must be float32 or int8 (got {decoder_weights!r})")
+        `decoder_weights`: "float32" (numpy), "int8-projection" (the output projection over the 51,865 tokens
+        — most of a step — and the embedding lookup in int8, onnxruntime; the layers in numpy) or "int8"
+        (every matrix product in onnxruntime, ort_int8)."""
+        if decoder_weights not in DECODER_WEIGHTS:
+            raise ValueError(f"decoder_weights must be one of {', '.join(DECODER_WEIGHTS)} (got {decoder_weights!r})")
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         if not 1.0 <= window_s <= MAX_WINDOW_S:
             raise ValueError(f"window_s must be between 1 and {MAX_WINDOW_S:g} seconds (got {window_s})")
@@ -143,19 +146,19 @@ class WhisperDecoder:
             raise ModelError(f"{model_bin} is a {spec} model, not Whisper; delete the folder and {how}")
         self.n_layers = sum(1 for k in self._w if k.endswith("/self_attention/linear_0/weight"))
         table = self._w.pop("embeddings/weight")  # [512, V]
-        if decoder_weights == "int8":
-            from .ort_int8 import Int8MatMul
-
-            rows = np.ascontiguousarray(table.T)
-            self._embed_scale = (np.abs(rows).max(axis=1, keepdims=True) / 127.0).astype(np.float32)
-            self._embed_table = np.clip(np.round(rows / self._embed_scale), -127, 127).astype(np.int8)
-            del rows
-            self._projection = Int8MatMul(table, threads)
-            del table
-            for key in [k for k, v in self._w.items() if k.endswith("weight") and v.ndim == 2]:
-                self._w[key] = Int8MatMul(self._w[key], threads)  # type: ignore[assignment]
-        else:
+        if decoder_weights == "float32":
             self._embed_table, self._embed_scale, self._projection = table.T, None, table
+        else:
+            from .ort_int8 import Int8MatMul, quantise_columns
+
+            # One int8 copy of the table, per token: the projection's columns are the lookup's rows.
+            scale, q = quantise_columns(table)
+            del table
+            self._embed_table, self._embed_scale = q.T, scale[:, None]
+            self._projection = Int8MatMul(q, threads, scale=scale)
+            if decoder_weights == "int8":
+                for key in [k for k, v in self._w.items() if k.endswith("weight") and v.ndim == 2]:
+                    self._w[key] = Int8MatMul(self._w[key], threads)  # type: ignore[assignment]
         import ctranslate2
 
         try:
