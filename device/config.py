@@ -61,7 +61,7 @@ class AudioSettings:
 class WakeSettings:
     """Wake-word detection."""
 
-    engine: Literal["microwakeword", "openwakeword", "porcupine"] = "openwakeword"
+    engine: Literal["microwakeword", "openwakeword", "porcupine"] = "microwakeword"
     """Wake-word engine: microwakeword (Apache-2.0 models), openwakeword (its pretrained models are
     CC BY-NC-SA 4.0: non-commercial), porcupine (needs a Picovoice AccessKey)."""
     keyword: str = "hey_jarvis"

@@ -7,8 +7,8 @@ Each line is one of
 coloured through rich when stdout is a terminal, plain text otherwise (OK/WARN/FAIL and "-" when
 stdout cannot encode the symbols), then one summary line.
 
-Checks, in order (device/checks/): config, microphone, speaker, wake word, recogniser, GPIO,
-clock, broker, outbox, catalogue, counters. Decisions:
+Checks, in order (device/checks/): config, microphone, speaker, wake word, recogniser, licences,
+GPIO, clock, broker, outbox, catalogue, counters. Decisions:
 - config: a file that does not load stops the doctor there (every other check needs its settings).
 - microphone: records 2 s through the device's Microphone and shows the RMS level in dBFS with a
   meter. All-zero audio fails ("microphone delivers silence"); below -75 dBFS warns (almost silent).
@@ -17,6 +17,9 @@ clock, broker, outbox, catalogue, counters. Decisions:
   `[confirmation] speak = false` passes. Nothing is played.
 - wake word / recogniser: built by the same functions as `reorder run` (device.app), so a bad
   Porcupine AccessKey or a missing Vosk model gives the same line as at start-up.
+- licences: the licence of each model in use (wake word, recogniser, espeak-ng voices); a
+  non-commercial one (openWakeWord's pretrained models, CC BY-NC-SA 4.0) or one under an
+  agreement to check (Porcupine) warns. Nothing is loaded (device/licences.py, NOTICE.md).
 - GPIO: claims the configured pins through the configured (or gpiozero's default) pin factory
   and releases them.
 - clock: a year before 2024 fails. Not NTP-synchronised (timedatectl) fails with an mqtts://
@@ -46,6 +49,7 @@ from .checks import ASCII_SYMBOLS, SYMBOLS, Result, Status, failed, from_error
 from .checks.audio import check_microphone, check_speaker
 from .checks.counters import check_counters
 from .checks.engines import check_recognizer, check_wake_word
+from .checks.licences import check_licences
 from .checks.network import check_broker, check_catalogue
 from .checks.system import check_clock, check_gpio, check_outbox, load_config
 from .config import Settings
@@ -77,6 +81,7 @@ def run_checks(settings: Settings, report: Callable[[Result], None]) -> list[Res
         ("speaker", lambda: check_speaker(settings)),
         ("wake word", lambda: check_wake_word(settings)),
         ("recogniser", lambda: check_recognizer(settings)),
+        ("licences", lambda: check_licences(settings)),
         ("GPIO", lambda: check_gpio(settings)),
         ("clock", lambda: check_clock(settings)),
         ("broker", lambda: check_broker(settings)),

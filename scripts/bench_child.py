@@ -142,15 +142,16 @@ def make_settings(a: dict, device_id: str, recognizer: str = "pocketsphinx", vos
 
 
 def use_wake_engine(kind: str) -> None:
-    """Make device.app.build use this wake engine: "library" (as shipped), "lite", "lite+webrtc"."""
+    """Make device.app.build use this wake engine: "library" (the openwakeword package), "lite", "lite+webrtc"."""
     from device import app
-
-    if kind == "library":
-        return
 
     def make(settings):
         from device.adapters.oww_lite import OpenWakeWordLite
 
+        if kind == "library":
+            from device.adapters.openwakeword import OpenWakeWord
+
+            return OpenWakeWord(settings.wake.keyword)
         engine = OpenWakeWordLite(settings.wake.keyword)
         if kind == "lite+webrtc":
             from bench_gate import GatedEngine

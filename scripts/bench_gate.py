@@ -1,82 +1,23 @@
 """Voice-activity gating of the wake word, as measured by scripts/bench.
 
-GatedEngine is written to drop into device/stages/wake_word.py unchanged (it only needs the
-WakeWordEngine and VoiceActivity protocols); SileroVad is the alternative VAD measured against
-the WebRTC VAD of device/adapters/vad.py.
+The gate itself now lives in the device (device/stages/wake_word.py GatedEngine, re-exported
+here for the benchmarks); SileroVad is the alternative VAD measured against the WebRTC VAD of
+device/adapters/vad.py.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Protocol
 
+from device.stages.wake_word import GatedEngine
 
-class WakeWordEngine(Protocol):
-    """As device.stages.wake_word.WakeWordEngine."""
-
-    name: str
-    keyword: str
-
-    def score(self, frame: bytes) -> float: ...
-
-    def reset(self) -> None: ...
+__all__ = ["CascadeVad", "GatedEngine", "SileroVad"]
 
 
 class VoiceActivity(Protocol):
     """As device.stages.endpointer.VoiceActivity."""
 
     def is_speech(self, frame: bytes) -> bool: ...
-
-
-class GatedEngine:
-    """A wake-word engine that runs only around speech: in silence and quiet room noise only the VAD runs.
-
-    openWakeWord scores a phrase from ~2 s of buffered audio features. When the VAD first hears
-    speech after a pause, the engine is reset (features from before the pause are dropped, as if
-    the pause had been silence) and fed the last `preroll_frames` frames before the current one,
-    so the onset of "hey" that the VAD missed still reaches it. The gate stays open
-    `hangover_frames` after the last speech frame, because the score peaks just after the phrase
-    ends. Scores of the pre-roll frames count too (the maximum is returned). 12 frames (0.96 s) of
-    pre-roll detected exactly what the ungated engine detected on every condition of scripts/bench;
-    5 frames (0.4 s) lost one clean phrase in 300.
-    """
-
-    def __init__(self, engine: WakeWordEngine, vad: VoiceActivity, preroll_frames: int = 12,
-                 hangover_frames: int = 12) -> None:
-        self.engine, self.vad = engine, vad
-        self.name, self.keyword = engine.name, engine.keyword
-        self.hangover_frames = hangover_frames
-        self._preroll: deque[bytes] = deque(maxlen=preroll_frames)
-        self._left = 0
-        self._open = False
-        self.scored = 0
-        """Frames the engine scored (for measurements)."""
-
-    def score(self, frame: bytes) -> float:
-        if self.vad.is_speech(frame):
-            self._left = self.hangover_frames
-        elif self._left > 0:
-            self._left -= 1
-        else:
-            self._open = False
-            self._preroll.append(frame)
-            return 0.0
-        best = 0.0
-        if not self._open:
-            self._open = True
-            self.engine.reset()
-            for earlier in self._preroll:
-                best = max(best, self.engine.score(earlier))
-            self.scored += len(self._preroll)
-            self._preroll.clear()
-        self.scored += 1
-        return max(best, self.engine.score(frame))
-
-    def reset(self) -> None:
-        self.engine.reset()
-        self._preroll.clear()
-        self._left = 0
-        self._open = False
 
 
 class SileroVad:

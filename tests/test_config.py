@@ -20,7 +20,7 @@ def test_defaults_are_the_contracts_laptop_defaults(monkeypatch):
     monkeypatch.delenv(config.CONFIG_ENV, raising=False)
     monkeypatch.setattr(config, "DEFAULT_CONFIG_PATHS", ())
     s = config.load()
-    assert s.wake.engine == "openwakeword" and s.wake.keyword == "hey_jarvis"
+    assert s.wake.engine == "microwakeword" and s.wake.keyword == "hey_jarvis" and s.wake.vad_gate
     assert s.recognizer.engine == "auto" and s.device.locale == "en-US"
     assert s.mqtt.broker == "mqtt://127.0.0.1:1883" and s.mqtt.topic_prefix == "reorder/v1"
     assert s.device.id and all(c.isalnum() or c in "-_" for c in s.device.id)
@@ -44,7 +44,7 @@ def test_example_file_loads_and_documents_every_key():
 @pytest.mark.parametrize("toml, message", [
     ("[wake]\nthreshold = 'high'\n", "[wake] threshold in config file"),
     ("[wake]\nthreshold = 1.5\n", "[wake] threshold in config file"),
-    ("[wake]\nengine = 'snowboy'\n", "must be one of openwakeword, porcupine"),
+    ("[wake]\nengine = 'snowboy'\n", "must be one of microwakeword, openwakeword, porcupine"),
     ("[wake]\nthreshhold = 0.5\n", "unknown key [wake] threshhold"),
     ("[wakeword]\nthreshold = 0.5\n", "unknown section [wakeword]"),
     ("[mqtt]\nbroker = 'http://x'\n", "[mqtt] broker"),

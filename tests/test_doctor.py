@@ -88,7 +88,7 @@ def test_on_a_working_setup_every_check_but_the_sound_hardware_passes(tmp_path, 
     assert "accepted no username" in check_broker(settings).detail
     assert check_outbox(settings).detail.endswith(": 0 unsent orders")
     assert check_catalogue(settings).detail.startswith(f"file {SAMPLE_CATALOG}: version ")
-    assert check_wake_word(settings).detail.startswith('openwakeword "hey_jarvis" loaded in ')
+    assert check_wake_word(settings).detail.startswith('microwakeword "hey_jarvis" loaded in ')
     from device import recognizers
 
     assert check_recognizer(settings).detail.startswith(f"{recognizers.choose(settings).engine} for en-US (auto: ")
@@ -99,17 +99,17 @@ def test_the_whole_doctor_prints_one_line_per_check_and_fails_only_on_the_missin
     done = run_doctor(write_config(tmp_path, mosquitto.url), tmp_path)
     assert "Traceback" not in done.stderr, done.stderr
     lines = done.stdout.splitlines()
-    names = ["config", "microphone", "speaker", "wake word", "recogniser", "GPIO", "clock", "broker", "outbox",
-             "catalogue", "counters"]
+    names = ["config", "microphone", "speaker", "wake word", "recogniser", "licences", "GPIO", "clock", "broker",
+             "outbox", "catalogue", "counters"]
     assert [re.match(r"^[✓✗!] ([^:]+):", line).group(1) for line in lines[:-1]] == names, done.stdout
-    for name in ("config", "wake word", "recogniser", "GPIO", "broker", "outbox", "catalogue"):
+    for name in ("config", "wake word", "recogniser", "licences", "GPIO", "broker", "outbox", "catalogue"):
         assert line_of(done.stdout, name).startswith("✓ "), done.stdout
     mic = line_of(done.stdout, "microphone")
     if has_input_device():  # pragma: no cover - a machine with a sound card
         return
     assert mic.startswith("✗ microphone: no input device") and " — plug in a USB microphone" in mic
     assert line_of(done.stdout, "speaker").startswith("! speaker: ")  # no speaker: a warning, not a failure
-    assert lines[-1] == "doctor: 8 passed, 1 warning, 1 failed: fix the lines marked ✗"
+    assert lines[-1] == "doctor: 10 passed, 1 warning, 1 failed: fix the lines marked ✗"
     assert done.returncode == 1
 
 

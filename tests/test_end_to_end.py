@@ -52,7 +52,7 @@ def test_spoken_request_and_press_put_one_order_on_the_broker(mosquitto, subscri
 
     assert names(events)[:7] == ["wake", "transcript", "intent", "prompt", "confirmed", "queued", "published"]
     wake = next(e for e in events if e["event"] == "wake")
-    assert wake["engine"] == "openwakeword" and wake["keyword"] == "hey_jarvis" and wake["score"] >= 0.5
+    assert wake["engine"] == "microwakeword" and wake["keyword"] == "hey_jarvis" and wake["score"] >= 0.97
     intent = next(e for e in events if e["event"] == "intent")
     assert intent["action"] == "reorder"
     assert [(i["sku"], i["quantity"]) for i in intent["items"]] == [("OJ-1L", 3)]

@@ -1,4 +1,4 @@
-"""Wake word: openWakeWord on espeak-ng speech, the refractory period, and Porcupine's key handling."""
+"""Wake word: openWakeWord on espeak-ng speech, the refractory period, the voice-activity gate, Porcupine's keys."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from device.adapters.porcupine import Porcupine, read_access_key
 from device.adapters.wav_source import WavSource
 from device.errors import ModelError
 from device.stages.audio_source import FRAME_SECONDS
-from device.stages.wake_word import WakeWordDetector
+from device.stages.wake_word import GatedEngine, WakeWordDetector
 
 
 def wakes(wav, detector: WakeWordDetector) -> list[float]:
@@ -86,3 +86,67 @@ def test_porcupine_detects_jarvis(say):
     engine = Porcupine("jarvis", os.environ["PICOVOICE_ACCESS_KEY"])
     wav = say([("silence", 0.5), ("speech", "jarvis"), ("silence", 1.0)])
     assert len(wakes(wav, WakeWordDetector(engine, 0.5, 2.0))) == 1
+
+
+class ScriptedVad:
+    """Speech exactly in the frames whose index is listed."""
+
+    def __init__(self, speech: set[int]) -> None:
+        self.speech, self.i = speech, -1
+
+    def is_speech(self, frame: bytes) -> bool:
+        self.i += 1
+        return self.i in self.speech
+
+
+class Log:
+    """An engine that records which frames it scored (frame i carries i in its first sample) and its resets."""
+
+    name, keyword, default_threshold = "log", "test", 0.5
+
+    def __init__(self) -> None:
+        self.seen: list[int | str] = []
+
+    def score(self, frame: bytes) -> float:
+        self.seen.append(int.from_bytes(frame[:2], "little"))
+        return 0.9 if self.seen[-1] == 30 else 0.0
+
+    def reset(self) -> None:
+        self.seen.append("reset")
+
+
+def numbered(n: int) -> list[bytes]:
+    return [i.to_bytes(2, "little") * 1280 for i in range(n)]
+
+
+def test_the_gate_scores_nothing_in_silence_then_the_pre_roll_and_the_speech():
+    engine = Log()
+    gate = GatedEngine(engine, ScriptedVad(set(range(20, 26))), preroll_frames=12, hangover_frames=3)
+    scores = [gate.score(f) for f in numbered(40)]
+    # frames 0-19: silence, not scored; at 20 a reset, the 12 frames before it, then 20-25 and 3 of hangover
+    assert engine.seen == ["reset", *range(8, 20), *range(20, 29)]
+    assert scores[:20] == [0.0] * 20 and max(scores) == 0.0  # frame 30 (the 0.9) came after the gate closed
+    assert gate.scored == 12 + 9 and gate.frames == 40
+
+
+def test_a_score_in_the_pre_roll_counts_when_the_gate_opens():
+    engine = Log()
+    gate = GatedEngine(engine, ScriptedVad({35}), preroll_frames=12, hangover_frames=0)
+    scores = [gate.score(f) for f in numbered(36)]
+    assert scores[35] == 0.9  # frame 30 scored 0.9 while fed as pre-roll of frame 35
+    detector = WakeWordDetector(GatedEngine(Log(), ScriptedVad({35}), 12, 0), 0.5, 2.0)
+    wakes = [w for i, f in enumerate(numbered(36)) if (w := detector.process(f, i * 0.08))]
+    assert len(wakes) == 1 and wakes[0].engine == "log" and wakes[0].score == 0.9
+
+
+def test_hold_off_closes_the_gate_and_forgets_the_pre_roll():
+    engine = Log()
+    gate = GatedEngine(engine, ScriptedVad({5, 6, 30}), preroll_frames=4, hangover_frames=0)
+    frames = numbered(31)
+    for f in frames[:10]:
+        gate.score(f)
+    WakeWordDetector(gate, 0.5, 2.0).hold_off(1.0)
+    engine.seen.clear()
+    for f in frames[10:]:
+        gate.score(f)
+    assert engine.seen == ["reset", 26, 27, 28, 29, 30]

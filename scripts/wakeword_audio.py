@@ -1,0 +1,148 @@
+"""Audio for scripts/bench_wakeword.py: real recordings read with sox, padded, mixed with noise, joined into streams.
+
+Everything is 16 kHz mono int16 and deterministic (sorted files, fixed seeds). Noise is mixed as
+Picovoice's speech-to-intent benchmark does (its benchmark/mixer.py): the noise is scaled so that
+the highest energy of a 2048-sample frame of speech over that of noise is the SNR, and the mix is
+then normalised to a peak of half full scale. Nothing here imports the device package.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+RATE = 16000
+FRAME = 1280
+AUDIO_SUFFIXES = (".flac", ".wav")
+LEAD, TAIL = 1.0, 4.0
+"""Silence before and after each positive recording (seconds): the device listens 5 s after a wake."""
+AFTER = 1.5
+"""A wake counts for a recording from its start until this long after its end (seconds)."""
+
+
+@dataclass
+class Clip:
+    """One recording as sox decodes it, and whether sox reported it damaged."""
+
+    name: str
+    samples: np.ndarray
+    damaged: bool
+
+
+def read_audio(path: Path) -> Clip:
+    """Any file sox reads, as 16 kHz mono int16; `damaged` when sox reports a decoding failure."""
+    done = subprocess.run(["sox", "-V2", str(path), "-t", "raw", "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed",
+                           "-"], capture_output=True, check=True)
+    damaged = b"FAIL" in done.stderr or b"mismatch" in done.stderr
+    return Clip(path.name, np.frombuffer(done.stdout, dtype="<i2").copy(), damaged)
+
+
+def audio_files(folder: Path) -> list[Path]:
+    """The audio files of a folder, sorted by name."""
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    if not files:
+        raise SystemExit(f"bench_wakeword: no .flac or .wav files in {folder}")
+    return files
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(round(seconds * RATE), dtype=np.int16)
+
+
+def pad_to_frames(x: np.ndarray) -> np.ndarray:
+    return np.concatenate([x, np.zeros((-len(x)) % FRAME, dtype=np.int16)]).astype(np.int16)
+
+
+def frames_of(x: np.ndarray) -> list[bytes]:
+    x = pad_to_frames(x)
+    return [x[i:i + FRAME].tobytes() for i in range(0, len(x), FRAME)]
+
+
+def max_frame_energy(x: np.ndarray, frame: int = 2048) -> float:
+    n = len(x) // frame * frame
+    if n == 0:
+        return float((x.astype(np.float64) ** 2).sum())
+    return float((x[:n].astype(np.float64).reshape(-1, frame) ** 2).sum(axis=1).max())
+
+
+def mix(clip: np.ndarray, speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """clip + noise (as long as the clip), the noise scaled by the peak-frame SNR against `speech`; peak at 0.5."""
+    noise = noise[: len(clip)].astype(np.float64)
+    scale = np.sqrt(max_frame_energy(speech) / (max_frame_energy(noise) * 10 ** (snr_db / 10) + 1e-12))
+    out = clip.astype(np.float64) + scale * noise
+    out *= 0.5 * 32767 / (np.abs(out).max() + 1e-12)
+    return np.clip(out, -32768, 32767).astype(np.int16)
+
+
+@dataclass
+class Stream:
+    """A continuous recording made of clips; windows[i] is where a wake counts as detecting clip i."""
+
+    condition: str
+    samples: np.ndarray
+    windows: list[tuple[float, float]] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+
+def positive_stream(clips: list[Clip], condition: str, noise: np.ndarray | None = None, snr_db: float = 10.0,
+                    seed: int = 10) -> Stream:
+    """Each clip with LEAD s of silence before and TAIL s after, optionally mixed with noise, one after the other."""
+    rng = np.random.default_rng(seed)
+    parts, windows, pos = [], [], 0
+    for clip in clips:
+        padded = np.concatenate([silence(LEAD), clip.samples, silence(TAIL)])
+        if noise is not None:
+            start = int(rng.integers(0, max(1, len(noise) - len(padded))))
+            padded = mix(padded, clip.samples, noise[start:start + len(padded)], snr_db)
+        begin = pos / RATE + LEAD
+        windows.append((begin, begin + len(clip.samples) / RATE + AFTER))
+        parts.append(padded)
+        pos += len(padded)
+    return Stream(condition, pad_to_frames(np.concatenate(parts)), windows, [c.name for c in clips])
+
+
+def negative_stream(clips: list[Clip], condition: str, gap: float = 0.5) -> Stream:
+    """Recordings one after the other with `gap` s of silence between them (no wake word anywhere)."""
+    parts = []
+    for clip in clips:
+        parts += [clip.samples, silence(gap)]
+    return Stream(condition, pad_to_frames(np.concatenate(parts)))
+
+
+def home_audio(clips: list[Clip], seconds: float, floor: np.ndarray, seed: int = 5) -> tuple[np.ndarray, float]:
+    """A quiet home: real speech now and then (one clip every 15-60 s) over a noise floor; (samples, speech share)."""
+    rng = np.random.default_rng(seed)
+    parts, total, talk, i = [], 0, 0, 0
+    while total < seconds * RATE:
+        pause = silence(float(rng.uniform(15.0, 60.0)))
+        x = clips[i % len(clips)].samples
+        parts += [pause, x]
+        total += len(pause) + len(x)
+        talk += len(x)
+        i += 1
+    quiet = np.concatenate(parts)[: int(seconds * RATE)].astype(np.float64)
+    mixed = quiet + np.resize(floor, len(quiet)).astype(np.float64)
+    return pad_to_frames(np.clip(mixed, -32768, 32767).astype(np.int16)), talk / total
+
+
+def flite_available() -> bool:
+    import shutil
+
+    return shutil.which("flite") is not None
+
+
+def flite(cache: Path, text: str, voice: str, stretch: float) -> np.ndarray:
+    """flite speech (Debian's flite: voices kal, kal16, awb, rms, slt), 16 kHz, silence trimmed."""
+    out = cache / f"flite-{voice}-{stretch}-{text.replace(' ', '_')}.wav"
+    if not out.exists():
+        raw = cache / "flite-raw.wav"
+        subprocess.run(["flite", "-voice", voice, "--setf", f"duration_stretch={stretch}", "-t", text, "-o", str(raw)],
+                       check=True, capture_output=True)
+        subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out)], check=True,
+                       capture_output=True)
+    from bench_corpus import read_wav, trim
+
+    return trim(read_wav(out))

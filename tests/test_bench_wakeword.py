@@ -1,0 +1,57 @@
+"""scripts/bench_wakeword.py's pieces: Picovoice's mixing rule, the threshold replay, its own BENCHMARKS.md section.
+
+The full benchmark takes ~an hour on real recordings; its figures are in BENCHMARKS.md, not asserted here.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+
+import wakeword_audio as wa  # noqa: E402
+import wakeword_report as report  # noqa: E402
+from bench_wakeword import sweep  # noqa: E402
+
+
+def test_noise_is_mixed_at_the_peak_frame_snr_and_the_peak_is_half_scale():
+    rng = np.random.default_rng(0)
+    speech = (np.sin(np.arange(16000) / 5) * 8000).astype(np.int16)
+    noise = (rng.standard_normal(16000) * 3000).astype(np.int16)
+    mixed = wa.mix(speech, speech, noise, 10.0).astype(np.float64)
+    assert abs(np.abs(mixed).max() - 0.5 * 32767) < 2
+    # undo the normalisation: what was added to the speech is the scaled noise
+    gain = np.dot(mixed, speech) / np.dot(speech.astype(np.float64), speech)
+    added = mixed / gain - speech
+    snr = 10 * np.log10(wa.max_frame_energy(speech) / wa.max_frame_energy(added))
+    assert abs(snr - 10.0) < 0.3
+
+
+def test_positive_stream_windows_cover_each_recording():
+    clips = [wa.Clip("a", np.ones(8000, np.int16), False), wa.Clip("b", np.ones(16000, np.int16), False)]
+    stream = wa.positive_stream(clips, "clean")
+    second = 1.0 + 0.5 + wa.TAIL + 1.0
+    assert stream.windows == [(1.0, 1.0 + 0.5 + wa.AFTER), (second, second + 1.0 + wa.AFTER)]
+    assert len(stream.samples) % wa.FRAME == 0 and stream.labels == ["a", "b"]
+
+
+def test_threshold_replay_counts_detections_once_and_false_wakes_outside_windows():
+    scores = np.zeros(200, np.float32)
+    scores[[10, 11, 12]] = 0.95  # one word: three frames, one wake (refractory)
+    scores[100] = 0.6  # outside any window
+    windows = [(0.5, 1.5)]
+    assert sweep(scores, windows, 0.9) == (1, 0)
+    assert sweep(scores, windows, 0.5) == (1, 1)
+
+
+def test_the_section_replaces_only_its_own_keyword(tmp_path):
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Benchmarks\n\n<!-- bench:loop:start -->\nloop\n<!-- bench:loop:end -->\n")
+    report.write_section(out, "alexa", "first")
+    report.write_section(out, "hey_jarvis", "jarvis")
+    report.write_section(out, "alexa", "second")
+    text = out.read_text()
+    assert "loop\n" in text and "jarvis" in text and "second" in text and "first" not in text
