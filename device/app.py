@@ -23,6 +23,7 @@ from .loop import Loop
 from .stages.audio_source import AudioSource
 from .stages.delivery import Delivery
 from .stages.endpointer import Endpointer
+from .stages.mute import MuteFile, initial_mute
 from .stages.order import iso
 from .stages.outbox import Outbox
 from .stages.discovery import discovery_messages
@@ -88,6 +89,11 @@ def initial_catalogue(settings: Settings) -> Catalogue | None:
         except CatalogueError as exc:
             log.warning("cached catalogue ignored: %s", exc)
     return None
+
+
+def mute_memory_path(settings: Settings) -> Path:
+    """Where the toggled mute is remembered: beside the outbox."""
+    return settings.storage.outbox_path().with_name("mute-state")
 
 
 class Panel(Protocol):
@@ -234,10 +240,16 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
     panel = GpioPanel(settings.gpio, inbox.put, pin_factory=pin_factory)
     remote.panel = panel
     try:
+        memory = MuteFile(mute_memory_path(settings))
+        muted = initial_mute(panel.mute_level(), memory)  # known before the microphone is ever read
+        panel.mute_state(muted)
         delivery = Delivery(outbox, link, topics)
         loop = Loop(settings, wake=wake, endpointer=endpointer, recognizer=recognizer, delivery=delivery,
-                    light=panel, speaker=EspeakSpeaker(settings.audio.output_device, play=play_audio), emit=emit,
-                    catalogue=catalogue, catalogue_cache=settings.storage.catalog_cache_path(), inbox=inbox)
+                    light=panel, speaker=EspeakSpeaker(settings.audio.output_device, play=play_audio,
+                                                       rate=settings.audio.speech_rate, volume=settings.audio.volume),
+                    emit=emit,
+                    catalogue=catalogue, catalogue_cache=settings.storage.catalog_cache_path(), inbox=inbox,
+                    muted=muted, mute_memory=memory)
     except BaseException:
         panel.close()
         outbox.close()

@@ -55,6 +55,10 @@ class AudioSettings:
     """sounddevice input: a device index or part of its name; empty = the system default."""
     output_device: str = ""
     """sounddevice output for read-backs and earcons; empty = the system default."""
+    speech_rate: int = 175
+    """How fast the device speaks (words per minute, 80-400; espeak-ng's -s)."""
+    volume: int = 100
+    """Loudness of speech and sounds (percent, 1-200; 100 = as rendered)."""
 
 
 @dataclass(frozen=True)
@@ -319,6 +323,9 @@ def _check_ranges(s: Settings) -> None:
     need(0.5 <= c.long_press_seconds <= 10, "confirmation", "long_press_seconds", "must be between 0.5 and 10")
     need(0 <= c.undo_seconds <= 600, "confirmation", "undo_seconds", "must be between 0 and 600")
     need(0 <= c.voice_max_total < 1e9, "confirmation", "voice_max_total", "must be a positive amount")
+    a = s.audio
+    need(80 <= a.speech_rate <= 400, "audio", "speech_rate", f"must be 80-400 words per minute (got {a.speech_rate})")
+    need(1 <= a.volume <= 200, "audio", "volume", f"must be 1-200 percent (got {a.volume})")
     need(c.max_order_total >= 0, "confirmation", "max_order_total", "must not be negative")
     need(c.max_orders_per_day >= 0, "confirmation", "max_orders_per_day", "must not be negative")
     need(c.repeat_guard_hours >= 0, "confirmation", "repeat_guard_hours", "must not be negative")

@@ -11,6 +11,7 @@
     QUEUED/SENT/ACCEPTED ──press within the undo window──▶ IDLE (cancelled; cancel published)
     QUEUED/SENT/ACCEPTED ──undo window over──▶ IDLE     SENT ──store "rejected"──▶ REJECTED
     any ──mute──▶ MUTED (microphone closed) ──unmute──▶ IDLE
+    start ──mute switch closed, or muted when it stopped (stages.mute)──▶ MUTED (microphone never opened)
     IDLE ⇄ OFFLINE follows the broker connection; orders queue on disk meanwhile.
 
 Time is audio time: `t` grows by one frame per step, so a replayed recording gives the same
@@ -45,6 +46,7 @@ from .stages.confirmation import Pending, Press, Session
 from .stages.delivery import Delivery
 from .stages.endpointer import Endpointer, Outcome
 from .stages.indicator import PATTERNS, StatusLight
+from .stages.mute import MuteMemory
 from .stages.order import build_order, iso
 from .stages.outbox import OutboxFull
 from .stages.readback import message
@@ -59,6 +61,8 @@ log = logging.getLogger(__name__)
 
 FEEDBACK_SECONDS = 2.0
 """How long a refusal or error shows before the device is idle again."""
+CANCEL_REFUSALS = ("too-late", "unknown-order")
+"""Store reasons that refuse a cancel (the order itself stands)."""
 
 
 class State(str, Enum):
@@ -89,7 +93,8 @@ class Loop:
                  recognizer: Recognizer, delivery: Delivery, light: StatusLight, speaker: Speaker,
                  emit: Callable[[Event], None], catalogue: Catalogue | None = None,
                  catalogue_cache: Path | None = None, now: Callable[[], datetime] | None = None,
-                 inbox: queue.SimpleQueue | None = None) -> None:
+                 inbox: queue.SimpleQueue | None = None, muted: bool = False,
+                 mute_memory: MuteMemory | None = None) -> None:
         self.settings = settings
         self.locale = settings.device.locale
         self.topics = Topics(settings.mqtt.topic_prefix, settings.device.id)
@@ -104,8 +109,10 @@ class Loop:
         self.limits = guards.Limits(Decimal(str(c.max_order_total)), c.max_orders_per_day, c.repeat_guard_hours,
                                     c.repeat_guard)
         self.t = 0.0
-        self.state = State.OFFLINE
-        self.muted = False
+        self.muted = muted
+        """Starts as stages.mute.initial_mute decided: the microphone is never read before it is known."""
+        self.state = State.MUTED if muted else State.OFFLINE
+        self.mute_memory = mute_memory
         self.catalogue: Catalogue | None = None
         self.understanding = Understanding(None, self.locale, self.limits, settings.recognizer.min_confidence)
         self.session = Session(c.timeout_seconds, c.undo_seconds)
@@ -224,8 +231,7 @@ class Loop:
                 self._understand(end.audio)
 
     def _start_listening(self) -> None:
-        self.session.drop()
-        self.session.close_undo()
+        self.session.drop()  # the undo window stays open: "hey jarvis, cancel" undoes the last order
         self.endpointer.reset()
         self._cue("listen")
         self._enter(State.LISTENING)
@@ -251,6 +257,8 @@ class Loop:
         self.emit(IntentEvent(self.t, decision.intent))
         self.wake.hold_off(self.t)
         outcome = decision.outcome
+        if not isinstance(outcome, Cancel):
+            self.session.close_undo()  # another request: the last order stays as it is
         if isinstance(outcome, Refuse):
             self._refuse(outcome.reason, outcome.detail, outcome.words)
         elif isinstance(outcome, Cancel):
@@ -347,6 +355,7 @@ class Loop:
             return self._fail(str(exc))
         self._cue("confirmed")
         self.emit(Queued(self.t, order["order_id"]))
+        self._say(message("queued", self.locale))
         self.session.place(order, self.t)
         self._enter(State.QUEUED)
         self.report.publish(self.muted)
@@ -399,6 +408,8 @@ class Loop:
         if muted == self.muted:
             return
         self.muted = muted
+        if self.mute_memory is not None:
+            self.mute_memory.remember(muted)
         self.button.reset()  # a press held across a mute change does nothing
         if muted:
             if self.state is State.CONFIRMING:
@@ -419,16 +430,23 @@ class Loop:
             log.warning("ignored a status for order %s: not an order of this device", s.order_id)
             return
         self.emit(Status(self.t, s.order_id, s.status, s.reason))
-        if not (self.session.is_last(s.order_id) and self.state in UNDOABLE):
+        if not self.session.is_last(s.order_id) or self.state not in UNDOABLE | AT_REST:
+            return  # an older order, or the household is busy with a new request: the LED and log tell
+        assert self.session.placed is not None
+        locale = self.session.placed.order.get("locale") or self.locale  # the request's language
+        words = {"accepted": "accepted", "rejected": "store-rejected", "cancelled": "store-cancelled"}.get(s.status)
+        if s.status == "rejected" and s.reason in CANCEL_REFUSALS:
+            words = "cancel-refused"  # the answer to an undo, not to the order
+        if words:
+            self.voice.say(message(words, locale, reason=s.reason or "other"), self.t, locale)
+        if self.state not in UNDOABLE:
             return
         if s.status in ("accepted", "duplicate"):
             self._enter(State.ACCEPTED)
         elif s.status == "rejected":
-            self._say(message("store-rejected", self.locale, reason=s.reason or "?"))
             self._feedback_until = self.t + FEEDBACK_SECONDS
             self._enter(State.REJECTED)
         elif s.status == "cancelled":
-            self._say(message("store-cancelled", self.locale))
             self._rest()
 
     # -- catalogue and state ----------------------------------------------------------------------

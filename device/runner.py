@@ -26,7 +26,8 @@ def run_live(device: Device, stop: threading.Event, notifier: Notifier | None = 
     while the loop turns, and STOPPING=1 at the end; elsewhere the notifier does nothing."""
     loop, source = device.loop, device.source
     notifier = notifier or Notifier()
-    source.open()
+    if not loop.muted:  # muted from boot: the microphone is not even opened
+        source.open()
     notifier.notify("READY=1")
     last_ping = time.monotonic()
     while not stop.is_set():
@@ -78,7 +79,8 @@ def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linge
             time.sleep(0.02)
         if loop.catalogue is None:
             log.warning("no catalogue after %.0fs: give --catalog or publish one retained", CATALOGUE_WAIT_SECONDS)
-    source.open()
+    if not loop.muted:
+        source.open()
     ended = False
     drain_deadline = None
     started = time.monotonic()

@@ -74,6 +74,12 @@ class GpioPanel:
             raise ConfigError(f"[gpio] pins cannot be used ({type(exc).__name__}: {exc}); check the pin numbers "
                               f"and that nothing else holds them (stop reorder.service first)") from None
 
+    def mute_level(self) -> bool | None:
+        """A mute switch's level now (closed = True: muted); None without a switch (a toggle or nothing)."""
+        if self.mute_button is None or not self.settings.mute_is_switch:
+            return None
+        return bool(self.mute_button.is_pressed)
+
     def _toggle_mute(self) -> None:
         self._muted = not self._muted
         self._inbox(MuteChanged(self._muted))

@@ -13,20 +13,20 @@ import wave
 import numpy as np
 
 from .earcons import RATE as CUE_RATE
+from ..stages.phrasebook import phrasebook
 from .earcons import tone
 
 log = logging.getLogger(__name__)
 
-VOICES = {"en": "en-us", "fr": "fr"}
-
-
 class EspeakSpeaker:
-    """Says text in the locale's voice and plays cues; each call returns how long it sounds, so the
-    loop ignores the microphone meanwhile. Playback runs in order on one background thread."""
+    """Says text in the locale's voice (its messages file names it) and plays cues; each call returns
+    how long it sounds, so the loop ignores the microphone meanwhile. Playback runs in order on one
+    background thread. `rate` is words per minute, `volume` a percentage applied to every sound."""
 
-    def __init__(self, output_device: str = "", play: bool = True) -> None:
+    def __init__(self, output_device: str = "", play: bool = True, rate: int = 175, volume: int = 100) -> None:
         self.binary = shutil.which("espeak-ng")
         self.play = play
+        self.rate, self.volume = rate, volume
         self.output_device = output_device
         self._warned = False
         self._queue: queue.Queue = queue.Queue()
@@ -37,8 +37,8 @@ class EspeakSpeaker:
 
     def render(self, text: str, locale: str) -> tuple[np.ndarray, int]:
         """Speech samples (int16 mono) and their rate."""
-        voice = VOICES.get(locale.split("-")[0], "en-us")
-        out = subprocess.run([self.binary or "espeak-ng", "-v", voice, "-s", "175", "--stdout", text], check=True,
+        voice = phrasebook(locale).voice
+        out = subprocess.run([self.binary or "espeak-ng", "-v", voice, "-s", str(self.rate), "--stdout", text], check=True,
                              capture_output=True, timeout=20).stdout
         with wave.open(io.BytesIO(out)) as wav:
             return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2"), wav.getframerate()
@@ -59,6 +59,9 @@ class EspeakSpeaker:
         return self._out(tone(name), CUE_RATE)
 
     def _out(self, samples: np.ndarray, rate: int) -> float:
+        if self.volume != 100:
+            scaled = samples.astype(np.float32) * (self.volume / 100)
+            samples = np.clip(scaled, -32768, 32767).astype(np.int16)
         if self.play:
             if self._player is None:
                 self._player = threading.Thread(target=self._play_in_turn, name="speaker", daemon=True)

@@ -10,7 +10,7 @@ import threading
 from typing import Any
 
 from ..adapters.microphone import resolve_device
-from ..adapters.tts import VOICES
+from ..stages.phrasebook import phrasebook
 from ..config import Settings
 from ..errors import AudioError
 from ..stages.audio_source import FRAME_SAMPLES, SAMPLE_RATE, SAMPLE_WIDTH
@@ -130,7 +130,7 @@ def check_microphone(settings: Settings, seconds: float = 2.0) -> Result:
 
 def _espeak_works(binary: str, locale: str) -> str:
     """"" when espeak-ng renders a word in the locale's voice, else what went wrong."""
-    voice = VOICES.get(locale.split("-")[0], "en-us")
+    voice = phrasebook(locale).voice
     try:
         out = subprocess.run([binary, "-v", voice, "--stdout", "test"], capture_output=True, timeout=10)
     except (OSError, subprocess.SubprocessError) as exc:

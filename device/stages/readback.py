@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from ..catalogue import Catalogue
 from ..events import IntentItem
+from .phrasebook import phrasebook
 
 _SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "CAD": "$", "CHF": "CHF", "JPY": "¥"}
 
@@ -42,45 +43,9 @@ def total_of(items: tuple[IntentItem, ...], catalogue: Catalogue) -> Decimal:
     return total.quantize(Decimal("0.01"), ROUND_HALF_UP)
 
 
-_PHRASES = {
-    "en": {"press": "Press the button to order.", "again": "You ordered {names} recently. Press twice to order again.",
-           "sorry": "Sorry, I did not understand.", "unknown": "Sorry, {words} is not in your list.",
-           "refused": "I cannot order that: {reason}.", "cancelled": "Cancelled.", "queued": "Ordered.",
-           "accepted": "The store accepted your order.", "store-rejected": "The store refused the order: {reason}.",
-           "store-cancelled": "The store cancelled the order.", "press-again": "Press again to order.",
-           "or": "or", "choose": "I heard {heard}: short press for {a}, long press to cancel. It could also be {b}."},
-    "fr": {"press": "Appuyez sur le bouton pour commander.",
-           "sorry": "Désolé, je n'ai pas compris.", "unknown": "Désolé, {words} n'est pas dans votre liste.",
-           "refused": "Je ne peux pas commander cela : {reason}.", "cancelled": "Annulé.", "queued": "Commandé.",
-           "accepted": "Le magasin a accepté votre commande.",
-           "store-rejected": "Le magasin a refusé la commande : {reason}.",
-           "store-cancelled": "Le magasin a annulé la commande.", "press-again": "Appuyez encore pour commander.",
-           "again": "Vous avez déjà commandé {names} récemment. Appuyez deux fois pour recommander.",
-           "or": "ou", "choose": "J'ai compris {heard} : appui court pour {a}, appui long pour annuler. "
-                                 "Ce pourrait aussi être {b}."},
-}
-
-
-REASONS = {
-    "en": {"over-max-quantity": "that is more than the most you allow", "over-total-cap": "the total is over your cap",
-           "daily-limit": "today's order limit is reached", "repeat-guard": "you ordered it recently",
-           "low-confidence": "I am not sure what I heard", "outbox-full": "too many orders are waiting to be sent",
-           "no-catalog": "I have no product list yet", "not-in-catalog": "it is not in your list"},
-    "fr": {"over-max-quantity": "c'est plus que le maximum autorisé", "over-total-cap": "le total dépasse votre plafond",
-           "daily-limit": "la limite de commandes du jour est atteinte", "repeat-guard": "vous l'avez commandé récemment",
-           "low-confidence": "je ne suis pas sûr d'avoir bien entendu",
-           "outbox-full": "trop de commandes attendent d'être envoyées", "no-catalog": "je n'ai pas encore de liste",
-           "not-in-catalog": "ce n'est pas dans votre liste"},
-}
-
-
 def message(key: str, locale: str, **values: str) -> str:
-    """A short spoken message ("Cancelled.", "Annulé.") with reasons put in words."""
-    language = locale.split("-")[0]
-    phrases = _PHRASES.get(language, _PHRASES["en"])
-    if "reason" in values:
-        values["reason"] = REASONS.get(language, REASONS["en"]).get(values["reason"], values["reason"])
-    return phrases[key].format(**values)
+    """A short spoken message ("Cancelled.", "Annulé.") with reasons put in words (device/messages/*.toml)."""
+    return phrasebook(locale).say(key, **values)
 
 
 @dataclass(frozen=True)
@@ -112,7 +77,7 @@ def readback(items: tuple[IntentItem, ...], catalogue: Catalogue, locale: str,
              repeated: tuple[str, ...] = ()) -> Readback:
     """The read-back of an order; `repeated` names SKUs ordered recently (the repeat guard)."""
     language = locale.split("-")[0]
-    phrases = _PHRASES.get(language, _PHRASES["en"])
+    phrases = phrasebook(locale).phrases
     total = total_of(items, catalogue)
     lines = ", ".join(line_text(i, catalogue, language) for i in items)
     summary = f"{lines}. Total {money(total, catalogue.currency, locale)}."

@@ -35,9 +35,10 @@ class Voice:
         self.deaf_until = max(self.deaf_until, t) + seconds
         return self.deaf_until
 
-    def say(self, text: str, t: float) -> float:
-        """Speak (a `said` event; silent when `speak` is off); the audio time at which the words have been said."""
-        seconds = self.speaker.say(text, self.locale) if self.speak else 0.0
+    def say(self, text: str, t: float, locale: str | None = None) -> float:
+        """Speak (a `said` event; silent when `speak` is off), in `locale`'s voice (default: the device's);
+        the audio time at which the words have been said."""
+        seconds = self.speaker.say(text, locale or self.locale) if self.speak else 0.0
         self.emit(Said(t, text, round(seconds, 3)))
         return self._sounding(seconds, t)
 
