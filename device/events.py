@@ -27,11 +27,14 @@ class Intent:
     """What a person asked for (CONTRACT §5)."""
 
     action: str
-    """"reorder", "cancel" or "none"."""
+    """"reorder", "cancel" or "none"; "usual" from the parser alone (an extension, see `usual`)."""
     items: tuple[IntentItem, ...] = ()
     confidence: float | None = None
     unknown: tuple[str, ...] = ()
     """Product words heard that are not in the catalogue (why an intent is "none")."""
+    usual: bool = False
+    """Asked for "the usual": the parser's action "usual"; the device resolves it to a reorder of
+    the last accepted order (or "none" when there is none), keeping this flag."""
 
     def to_dict(self) -> dict[str, Any]:
         """The CONTRACT §5 object, with extra fields only where they carry something."""
@@ -49,6 +52,8 @@ class Intent:
             out["confidence"] = round(self.confidence, 3)
         if self.unknown:
             out["unknown"] = list(self.unknown)
+        if self.usual:
+            out["usual"] = True
         return out
 
 

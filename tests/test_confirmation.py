@@ -289,3 +289,24 @@ def test_the_led_counts_down_the_undo_window(device, store, speech_dir):
     closing = [t for t, light in shown if light == PATTERNS["undo-closing"]]
     assert len(closing) == 1 and abs(closing[0] - (queued_at + 10 - 5)) < 0.2
     assert shown[-1][1] == PATTERNS["idle"] and shown[-1][0] >= queued_at + 10
+
+
+def test_the_usual_reorders_the_last_accepted_order_after_a_read_back_and_a_press(device, store, subscriber,
+                                                                                   mosquitto, speech_dir):
+    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", 9.0), ("speech", "hey jarvis"),
+                             ("silence", 0.7), ("speech", "order the usual please"), ("silence", 1.0)])
+    orders = subscriber(mosquitto.port, "reorder/v1/devices/+/orders")
+    d, events = device(clip, confirmation={"undo_seconds": 3, "repeat_guard": "off"})
+    t1 = clip.end_of(3) + READBACK
+    t2 = clip.end_of(7) + READBACK + 1.0  # "Your usual order:" comes first
+    run_replay(d, PressPlan(short=[t1, t2]), linger=1.5)
+    heard = [(e.get("text"), e.get("detail")) for e in events if e["event"] in ("transcript", "rejected")]
+    prompts = of(events, "prompt")
+    assert len(prompts) == 2, heard
+    assert prompts[1]["text"].startswith("Your usual order: 2 milk.")
+    usual = of(events, "intent")[1]
+    assert usual["action"] == "reorder" and usual["usual"] is True
+    first, second = (m for _, m in orders.wait_for(2))
+    assert first["items"] == second["items"] and first["order_id"] != second["order_id"]
+    said = [e["text"] for e in of(events, "said")]
+    assert said.count("Ordered.") == 2 and "The store accepted your order." in said

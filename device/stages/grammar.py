@@ -37,7 +37,7 @@ class Grammar:
         """Every phrase of the grammar, each a run of words (for word-list recognisers like Vosk)."""
         lx = self.lexicon
         groups = (lx.reorder_cues, lx.cancel_phrases, lx.prefixes, lx.suffixes, lx.ones, lx.units, lx.unit_links,
-                  lx.more, lx.joins, lx.numbers, lx.yes, lx.no, lx.tail, self.products)
+                  lx.more, lx.joins, lx.numbers, lx.yes, lx.no, lx.tail, lx.usual, self.products)
         return sorted({_spoken(p) for group in groups for p in group} - {""})
 
     def other_words(self) -> list[str]:
@@ -56,6 +56,7 @@ class Grammar:
             usable = sorted({_spoken(v) for v in values if _spoken(v) and all(known(w) for w in _spoken(v).split())})
             return "(" + " | ".join(f"({v})" for v in usable) + ")" if usable else "<NULL>"
 
+        usual = alt(lx.usual).replace("<NULL>", "<VOID>")  # no usual phrase the model knows: no such sentence
         products = alt(self.products)
         if products == "<NULL>":
             products = "<VOID>"  # an empty catalogue: no request can match
@@ -67,7 +68,7 @@ class Grammar:
         return "\n".join([
             "#JSGF V1.0;",
             "grammar reorder;",
-            "public <utterance> = <request> | <cancel> | <answer> | <other>;",
+            "public <utterance> = <request> | <cancel> | <answer> | <usual> | <other>;",
             f"<other> = {other};",
             "<request> = [<prefix>] [<cue>] <item> [<join> <item> [<join> <item> [<join> <item>]]] [<tail>] "
             "[<suffix>];",
@@ -84,6 +85,7 @@ class Grammar:
             f"<suffix> = {alt(lx.suffixes)};",
             f"<cancel> = [<prefix>] {alt(lx.cancel_phrases)} [<suffix>];",
             f"<answer> = {alt(lx.yes + lx.no)};",
+            f"<usual> = [<prefix>] [<cue>] {usual} [<suffix>];",
             "",
         ])
 

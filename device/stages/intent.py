@@ -97,6 +97,7 @@ class IntentParser:
         self._fillers = _phrases(lx.prefixes + lx.suffixes + lx.fillers, lang)
         self._negations = _phrases(lx.negations, lang)
         self._prefixes = _phrases(lx.prefixes, lang)
+        self._usual = _phrases(lx.usual, lang)
         self._known_words = {w for group in (self._cues, self._cancel, self._ones, self._skip_back, self._joins,
                                              self._fillers) for phrase in group for w in phrase}
         names: dict[tuple[str, ...], set[str]] = {}
@@ -166,6 +167,19 @@ class IntentParser:
             inside[k:k + n] = [True] * n
         return any(self._match_at(toks, k, self._cancel) and not inside[k] for k in range(len(toks)))
 
+    def _asks_usual(self, toks: list[str]) -> bool:
+        """"(could you) (order) the usual (please)": a usual phrase, and nothing but request words
+        and politeness around it (a negation or a product makes it an ordinary parse)."""
+        covered = [t == "," for t in toks]
+        found = False
+        for group in (self._usual, self._cues, self._fillers):
+            for k in range(len(toks)):
+                n = self._match_at(toks, k, group)
+                if n and group is self._usual:
+                    found = True
+                covered[k:k + n] = [True] * n
+        return found and all(covered)
+
     def negated(self, intent: Intent) -> bool:
         """Whether a `none` intent was refused for a negation ("don't order milk"), not an unknown product."""
         return intent.action == "none" and self._contains(list(intent.unknown), self._negations)
@@ -187,6 +201,8 @@ class IntentParser:
             return Intent("none", confidence=confidence)
         if self._cancels(toks):
             return Intent("cancel", confidence=confidence)
+        if self._asks_usual(toks):
+            return Intent("usual", confidence=confidence, usual=True)
         found: list[tuple[int, int, list[str], str]] = []
         accounted = [False] * len(toks)
         i = 0

@@ -50,6 +50,9 @@ class Lexicon:
     other_words: tuple[str, ...] = ()
     """Out-of-domain words a grammar decoder may land on instead of forcing a request out of
     speech that is not one ("weather", "music"): a garbage model made of words."""
+    usual: tuple[str, ...] = ()
+    """Phrases that ask for the last accepted order again ("the usual", "comme d'habitude"),
+    said alone or after a request verb and politeness."""
 
 
 ENGLISH = Lexicon(
@@ -78,6 +81,8 @@ ENGLISH = Lexicon(
              "my", "our", "jarvis", "alexa"),
     negations=("don't", "dont", "do not", "not", "no", "never", "didn't", "doesn't", "won't", "wouldn't",
                "shouldn't", "without", "instead of", "nothing"),
+    usual=("the usual", "my usual", "our usual", "same as last time", "the same as last time", "same again",
+           "the same again", "same as before", "the same as before", "the same thing as last time"),
     other_words=tuple("""what weather like today tomorrow play music song radio news timer alarm minutes hello tell
         joke turn lights light volume call time who where when why which there here this that were been does have
         going come look know think love good great nice little week year thank sorry kids school work home house
@@ -112,6 +117,8 @@ FRENCH = Lexicon(
     fillers=("euh", "bon", "alors", "dis", "hé", "nouveau", "nouvelle", "le", "la", "les", "l'", "mon", "ma", "mes",
              "notre", "nos", "jarvis", "alexa"),
     negations=("ne", "n'", "pas", "jamais", "sans", "rien", "aucun", "aucune", "plutôt que", "au lieu de"),
+    usual=("comme d'habitude", "la même chose que la dernière fois", "pareil que la dernière fois",
+           "comme la dernière fois", "la même chose", "la commande habituelle", "ma commande habituelle"),
 )
 
 LEXICONS = {"en": ENGLISH, "fr": FRENCH}

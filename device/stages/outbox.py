@@ -161,6 +161,12 @@ class Outbox:
                                 (limit,))
         return [json.loads(r[0]) for r in rows]
 
+    def last_accepted(self) -> dict[str, Any] | None:
+        """The newest order the store accepted (or shipped) and that was not undone: what "the usual" repeats."""
+        row = self._db.execute("SELECT payload FROM orders WHERE status IN ('accepted', 'shipped') AND withdrawn = 0 "
+                               "ORDER BY seq DESC LIMIT 1").fetchone()
+        return json.loads(row[0]) if row else None
+
     def status_of(self, order_id: str) -> str | None:
         """The last status recorded for an order."""
         row = self._db.execute("SELECT status FROM orders WHERE order_id = ?", (order_id,)).fetchone()

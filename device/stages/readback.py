@@ -74,14 +74,17 @@ def line_text(item: IntentItem, catalogue: Catalogue, language: str) -> str:
 
 
 def readback(items: tuple[IntentItem, ...], catalogue: Catalogue, locale: str,
-             repeated: tuple[str, ...] = ()) -> Readback:
-    """The read-back of an order; `repeated` names SKUs ordered recently (the repeat guard)."""
+             repeated: tuple[str, ...] = (), usual: bool = False) -> Readback:
+    """The read-back of an order; `repeated` names SKUs ordered recently (the repeat guard); `usual`
+    says first that this is the last order again ("Your usual order: ...")."""
     language = locale.split("-")[0]
     phrases = phrasebook(locale).phrases
     total = total_of(items, catalogue)
     lines = ", ".join(line_text(i, catalogue, language) for i in items)
     summary = f"{lines}. Total {money(total, catalogue.currency, locale)}."
     spoken = f"{lines}, {spoken_money(total, catalogue.currency, locale)}"
+    if usual:
+        summary, spoken = f"{phrases['usual']} {summary}", f"{phrases['usual']} {spoken}"
     instruction = phrases["press"]
     ambiguous = [i for i in items if i.alternatives]
     if ambiguous:

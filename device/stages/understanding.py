@@ -8,12 +8,15 @@ product to the item's alternatives (the read-back names both), one that has anot
 another number of items refuses it — a quantity is never guessed; alternatives that are not a
 reorder change nothing. Then "cancel" cancels, anything else that is not a reorder is refused
 (unknown products named) or answered "sorry"; a reorder goes through the guards and is read back.
+"The usual" is the last order the store accepted (history.last_accepted), at today's prices, read
+back and confirmed like any other; with none it is refused (no-usual).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, Protocol
 
 from ..catalogue import Catalogue
 from ..events import Intent, IntentItem
@@ -57,6 +60,13 @@ class ReadBack:
 Outcome = Refuse | Sorry | Cancel | ReadBack
 
 
+class PastOrders(guards.OrderHistory, Protocol):
+    """The order history the decisions read (the outbox implements it)."""
+
+    def last_accepted(self) -> dict[str, Any] | None:
+        """The newest order the store accepted and that was not undone (an order payload), or None."""
+
+
 @dataclass(frozen=True)
 class Decision:
     """The intent understood (the `intent` event) and what to do about it."""
@@ -79,12 +89,12 @@ class Understanding:
     def _refuse(self, reason: str, detail: str = "", words: str | None = None) -> Refuse:
         return Refuse(reason, detail, words or message("refused", self.locale, reason=reason))
 
-    def decide(self, heard: Recognition, history: guards.OrderHistory, now: datetime) -> Decision:
+    def decide(self, heard: Recognition, history: PastOrders, now: datetime) -> Decision:
         """What to do about one request."""
         intent = self.parser.parse(heard.text, heard.confidence)
         if heard.text and heard.confidence < self.min_confidence:
             return Decision(intent, self._refuse("low-confidence", f"confidence {heard.confidence:.2f}"))
-        if intent.action == "reorder" and heard.second_opinion is not None and not same_meaning(
+        if intent.action in ("reorder", "usual") and heard.second_opinion is not None and not same_meaning(
                 intent, self.parser.parse(heard.second_opinion)):
             return Decision(intent, self._refuse(
                 "low-confidence", f"heard differently on a second decoding: {heard.second_opinion!r}"))
@@ -95,11 +105,27 @@ class Understanding:
                     return Decision(intent, self._refuse(
                         "low-confidence", f"another transcript has other quantities: {text!r}"))
                 intent = replace(intent, items=items)
+        if intent.action == "usual":
+            intent = self.usual(intent, history)
         return Decision(intent, self._outcome(intent, history, now))
+
+    def usual(self, intent: Intent, history: PastOrders) -> Intent:
+        """"The usual" as a reorder of the last accepted order's lines; "none" (usual) when there is none."""
+        last = history.last_accepted()
+        if last is None:
+            return Intent("none", confidence=intent.confidence, usual=True)
+        language = self.parser.language
+        items = []
+        for line in last["items"]:
+            entry = self.catalogue.item(line["sku"]) if self.catalogue else None
+            items.append(IntentItem(line["sku"], int(line["quantity"]), entry.display_name(language) if entry else ""))
+        return Intent("reorder", tuple(items), confidence=intent.confidence, usual=True)
 
     def _outcome(self, intent: Intent, history: guards.OrderHistory, now: datetime) -> Outcome:
         if intent.action == "cancel":
             return Cancel()
+        if intent.usual and intent.action != "reorder":
+            return self._refuse("no-usual", "no order accepted by the store in the outbox")
         if intent.action != "reorder":
             if intent.unknown and not self.parser.negated(intent):
                 words = " ".join(intent.unknown)
@@ -111,7 +137,8 @@ class Understanding:
         if verdict.reason:
             return self._refuse(verdict.reason, verdict.detail)
         return ReadBack(intent.items, self.catalogue, readback(intent.items, self.catalogue, self.locale,
-                                                               verdict.repeated), 2 if verdict.repeated else 1)
+                                                               verdict.repeated, intent.usual),
+                        2 if verdict.repeated else 1)
 
     def answer(self, heard: Recognition) -> str | None:
         """A spoken answer to the read-back: "yes", "no", or None (unsure, or neither). A yes heard in
