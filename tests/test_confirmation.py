@@ -310,3 +310,14 @@ def test_the_usual_reorders_the_last_accepted_order_after_a_read_back_and_a_pres
     assert first["items"] == second["items"] and first["order_id"] != second["order_id"]
     said = [e["text"] for e in of(events, "said")]
     assert said.count("Ordered.") == 2 and "The store accepted your order." in said
+
+
+def test_saying_cancel_within_the_undo_window_undoes_the_order(device, store, speech_dir):
+    # after the press the device says "Ordered." and the store's answer (it does not listen meanwhile)
+    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", READBACK + 6.0), ("speech", "hey jarvis"),
+                             ("silence", 0.7), ("speech", "cancel"), ("silence", 1.0)])
+    d, events = device(clip, confirmation={"undo_seconds": 25})
+    run_replay(d, PressPlan(short=[clip.end_of(3) + READBACK]), linger=1.5)
+    order_id = of(events, "queued")[0]["order_id"]
+    assert [(e["by"], e.get("order_id")) for e in of(events, "cancelled")] == [("voice", order_id)]
+    assert store.order(order_id)["status"] == "cancelled"
