@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "scripts" / "bench"
+BENCH = ROOT / "bench" / "bench"
 START, END = "<!-- bench:loop:start -->", "<!-- bench:loop:end -->"
 OTHER = "<!-- bench:accuracy:start -->\n| accuracy | 96% |\n<!-- bench:accuracy:end -->"
 

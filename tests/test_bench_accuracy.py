@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "scripts" / "bench_accuracy.py"
+SCRIPT = REPO / "bench" / "bench_accuracy.py"
 OTHER = "<!-- bench:latency:start -->\nsomeone else's numbers\n<!-- bench:latency:end -->\n"
 
 pytestmark = pytest.mark.slow

@@ -22,7 +22,7 @@ def test_short_store_benchmark_answers_every_order_and_writes_only_its_section(t
     others = "# Benchmarks\n\n<!-- bench:faults:start -->\nsomeone else's numbers\n<!-- bench:faults:end -->\n"
     bench.write_text(others + f"\n{START}\nan old run\n{END}\n")
 
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_store.py"), "--instances", "1",
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_store.py"), "--instances", "1",
                            "--runs", "saturated", "--seconds", "3", "--devices", "2", "--device-processes", "1",
                            "--output", str(bench)], capture_output=True, text=True, timeout=240, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]

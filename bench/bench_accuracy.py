@@ -1,0 +1,461 @@
+#!/usr/bin/env python3
+"""Accuracy benchmark: exact intents per locale and SNR, refusals and wrong orders, into BENCHMARKS.md.
+
+    python scripts/bench_accuracy.py            # full run (about 20 minutes on 2 cores)
+    python scripts/bench_accuracy.py --short    # a few requests, for CI (prints the section)
+
+Requests come from scripts/accuracy_templates.py (its own phrasings, none of the tests') against
+scripts/bench_catalog.json; the expected intent is made with the words, never by the parser.
+
+Text path: the IntentParser on every generated sentence, both locales.
+Audio path (a locale runs when the device has a recogniser for it): espeak-ng says "hey jarvis", a
+pause and the request in one of several voices and speeds; speech is set to -26 dBFS and noise
+(babble summed from other espeak-ng talkers, or white noise) is added at the target SNR against the
+speech's active level. Each clip is written as a WAV and fed to one device built by device.app.build
+(real openWakeWord, endpointer, recogniser and loop, mock GPIO, a local Mosquitto) through
+device.runner.run_replay, as `reorder replay` does; the device is reused between clips (models load
+once), with its wake-word model reset and 2.5 s of idle silence between clips.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import json
+import logging
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, deque
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+import accuracy_templates as templates  # noqa: E402
+from accuracy_audio import ACCENTS_LABEL, OTHER_ACCENTS, RATE, make_babble, make_clip, noisy, write_wav  # noqa: E402
+from accuracy_report import LOCALES, git_head, section, write_section  # noqa: E402
+
+SNRS = (12, 9, 6)
+NOISES = ("babble", "white")
+GAP_SECONDS = 2.5
+"""Idle silence between clips (seconds): longer than the wake word's refractory period."""
+
+
+# -- judging ----------------------------------------------------------------------------------------
+
+def items_of(pairs) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted((p["sku"], int(p["quantity"])) if isinstance(p, dict) else (p.sku, int(p.quantity))
+                        for p in pairs))
+
+
+def fmt(items) -> str:
+    return ", ".join(f"{q}×{s}" for s, q in items) or "nothing"
+
+
+def diff(expected, got) -> str:
+    e, g = dict(expected), dict(got)
+    parts = [f"{s} quantity {e[s]}→{g[s]}" for s in sorted(e.keys() & g.keys()) if e[s] != g[s]]
+    missing, extra = sorted(e.keys() - g.keys()), sorted(g.keys() - e.keys())
+    if len(missing) == 1 and len(extra) == 1:
+        parts.append(f"{missing[0]}→{extra[0]}")
+    else:
+        parts += [f"dropped {s}" for s in missing] + [f"added {s}" for s in extra]
+    return "; ".join(parts)
+
+
+def judge(req: templates.Request, got: dict | None, prompt, why: str) -> tuple[str, str]:
+    """("exact" | "refusal" | "wrong", what went wrong). `prompt`: the items read back, or None."""
+    if req.action == "reorder":
+        if prompt is None:
+            return "refusal", why
+        return ("exact", "") if tuple(prompt) == req.items else ("wrong", diff(req.items, prompt))
+    if prompt is not None:
+        return "wrong", f"{req.action} expected, ordered {fmt(prompt)}"
+    if (got is None and req.action == "none") or (got is not None and got["action"] == req.action):
+        return "exact", ""
+    return "refusal", f"{req.action} expected, got {why}"
+
+
+def why_text(intent) -> str:
+    if intent.action == "none" and intent.unknown:
+        return f"none (unknown: {' '.join(intent.unknown)})"
+    return intent.action
+
+
+# -- text path --------------------------------------------------------------------------------------
+
+def run_text(locale: str, requests: list[templates.Request]) -> list[dict]:
+    from device.catalogue import Catalogue
+    from device.stages.intent import IntentParser
+
+    parser = IntentParser(Catalogue.load(templates.CATALOG_PATH), locale)
+    out = []
+    for req in requests:
+        intent = parser.parse(req.text)
+        got = {"action": intent.action, "items": items_of(intent.items)}
+        prompt = got["items"] if intent.action == "reorder" else None
+        verdict, sig = judge(req, got, prompt, why_text(intent) if intent.action != "reorder" else "")
+        out.append({"path": "text", "locale": locale, "noise": "-", "snr": "-", "kind": req.kind, "text": req.text,
+                    "expected": req.expected(), "got": intent.to_dict(), "verdict": verdict, "sig": sig})
+    return out
+
+
+# -- audio path -------------------------------------------------------------------------------------
+
+class Broker:
+    """A Mosquitto on a free loopback port, or none (the device then runs offline, which it allows)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.process = None
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        if shutil.which("mosquitto"):
+            conf = workdir / "mosquitto.conf"
+            conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
+            self.process = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+        self.name = "Mosquitto on loopback" if self.process else "none (device offline)"
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+def recognisers_for(locale: str, vosk_fr: str) -> list[tuple[str, str]]:
+    """Every (engine setting, model) a device could use for the locale, the neural one first;
+    empty when none can run (the reason is then in `why_not`)."""
+    from device.adapters.vosk import find_model
+    from device.recognizers import _neural_model
+
+    found = []
+    neural, _ = _neural_model(locale)
+    if neural:
+        found.append((neural, ""))
+    model = find_model(vosk_fr if locale == "fr-FR" else "", locale)
+    if model is not None and model.is_dir():
+        found.append(("vosk", str(model)))
+    if locale.startswith("en"):
+        found.append(("pocketsphinx", ""))
+    return found
+
+
+def why_not(locale: str) -> str:
+    from device.adapters.vosk import default_model_dir
+
+    return f"no recogniser for {locale}: no Whisper model prepared and no Vosk model in {default_model_dir(locale)}"
+
+
+def device_settings(locale: str, engine: str, model: str, workdir: Path, broker: Broker, tag: str) -> dict:
+    """The device's configuration (a TOML-shaped mapping): mock pins, the benchmark catalogue, no caps."""
+    return {
+        "device": {"id": "bench-accuracy", "locale": locale},
+        "gpio": {"pin_factory": "mock"},
+        "mqtt": {"broker": broker.url},
+        "storage": {"outbox": str(workdir / f"outbox-{tag}.sqlite3"), "catalog": str(templates.CATALOG_PATH),
+                    "catalog_cache": str(workdir / f"catalog-{tag}.json")},
+        "recognizer": {"engine": engine, **({"vosk_model": model} if model else {})},
+        # The wake phrase here is espeak-ng's, which microWakeWord (the default) does not hear; this
+        # benchmark measures the recogniser, so the wake word stays openWakeWord's, ungated, as before.
+        "wake": {"engine": "openwakeword", "vad_gate": False},
+        # No spending caps (twenty bottles is a fair request here) and a short confirmation wait.
+        "confirmation": {"speak": False, "timeout_seconds": 3.0, "max_order_total": 0.0, "max_orders_per_day": 0,
+                         "repeat_guard": "off"},
+    }
+
+
+def toml(mapping: dict) -> str:
+    """The mapping as a TOML file (strings, numbers and booleans only)."""
+    lines = []
+    for name, values in mapping.items():
+        lines.append(f"[{name}]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    return "\n".join(lines) + "\n"
+
+
+def build_device(mapping: dict, workdir: Path, emit):
+    from device import config
+    from device.adapters.wav_source import WavSource
+    from device.app import build
+
+    silence = workdir / "silence.wav"
+    write_wav(silence, np.zeros(RATE // 10))
+    settings = config.from_mapping(mapping, "bench")
+    return build(settings, WavSource(silence), emit, play_audio=False), settings
+
+
+def replay_cli(wav: Path, config_file: Path) -> dict:
+    """What `reorder replay` prints for this file: the first transcript and intent."""
+    out = subprocess.run([sys.executable, "-m", "device", "replay", str(wav), "--config", str(config_file)],
+                         capture_output=True, text=True, timeout=300, cwd=REPO).stdout
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    heard = next((e["text"] for e in events if e["event"] == "transcript"), None)
+    intent = next(({k: v for k, v in e.items() if k not in ("event", "t")} for e in events if e["event"] == "intent"),
+                  None)
+    return {"transcript": heard, "intent": intent}
+
+
+class FreshState:
+    """A just-built device's stream state, put back before each clip so that each is heard as
+    `reorder replay` on that one file would hear it (models stay loaded).
+
+    Stateful across clips, and reset here: openWakeWord's feature buffers (its reset() only clears
+    the scores), the WebRTC VAD's noise estimate, and pocketsphinx's live cepstral mean (set_cmn()
+    does not restore it exactly; reinit_feat() does). Vosk's recogniser is reset after every utterance.
+    """
+
+    def __init__(self, device) -> None:
+        model = getattr(device.loop.wake.engine, "_model", None)
+        self.features = getattr(model, "preprocessor", None)
+        self.saved = {k: copy.deepcopy(v) for k, v in vars(self.features).items()
+                      if isinstance(v, (np.ndarray, deque, int))} if self.features is not None else {}
+        self.decoder = getattr(device.loop.recognizer, "_decoder", None)
+
+    def restore(self, device) -> None:
+        from device.adapters.vad import WebRtcVad
+
+        device.loop.wake.engine.reset()
+        for key, value in self.saved.items():
+            setattr(self.features, key, copy.deepcopy(value))
+        device.loop.endpointer.vad = WebRtcVad()
+        if self.decoder is not None:
+            self.decoder.reinit_feat()
+
+
+def audio_outcome(req: templates.Request, events: list) -> dict:
+    from device.events import IntentEvent, Prompt, Rejected, Timeout, TranscriptEvent, Wake
+
+    wake = next((e for e in events if isinstance(e, Wake)), None)
+    intent = next((e.intent for e in events if isinstance(e, IntentEvent)), None)
+    heard = next((e for e in events if isinstance(e, TranscriptEvent)), None)
+    prompt = next((e for e in events if isinstance(e, Prompt)), None)
+    rejected = next((e for e in events if isinstance(e, Rejected)), None)
+    timeout = next((e for e in events if isinstance(e, Timeout) and getattr(e, "during", "") == "listening"), None)
+    got = {"action": intent.action, "items": items_of(intent.items)} if intent else None
+    if wake is None:
+        why = "no wake"
+    elif intent is None:
+        why = "no speech heard (listening timed out)" if timeout else "no intent"
+    elif rejected is not None:
+        right = got["action"] == req.action and got["items"] == req.items
+        why = f"rejected: {rejected.reason}" + (" (intent was right)" if right else "")
+    else:
+        why = why_text(intent)
+    verdict, sig = judge(req, got, items_of(prompt.items) if prompt else None, why)
+    return {"verdict": verdict, "sig": sig, "got": intent.to_dict() if intent else None,
+            "transcript": heard.text if heard else None, "confidence": heard.confidence if heard else None,
+            "no_wake": wake is None, "low_confidence": bool(rejected and rejected.reason == "low-confidence"),
+            "extra_wakes": max(0, sum(isinstance(e, Wake) for e in events) - 1)}
+
+
+def run_audio(locale: str, requests: list[templates.Request], conditions: list[tuple[str, int | None]],
+              engine: str, model: str, workdir: Path, broker: Broker, seed: int, babble: np.ndarray,
+              gaps: dict[str, list[str]], verified: list[dict], verify: int = 0, keep_errors: Path | None = None,
+              progress: bool = True, voices: tuple[str, ...] = (), label: str = "") -> list[dict]:
+    from device.adapters.wav_source import WavSource
+    from device.runner import PressPlan, run_replay
+    from device.stages.audio_source import FRAME_SECONDS, SILENT_FRAME
+
+    cache = workdir / "speech"
+    cache.mkdir(exist_ok=True)
+    rng = random.Random(f"{seed}:{locale}:{'accents' if voices else ''}:voices")  # the same voices for every engine
+    clips = [make_clip(cache, r, rng, voices) for r in requests]
+    events: list = []
+    mapping = device_settings(locale, engine, model, workdir, broker, locale)
+    device, settings = build_device(mapping, workdir, events.append)
+    check_rng = random.Random(f"{seed}:{locale}:verify")
+    to_check = set(check_rng.sample([(c, i) for c in range(len(conditions)) for i in range(len(requests))],
+                                    min(verify, len(conditions) * len(requests))))
+    checks: list[tuple[Path, dict]] = []
+    fresh = FreshState(device)
+    gaps[label or locale] = grammar_gaps(device, locale, requests)
+    out = []
+    try:
+        for ci, (noise, snr) in enumerate(conditions):
+            started = time.monotonic()
+            for i, (req, clip) in enumerate(zip(requests, clips)):
+                samples = noisy(clip, noise, snr, babble, np.random.default_rng([seed, ci, i]))
+                path = workdir / "request.wav"
+                write_wav(path, samples)
+                for _ in range(round(GAP_SECONDS / FRAME_SECONDS)):  # idle time: the refractory period ends
+                    device.loop.step(SILENT_FRAME)
+                fresh.restore(device)
+                events.clear()
+                device.source = WavSource(path)
+                run_replay(device, PressPlan(long_seconds=settings.confirmation.long_press_seconds))
+                result = audio_outcome(req, list(events))
+                if (ci, i) in to_check:
+                    kept = workdir / f"verify-{ci}-{i}.wav"
+                    shutil.copyfile(path, kept)
+                    checks.append((kept, {"transcript": result["transcript"], "intent": result["got"]}))
+                if keep_errors and result["verdict"] != "exact":
+                    where = f"{noise if snr is not None else 'clean'}-{snr or ''}"
+                    kept = keep_errors / f"{'en-accents' if label else locale}-{where}-{i:03d}.wav"
+                    shutil.copyfile(path, kept)
+                    result["wav"] = str(kept)
+                out.append({"path": "audio", "locale": label or locale, "noise": noise if snr is not None else "-",
+                            "snr": "clean" if snr is None else snr, "kind": req.kind, "text": req.text,
+                            "voice": clip.voice, "speed": clip.speed, "expected": req.expected(), **result})
+            if progress:
+                done = [r for r in out[-len(requests):]]
+                exact = sum(r["verdict"] == "exact" for r in done)
+                print(f"  audio {locale} {noise if snr is not None else ''} {snr if snr is not None else 'clean'}: "
+                      f"{exact}/{len(done)} exact ({time.monotonic() - started:.0f} s)", file=sys.stderr, flush=True)
+    finally:
+        device.close()
+    if checks:
+        config_file = workdir / f"verify-{locale}.toml"
+        config_file.write_text(toml(device_settings(locale, engine, model, workdir, broker, f"verify-{locale}")))
+        for wav, ours in checks:
+            theirs = replay_cli(wav, config_file)
+            same = theirs == ours
+            verified.append({"locale": locale, "same": same, "bench": ours, "replay": theirs})
+            if not same:
+                print(f"  replay differs on {wav.name}: bench {ours} / replay {theirs}", file=sys.stderr)
+    return out
+
+
+# -- main -------------------------------------------------------------------------------------------
+
+def test_phrasings(tests: Path) -> frozenset[str]:
+    """Every string literal in the tests, squashed: the benchmark must not reuse them."""
+    found = set()
+    for file in tests.rglob("*.py"):
+        try:
+            tree = ast.parse(file.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, OSError):
+            continue
+        found |= {templates.squash(n.value) for n in ast.walk(tree)
+                  if isinstance(n, ast.Constant) and isinstance(n.value, str) and " " in n.value.strip()}
+    return frozenset(found)
+
+
+def grammar_gaps(device, locale: str, requests: list[templates.Request]) -> list[str]:
+    """Words said in the requests (not the out-of-domain ones) that the recogniser's grammar cannot
+    produce, each with the number of requests that use it."""
+    from device.catalogue import Catalogue
+    from device.stages.grammar import build
+
+    recogniser = device.loop.recognizer
+    knows = getattr(recogniser, "knows", lambda word: True)  # a neural recogniser spells any word
+    usable = {w for w in build(Catalogue.load(templates.CATALOG_PATH), locale).words() if knows(w)}
+    said: Counter = Counter()
+    for r in requests:
+        if r.kind != "ood":
+            said.update({w for w in r.text.lower().replace(",", " ").split() if w not in usable})
+    return [f"{w} ({n})" for w, n in said.most_common()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--short", action="store_true", help="a few requests (CI); writes only with --output")
+    parser.add_argument("--output", help="file to write the section into (default: BENCHMARKS.md; --short: none)")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--text-requests", type=int, help="per locale (default 1000; --short 40)")
+    parser.add_argument("--audio-requests", type=int, help="per locale and condition (default 150; --short 3)")
+    parser.add_argument("--verify", type=int, help="clips also run through `reorder replay` in a subprocess, to "
+                        "check that the outcome is the same (default 10; --short 1)")
+    parser.add_argument("--engines", default="", help="only these recognisers (comma-separated; default: every one "
+                        "the machine has for the locale: moonshine/whisper, vosk, pocketsphinx)")
+    parser.add_argument("--vosk-fr", default="", help="French Vosk model directory (default: the installer's)")
+    parser.add_argument("--workdir", help="keep synthesised speech here (reused between runs)")
+    parser.add_argument("--details", help="also write every request and its outcome as JSON lines here")
+    parser.add_argument("--keep-errors", metavar="DIR",
+                        help="save the WAV of every audio request that was not exact (to try with `reorder replay`)")
+    parser.add_argument("--top", type=int, default=10, help="how many error groups to list per table")
+    args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    n_text = args.text_requests if args.text_requests is not None else (40 if args.short else 1000)
+    n_audio = args.audio_requests if args.audio_requests is not None else (3 if args.short else 150)
+    n_verify = args.verify if args.verify is not None else (1 if args.short else 10)
+    conditions: list[tuple[str, int | None]] = [("-", None)] + [(n, s) for n in NOISES for s in SNRS]
+    if args.short:
+        conditions = [("-", None), ("babble", 6), ("white", 6)]
+    for tool in ("espeak-ng", "sox"):
+        if not shutil.which(tool):
+            print(f"bench_accuracy: {tool} is not installed (apt-get install espeak-ng sox)", file=sys.stderr)
+            return 2
+    problems = templates.check_tables()
+    if problems:
+        print("bench_accuracy: the templates disagree with the catalogue: " + "; ".join(problems), file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
+    started = time.monotonic()
+    commit = git_head()  # before the run: what was measured
+    avoid = test_phrasings(REPO / "tests")
+    results: list[dict] = []
+    stats: Counter = Counter()
+    for locale in LOCALES:
+        results += run_text(locale, templates.generate(locale, n_text, args.seed, avoid, stats))
+    print(f"text: {len(results)} requests parsed", file=sys.stderr)
+    skipped: dict[str, str] = {}
+    recognisers: dict[str, str] = {}
+    notes: dict = {"broker": "not needed", "commit": commit}
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="bench-accuracy-"))
+    work.mkdir(parents=True, exist_ok=True)
+    broker = Broker(work)
+    notes["broker"] = broker.name
+    try:
+        babble = None
+        for locale in LOCALES:
+            engines = recognisers_for(locale, args.vosk_fr)
+            if args.engines:
+                engines = [(e, m) for e, m in engines if e in args.engines.split(",")]
+            if not engines or not n_audio:
+                skipped[locale] = "--audio-requests 0" if engines else why_not(locale)
+                continue
+            if babble is None:
+                (work / "speech").mkdir(exist_ok=True)
+                babble = make_babble(work / "speech", 40 if args.short else 120, 6, args.seed)
+            reqs = templates.generate(locale, n_audio, args.seed + 1, avoid, stats)
+            keep = Path(args.keep_errors) if args.keep_errors else None
+            if keep:
+                keep.mkdir(parents=True, exist_ok=True)
+            for n, (engine, model) in enumerate(engines):
+                label = f"{locale} {engine}"
+                recognisers[label] = engine
+                results += run_audio(locale, reqs, conditions, engine, model, work, broker, args.seed, babble,
+                                     notes.setdefault("gaps", {}), notes.setdefault("verified", []),
+                                     n_verify if n == 0 else 0, keep, label=label)
+                if locale == "en-US" and not args.short:
+                    accents = f"{ACCENTS_LABEL} {engine}"
+                    recognisers[accents] = engine
+                    results += run_audio(locale, reqs, conditions[:1], engine, model, work, broker, args.seed,
+                                         babble, {}, [], 0, keep, voices=OTHER_ACCENTS, label=accents)
+    finally:
+        broker.stop()
+        if not args.workdir:
+            shutil.rmtree(work, ignore_errors=True)
+    text = section(results, skipped, recognisers, args, time.monotonic() - started, notes, stats["avoided"])
+    output = args.output or (None if args.short else str(REPO / "BENCHMARKS.md"))
+    if output:
+        write_section(Path(output), text)
+        print(f"wrote the accuracy section of {output}", file=sys.stderr)
+    else:
+        print(text)
+    if args.details:
+        with open(args.details, "w", encoding="utf-8") as f:
+            for r in results:
+                f.write(json.dumps(r, ensure_ascii=False, default=list) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,291 @@
+#!/usr/bin/env python3
+"""Real-speech benchmark: Picovoice's speech-to-intent "barista" commands, as Rhino is measured.
+
+    python scripts/bench_realspeech.py --data ../shared/data/barista [--snr clean,12,9,6]
+        [--engines moonshine,pocketsphinx] [--json OUT.json] [--limit N] [--no-write]
+
+DIR holds audio/*.flac (16 kHz mono), labels.json (file → {"intent", "slots"}), one Rhino-style
+context YAML (expressions and slots) and kitchen_noise.flac. A command is right when its intent
+and every slot are exactly the label's ("command acceptance", the benchmark's metric), wrong when
+the device would have read back something else, refused when the recogniser's confidence is
+under the device's min_confidence (0.85). Noise is mixed by the benchmark's own rule (src/mix.py
+there): the noise is scaled so that the highest 2048-sample frame energy of speech over that of
+noise is the SNR, added, and the mix normalised to its peak; each file takes the noise from its
+own offset (seeded by the file name).
+
+Out-of-grammar speech must be refused: real commands decoded with their drink removed from the
+grammar (no right answer exists), the real "alexa" recordings beside DIR (../wakeword/alexa) when
+present, and espeak-ng sentences that are not orders. Each engine runs in its own process, so its
+peak RSS is its own. Results go to BENCHMARKS.md (section "Real speech") unless --no-write.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+
+NON_ORDERS = [
+    "what's the weather like tomorrow", "play some music in the kitchen", "turn off the lights please",
+    "set a timer for ten minutes", "how long do I cook pasta", "tell me a joke", "call mom",
+    "I would love a cup of green tea", "the kids are late for school again", "did you feed the cat",
+    "what time is it", "remind me to water the plants", "is it going to rain today",
+    "we should paint the living room", "can you hear me", "turn the volume up", "good morning everyone",
+    "where are my keys", "I made pancakes for breakfast", "let's watch a movie tonight",
+]
+RHINO = {"clean": None, "24": 0.99, "15": 0.985, "12": 0.98, "9": 0.965, "6": 0.935}
+"""Rhino's published command acceptance (mean of cafe and kitchen noise; README of the data)."""
+
+
+def read_audio(path: Path) -> np.ndarray:
+    """16 kHz mono float32 through sox (some of the FLAC files trip libsndfile's decoder)."""
+    raw = subprocess.run(["sox", str(path), "-t", "raw", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed", "-"],
+                         check=True, capture_output=True).stdout
+    return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+
+
+def max_frame_energy(x: np.ndarray, frame: int = 2048) -> float:
+    n = len(x) // frame
+    return float((x[: n * frame].reshape(n, frame).astype(np.float64) ** 2).sum(axis=1).max()) if n else 1e-12
+
+
+def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float, name: str) -> np.ndarray:
+    """The benchmark's rule (see the module docstring)."""
+    start = zlib.crc32(name.encode()) % max(len(noise) - len(speech), 1)
+    part = np.resize(noise[start:], len(speech))
+    scale = np.sqrt(max_frame_energy(speech) / (max_frame_energy(part) * 10 ** (snr_db / 10)))
+    mixed = speech + scale * part
+    return (mixed / max(np.abs(mixed).max(), 1e-9) * 0.99).astype(np.float32)
+
+
+def espeak(text: str, voice: str) -> np.ndarray:
+    with tempfile.NamedTemporaryFile(suffix=".wav") as f:
+        subprocess.run(["espeak-ng", "-v", voice, "-w", f.name, text], check=True, capture_output=True)
+        subprocess.run(["sox", f.name, "-r", "16000", "-c", "1", "-b", "16", f.name + ".16k.wav", "pad", "0.5", "0.5"],
+                       check=True, capture_output=True)
+        audio = read_audio(Path(f.name + ".16k.wav"))
+        Path(f.name + ".16k.wav").unlink()
+    return audio
+
+
+# -- engines (one per process) ---------------------------------------------------------------------
+class MoonshineEngine:
+    """Moonshine base-en with the constrained search over the context's automaton."""
+
+    name = "moonshine"
+
+    def __init__(self) -> None:
+        from device.adapters.moonshine import Moonshine
+        from device.stages.neural import ConstrainedRecognizer
+
+        self.rec = ConstrainedRecognizer(Moonshine(trim=False), "en-US")
+        self.last: dict = {}
+
+    def use(self, automaton) -> None:
+        self.rec.set_automaton(automaton)
+
+    def decode(self, audio: np.ndarray) -> tuple[tuple[str, ...], float]:
+        result = self.rec.search(audio)
+        if result.best is None:
+            self.last = {}
+            return (), 0.0
+        best = result.best
+        self.last = {"gap": round(result.gap(), 3), "mean": round(best.mean, 3), "worst": round(best.worst, 3),
+                     "second": result.nbest[1].text if len(result.nbest) > 1 else None,
+                     "second_lp": round(result.nbest[1].logprob - best.logprob, 3) if len(result.nbest) > 1 else None}
+        return best.words, self.rec.confidence(result)
+
+
+class PocketSphinxEngine:
+    """pocketsphinx en-US with the context as a JSGF grammar (its own confidence measure)."""
+
+    name = "pocketsphinx"
+
+    def __init__(self) -> None:
+        from device.adapters.pocketsphinx import PocketSphinx
+
+        self.ps = PocketSphinx("en-US")
+        self.n = 0
+        self.last: dict = {}
+
+    def use(self, automaton) -> None:
+        from device.stages.automaton import jsgf
+
+        self.n += 1
+        d = self.ps._decoder
+        d.add_jsgf_string(f"ctx{self.n}", jsgf(automaton, known=self.ps.knows))
+        d.activate_search(f"ctx{self.n}")
+
+    def decode(self, audio: np.ndarray) -> tuple[tuple[str, ...], float]:
+        pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
+        heard = self.ps._decode(pcm)
+        return tuple(heard.text.split()), heard.confidence
+
+
+ENGINES = {"moonshine": MoonshineEngine, "pocketsphinx": PocketSphinxEngine}
+
+
+def run_engine(args: argparse.Namespace) -> dict:
+    """The whole benchmark for one engine, in this process."""
+    import yaml
+
+    from device.stages.context import compile_context
+
+    data = Path(args.data)
+    labels = json.loads((data / "labels.json").read_text())
+    files = sorted(labels)[: args.limit or None]
+    context_file = next(data.glob("*.yaml"))
+    raw = yaml.safe_load(context_file.read_text())
+    context = compile_context(raw, str(context_file))
+    noise = read_audio(data / "kitchen_noise.flac")
+    engine = ENGINES[args.engine]()
+    engine.use(context.automaton)
+    threshold = 0.85
+    conditions = []
+    details: list[dict] = []
+    clean_audio = {f: read_audio(data / "audio" / f) for f in files}
+    for snr in args.snr.split(","):
+        right = wrong = refused = 0
+        times = []
+        for f in files:
+            audio = clean_audio[f] if snr == "clean" else mix(clean_audio[f], noise, float(snr), f)
+            t0 = time.perf_counter()
+            words, conf = engine.decode(audio)
+            times.append((time.perf_counter() - t0) * 1000)
+            understood = context.understand(words) if words and conf >= threshold else None
+            if args.details:
+                heard = context.understand(words) if words else None
+                details.append({"snr": snr, "file": f, "confidence": conf, "words": " ".join(words),
+                                "right": heard == (labels[f]["intent"], labels[f]["slots"]), **engine.last})
+            if understood is None:
+                refused += 1
+            elif understood == (labels[f]["intent"], labels[f]["slots"]):
+                right += 1
+            else:
+                wrong += 1
+        conditions.append({"snr": snr, "n": len(files), "right": right, "wrong": wrong, "refused": refused,
+                           "p50_ms": round(float(np.percentile(times, 50)), 1),
+                           "p95_ms": round(float(np.percentile(times, 95)), 1)})
+        print(json.dumps({"engine": engine.name, **conditions[-1]}), file=sys.stderr, flush=True)
+    ood = {"n": 0, "accepted": 0}
+    parts = {}
+    # Real commands with their drink taken out of the grammar: nothing right can come out.
+    slots = raw["context"]["slots"]
+    by_drink: dict[str, list[str]] = {}
+    for f in files:
+        drink = labels[f]["slots"].get("coffeeDrink")
+        if drink:
+            by_drink.setdefault(drink, []).append(f)
+    kind = next((k for k, vs in slots.items() if any(d in vs for d in by_drink)), None)
+    accepted = n = 0
+    if kind:
+        for drink, group in sorted(by_drink.items()):
+            reduced = {"context": {"expressions": raw["context"]["expressions"],
+                                   "slots": {**slots, kind: [v for v in slots[kind] if v != drink]}}}
+            engine.use(compile_context(reduced).automaton)
+            for f in group:
+                words, conf = engine.decode(clean_audio[f])
+                n += 1
+                accepted += bool(words) and conf >= threshold
+                details.append({"ood": "drink removed", "file": f, "confidence": conf, "words": " ".join(words),
+                                **engine.last})
+    parts["drink removed"] = (n, accepted)
+    engine.use(context.automaton)
+    alexa = data.parent / "wakeword" / "alexa"
+    n = accepted = 0
+    for f in sorted(alexa.glob("*.flac"))[: args.limit or None] if alexa.is_dir() else []:
+        words, conf = engine.decode(read_audio(f))
+        n += 1
+        accepted += bool(words) and conf >= threshold
+        details.append({"ood": "alexa", "file": f.name, "confidence": conf, "words": " ".join(words), **engine.last})
+    parts["real 'alexa' clips"] = (n, accepted)
+    n = accepted = 0
+    for text in NON_ORDERS[: args.limit or None]:
+        for voice in ("en-us", "en-gb"):
+            words, conf = engine.decode(espeak(text, voice))
+            n += 1
+            accepted += bool(words) and conf >= threshold
+            details.append({"ood": "espeak", "file": f"{voice}: {text}", "confidence": conf, "words": " ".join(words),
+                            **engine.last})
+    parts["espeak-ng non-orders"] = (n, accepted)
+    ood = {"n": sum(p[0] for p in parts.values()), "accepted": sum(p[1] for p in parts.values()),
+           "parts": {k: {"n": v[0], "accepted": v[1]} for k, v in parts.items()}}
+    if args.details:
+        Path(f"{args.details}.{engine.name}.jsonl").write_text("".join(json.dumps(d) + "\n" for d in details))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"engine": engine.name, "conditions": conditions, "ood": ood, "peak_rss_mb": round(peak, 1)}
+
+
+def section(results: list[dict], command: str) -> str:
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = ["## Real speech: barista commands (Picovoice speech-to-intent benchmark)", "",
+             f"`{command}` — {platform.machine()}, {platform.processor() or platform.platform()}, 1 thread, {when}.",
+             "Command acceptance = intent and all slots exactly right; wrong = something else would be read back; "
+             "refused = confidence under 0.85. Noise: the benchmark's kitchen noise by its own mixing rule.", "",
+             "| engine | SNR | n | right | wrong | refused | p50 ms | p95 ms | Rhino (published) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        for c in r["conditions"]:
+            rhino = RHINO.get(c["snr"])
+            lines.append(f"| {r['engine']} | {c['snr']} | {c['n']} | {c['right']} ({100 * c['right'] / c['n']:.1f}%) | "
+                         f"{c['wrong']} ({100 * c['wrong'] / c['n']:.1f}%) | {c['refused']} | {c['p50_ms']} | "
+                         f"{c['p95_ms']} | {'' if rhino is None else f'{100 * rhino:.1f}%'} |")
+    lines += ["", "Out-of-grammar speech accepted (should be refused):", "",
+              "| engine | " + " | ".join(results[0]["ood"]["parts"]) + " | all | peak RSS MB |",
+              "|---|" + "---|" * (len(results[0]["ood"]["parts"]) + 2)]
+    for r in results:
+        cells = [f"{p['accepted']}/{p['n']}" for p in r["ood"]["parts"].values()]
+        lines.append(f"| {r['engine']} | " + " | ".join(cells) + f" | {r['ood']['accepted']}/{r['ood']['n']} | "
+                     f"{r['peak_rss_mb']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", required=True, help="a folder laid out like ../shared/data/barista")
+    p.add_argument("--snr", default="clean,12,9,6", help="comma-separated: clean and/or dB values")
+    p.add_argument("--engines", default="moonshine,pocketsphinx")
+    p.add_argument("--engine", help=argparse.SUPPRESS)  # one engine, in this process (the child)
+    p.add_argument("--json", help="write the first engine's result (the default engine) as JSON here")
+    p.add_argument("--limit", type=int, default=0, help="only the first N files (a quick look)")
+    p.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
+    p.add_argument("--details", help="write every decision to DETAILS.<engine>.jsonl (for the threshold curves)")
+    args = p.parse_args()
+    if args.engine:
+        print(json.dumps(run_engine(args)))
+        return 0
+    results = []
+    for name in args.engines.split(","):
+        cmd = [sys.executable, __file__, "--data", args.data, "--snr", args.snr, "--engine", name,
+               "--limit", str(args.limit)] + (["--details", args.details] if args.details else [])
+        out = subprocess.run(cmd, capture_output=False, stdout=subprocess.PIPE, text=True, check=True)
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    if args.json:
+        Path(args.json).write_text(json.dumps({k: results[0][k] for k in ("engine", "conditions", "ood",
+                                                                            "peak_rss_mb")}, indent=1))
+    command = "python scripts/bench_realspeech.py " + " ".join(sys.argv[1:])
+    text = section(results, command)
+    print(text)
+    if not args.no_write:
+        from bench_sections import write_section  # scripts/bench_sections.py
+
+        write_section("realspeech", text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

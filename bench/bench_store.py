@@ -1,0 +1,421 @@
+#!/usr/bin/env python3
+"""Store throughput on PostgreSQL: orders/s end to end and order -> answer latency; writes its BENCHMARKS.md section.
+
+    python scripts/bench_store.py                     # the benchmark (~3 min): 1 and 2 store instances
+    python scripts/bench_store.py --seconds 5 --output /tmp/bench.md   # a quick look
+
+Everything is real and on this machine: a PostgreSQL server (initdb + pg_ctl, fsync on), a
+Mosquitto with persistence, `reorder store-backend --db postgresql://...` processes (each with a
+stable client id on the shared subscription), and devices: the device's delivery stack
+(tests/delivery_harness.py: Loop, Outbox with an fsync per order, Delivery, MqttLink), several
+per process. An order's latency runs from the moment it is on the device's disk to the moment the
+device's loop has the store's answer.
+
+Two runs per number of instances:
+    saturated   each device keeps --window orders waiting for an answer (closed loop): the most
+                the whole chain sustains
+    paced       the devices together offer --rate orders/s (open loop): the latency at that load
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import Mosquitto, Subscriber  # noqa: E402
+from tests.postgres import Postgres, binaries  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+import bench_sections  # noqa: E402
+
+SECTION = "store"
+"""Its section of BENCHMARKS.md (bench_sections: between <!-- bench:store:start/end --> markers)."""
+CATALOG = ROOT / "device" / "samples" / "catalog.json"
+BROKER_CONFIG = "autosave_on_changes false\nautosave_interval 60\nmax_queued_messages 100000\n"
+"""A fleet's broker: persistence saved every minute (the tests' broker saves after every message)."""
+EVERY_CHANGE = "server side, broker saves on every change"
+"""The extra run: firmware_config/mosquitto/reorder.conf's household setting (autosave_interval 1) at fleet rates."""
+RUNS = {"saturated": "saturated", "paced": "paced", "server-side": "server side", "every-change": EVERY_CHANGE}
+EVERY_CHANGE_CONFIG = "autosave_on_changes true\nautosave_interval 1\nmax_queued_messages 100000\n"
+CPU_PARTS = ("devices", "broker", "stores", "postgresql")
+WARM_UP = 2.0
+"""Seconds at the start of a run left out of the throughput (connections, first catalogues)."""
+
+
+def log(text: str) -> None:
+    print(f"[bench-store {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+# -- a device process: several devices, each its own Pump --------------------------------------
+class LightDevice:
+    """A paho client publishing ready-made orders at QoS 1 (no outbox, no loop): loads only the server side."""
+
+    def __init__(self, broker: str, device_id: str, on_event) -> None:
+        import paho.mqtt.client as mqtt
+
+        from device.catalogue import Catalogue
+        from device.events import Status
+        from tests.delivery_harness import random_order
+
+        self.device_id, self.catalogue, self._make = device_id, Catalogue.load(CATALOG), random_order
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"light-{device_id}")
+        self.client.on_connect = lambda c, *_: c.subscribe(f"reorder/v1/devices/{device_id}/order-status", 1)
+        self.client.on_message = lambda c, u, msg: on_event(Status(0.0, *(lambda p: (p["order_id"], p["status"]))(
+            json.loads(msg.payload))))
+        host, port = broker.rsplit("/", 1)[1].split(":")
+        self.client.connect(host, int(port))
+        self.client.loop_start()
+
+    @property
+    def connected(self) -> bool:
+        return self.client.is_connected()
+
+    def wait(self, predicate, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not predicate() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return predicate()
+
+    def submit(self, count: int = 1) -> list[str]:
+        order = self._make(self.catalogue, self.device_id)
+        self.client.publish(f"reorder/v1/devices/{self.device_id}/orders", json.dumps(order), qos=1)
+        return [order["order_id"]]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def devices_main(a: argparse.Namespace) -> int:
+    """Run --devices pumps; print one JSON line: [order_id, device_id, on_disk, answered, status] per order."""
+    from tests.delivery_harness import Pump
+
+    answered: dict[str, tuple[float, str]] = {}
+    waiting: dict[str, set[str]] = {}  # device -> its orders without an answer yet
+    cond = threading.Condition()
+
+    def on_event(event) -> None:
+        if event.name == "status":
+            with cond:
+                answered.setdefault(event.order_id, (time.monotonic(), event.status))
+                for pending in waiting.values():
+                    pending.discard(event.order_id)
+                cond.notify_all()
+
+    ids = [f"{a.prefix}-{n}" for n in range(a.devices)]
+    if a.light:
+        pumps = [LightDevice(a.broker, device, on_event) for device in ids]
+    else:
+        pumps = [Pump(a.broker, Path(a.workdir) / f"{device}.sqlite3", device, on_event=on_event) for device in ids]
+    for pump in pumps:
+        if not pump.wait(lambda p=pump: p.connected, 30):
+            print(f"{pump.device_id} did not connect", file=sys.stderr)
+            return 3
+    submitted: list[tuple[str, str, float]] = []
+    waiting.update({device: set() for device in ids})
+    start = a.start_at
+    while time.monotonic() < start:
+        time.sleep(0.005)
+    stop_at = start + a.seconds
+    cpu_at_start = time.process_time()
+
+    def run(pump, phase: float) -> None:
+        every = a.devices_total / a.rate if a.rate else 0.0
+        next_at = start + phase * every
+        while True:
+            now = time.monotonic()
+            if now >= stop_at:
+                return
+            if a.rate:
+                if now < next_at:
+                    time.sleep(min(next_at - now, 0.05))
+                    continue
+                next_at += every
+            else:
+                with cond:
+                    if len(waiting[pump.device_id]) >= a.window:
+                        cond.wait(0.05)
+                        continue
+            [order_id] = pump.submit(1)
+            with cond:
+                submitted.append((pump.device_id, order_id, time.monotonic()))
+                if order_id not in answered:
+                    waiting[pump.device_id].add(order_id)
+
+    threads = [threading.Thread(target=run, args=(pump, n / len(pumps)), daemon=True) for n, pump in enumerate(pumps)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with cond:
+        cond.wait_for(lambda: all(o in answered for _, o, _ in submitted), timeout=a.drain)
+        rows = [[o, d, t, *answered.get(o, (None, None))] for d, o, t in submitted]
+    cpu = time.process_time() - cpu_at_start
+    for pump in pumps:
+        pump.close()
+    print(json.dumps({"rows": rows, "cpu": cpu}))
+    return 0
+
+
+# -- the benchmark ------------------------------------------------------------------------------
+def store_process(broker: str, db: str, client_id: str, ready: str, logfile: Path,
+                  workers: int | None) -> subprocess.Popen:
+    """One `reorder store-backend` instance (its log in a file)."""
+    code = "import sys; from device.store.cli import main; sys.exit(main(sys.argv[1:]))"
+    extra = ["--workers", str(workers)] if workers else []
+    return subprocess.Popen([sys.executable, "-c", code, "--broker", broker, "--db", db, "--catalog", str(CATALOG),
+                             "--client-id", client_id, "--publish-catalog", ready, *extra],
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+                            stderr=logfile.open("w"))
+
+
+def one_run(a: argparse.Namespace, pg: Postgres, instances: int, mode: str, workdir: Path) -> dict:
+    """A new broker and database, `instances` stores, the devices for one run; stop everything; the figures."""
+    name = f"bench_{instances}_{''.join(c if c.isalnum() else '_' for c in mode)}"
+    load = os.getloadavg()[0]
+    # A broker of its own: the stores' sessions of an earlier run, offline but still in the
+    # shared subscription, would each be handed a share of this run's orders.
+    broker = Mosquitto(workdir / name / "mosquitto",
+                       extra_config=EVERY_CHANGE_CONFIG if mode == EVERY_CHANGE else BROKER_CONFIG).start()
+    try:
+        return {**_run(a, broker, pg, instances, mode, workdir / name), "load": load}
+    finally:
+        broker.stop()
+
+
+def _run(a: argparse.Namespace, broker: Mosquitto, pg: Postgres, instances: int, mode: str, run_dir: Path) -> dict:
+    import psycopg
+
+    name = run_dir.name
+    with psycopg.connect(pg.url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        admin.execute(f"CREATE DATABASE {name}")
+    db = pg.url_of(name)
+    outboxes = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=a.outbox_dir))
+    ready = Subscriber(broker.port, "reorder/v1/devices/+/catalog")
+    stores = [store_process(broker.url, db, f"bench-{name}-{n}", f"ready-{name}-{n}", run_dir / f"store-{n}.log",
+                            a.workers)
+              for n in range(instances)]
+    answers = Subscriber(broker.port, "reorder/v1/devices/+/order-status")
+    try:
+        deadline = time.monotonic() + 30
+        while len({t for t, _ in ready.wait_for(1, 1.0) if f"/ready-{name}-" in t}) < instances:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"store instances did not start: see {run_dir}")
+        start_at = time.monotonic() + 3.0 + 0.5 * a.device_processes  # every device connected by then
+        per_process = a.devices // a.device_processes
+        children = [subprocess.Popen(
+            [sys.executable, __file__, "--devices-child", "--broker", broker.url, "--workdir", str(outboxes),
+             "--prefix", f"dev{n}", "--devices", str(per_process),
+             "--devices-total", str(per_process * a.device_processes),
+             "--seconds", str(a.seconds), "--start-at", str(start_at), "--drain", "60",
+             "--rate", str(a.rate if mode == "paced" else 0), "--window", str(a.window),
+             *(["--light"] if mode.startswith("server side") else [])],
+            stdout=subprocess.PIPE, text=True, cwd=ROOT) for n in range(a.device_processes)]
+        while time.monotonic() < start_at:
+            time.sleep(0.01)
+        servers = {"broker": [broker.process.pid], "stores": [s.pid for s in stores], "postgresql": pg.pids()}
+        cpu_before = {part: cpu_seconds(pids) for part, pids in servers.items()}
+        outputs = [json.loads(child.communicate(timeout=a.seconds + 120)[0]) for child in children]
+        servers["postgresql"] = pg.pids()  # the stores' connections are still open
+        cpu = {part: cpu_seconds(pids) - cpu_before[part] for part, pids in servers.items()}
+        cpu["devices"] = sum(out["cpu"] for out in outputs)
+        if any(child.returncode for child in children):
+            raise RuntimeError(f"a device process failed: {[c.returncode for c in children]}")
+        time.sleep(1.0)  # the answers' copies to our subscriber
+    finally:
+        for store in stores:
+            store.send_signal(signal.SIGTERM)
+        for store in stores:
+            store.wait(30)
+        ready.close()
+        shutil.rmtree(outboxes, ignore_errors=True)
+    rows = [row for out in outputs for row in out["rows"]]
+    with psycopg.connect(db) as conn:
+        in_book = {r[0] for r in conn.execute("SELECT order_id FROM orders")}
+    statuses = Counter((p["order_id"], p["status"]) for _, p in answers.messages)
+    answers.close()
+    sent = {r[0] for r in rows}
+    done = [r for r in rows if r[3] is not None]
+    window = [r for r in done if r[2] >= start_at + WARM_UP]
+    window_end = start_at + a.seconds
+    steady = [r for r in window if r[3] <= window_end]
+    latencies = sorted(r[3] - r[2] for r in window)
+    return {
+        "instances": instances, "mode": mode, "orders": len(rows),
+        "offered": len([r for r in rows if r[2] >= start_at + WARM_UP]) / (a.seconds - WARM_UP),
+        "answered_per_s": len(steady) / (a.seconds - WARM_UP),
+        "p50": percentile(latencies, 50), "p95": percentile(latencies, 95), "max": latencies[-1] if latencies else None,
+        "lost": len(sent - in_book), "unanswered": len(rows) - len(done),
+        "twice": sum(1 for o in sent if statuses[(o, "accepted")] + statuses[(o, "rejected")] > 1),
+        "cpu_ms": {part: 1000 * used / max(1, len(done)) for part, used in cpu.items()},
+    }
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds these processes used so far (from /proc)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def cpu_text(r: dict) -> str:
+    return " / ".join(f"{r['cpu_ms'][part]:.1f}" for part in CPU_PARTS)
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def ms(value: float | None) -> str:
+    return "–" if value is None else f"{value * 1000:.0f}"
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith(("model name", "Model", "Hardware")))
+    except (OSError, StopIteration):
+        pass
+    from importlib import metadata
+
+    mosquitto = subprocess.run(["mosquitto", "-h"], capture_output=True, text=True).stdout.splitlines()
+    version = next((line for line in mosquitto if "version" in line), "mosquitto")
+    postgres = subprocess.run([str(binaries() / "postgres"), "--version"], capture_output=True,
+                              text=True).stdout.strip()
+    return (f"{cpu}, {os.cpu_count()} cores ({platform.machine()}, Linux {platform.release()}), Python "
+            f"{platform.python_version()}, paho-mqtt {metadata.version('paho-mqtt')}, psycopg "
+            f"{metadata.version('psycopg')}, {version}, {postgres}")
+
+
+def section(a: argparse.Namespace, results: list[dict], command: str, took: float) -> str:
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "## Store backend on PostgreSQL: throughput end to end", "",
+        f"Measured {when} by `{command}` ({took / 60:.1f} min). Machine: {machine()}."
+        f" Load average at the end: {os.getloadavg()[0]:.1f} (other work shares these cores).", "",
+        f"{a.devices} devices (the device's delivery stack: Outbox with an fsync per order, Delivery, MqttLink;"
+        f" in {a.device_processes} process{'es' if a.device_processes > 1 else ''})"
+        " -> Mosquitto (persistence saved every 60 s) -> N"
+        " `reorder store-backend --db postgresql://...` processes on the shared subscription -> one PostgreSQL"
+        " database (fsync on, one transaction per order) -> the answer back on each device's `order-status`."
+        f" Each run lasts {a.seconds:g} s; the first {WARM_UP:g} s are left out. *Saturated*: every device keeps"
+        f" {a.window} orders waiting for their answer. *Paced*: the devices together offer {a.rate:g} orders/s."
+        f" *Server side*: saturated again, but the {a.devices} devices are bare paho clients publishing ready-made"
+        " orders at QoS 1 (no outbox, no loop), so the devices' cost, which a real fleet spreads over its own"
+        " computers, leaves these two cores to the broker, the stores and PostgreSQL."
+        f" *{EVERY_CHANGE}*: the same with Mosquitto saving its persistence after every change, as"
+        " firmware_config/mosquitto/reorder.conf does for one household."
+        " *Latency*: from the order on the device's disk to the answer in the device's loop (p50 / p95 / max,"
+        " ms). *Lost*: submitted and not in the database; *applied twice*: answered accepted/rejected twice."
+        " *CPU per order*: CPU time of each part divided by the orders answered (ms; the devices' processes,"
+        " Mosquitto, all store instances together, every PostgreSQL process). *Load*: the machine's 1-minute"
+        " load average when the run started (2 cores; above 2, other work was waiting for them too).", "",
+        "| instances | run | offered (orders/s) | answered (orders/s) | latency p50 / p95 / max (ms) | orders |"
+        " lost | applied twice | unanswered | CPU per order: devices / broker / stores / PostgreSQL (ms) | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(f"| {r['instances']} | {r['mode']} | {r['offered']:.0f} | **{r['answered_per_s']:.0f}** |"
+                     f" {ms(r['p50'])} / {ms(r['p95'])} / {ms(r['max'])} | {r['orders']} | {r['lost']} | {r['twice']} |"
+                     f" {r['unanswered']} | {cpu_text(r)} | {r['load']:.1f} |")
+    two = {r["mode"]: r["answered_per_s"] for r in results
+           if r["instances"] == 2 and r["mode"] in ("saturated", "server side")}  # paced: capped by the offer
+    if two:
+        best = max(two.values())
+        lines += ["", "Target: >= 200 orders/s sustained with 2 instances — "
+                  + ", ".join(f"{rate:.0f} orders/s {mode}" for mode, rate in two.items())
+                  + f" ({'met' if best >= 200 else 'NOT met'})."
+                  f" At one order per household per day (~0.01 orders/s per thousand households), {best:.0f} orders/s"
+                  f" is the average rate of about {best * 100_000 / 1e6:.0f} million households; sized for an evening"
+                  f" peak ten times the average, about {best * 10_000 / 1e6:.1f} million."]
+    return "\n".join(lines)
+
+
+def write_section(path: Path, text: str) -> None:
+    """Replace this benchmark's section of BENCHMARKS.md (or add it), leaving the rest of the file alone."""
+    bench_sections.write_section(SECTION, text, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--instances", default="1,2", help="store instance counts to run, comma-separated")
+    parser.add_argument("--devices", type=int, default=8, help="devices in all")
+    parser.add_argument("--device-processes", type=int, default=2, help="processes the devices are spread over")
+    parser.add_argument("--window", type=int, default=8, help="orders each device keeps unanswered (saturated)")
+    parser.add_argument("--runs", default=",".join(RUNS), help=f"which runs, comma-separated (default: all"
+                        f" of {', '.join(RUNS)}; every-change only with the most instances)")
+    parser.add_argument("--workers", type=int, help="--workers of each store instance (default: its default)")
+    parser.add_argument("--rate", type=float, default=100.0, help="orders/s offered in the paced run (0: none)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="length of each run")
+    parser.add_argument("--outbox-dir", default="/dev/shm" if Path("/dev/shm").is_dir() else None,
+                        help="where the devices' outboxes go (default /dev/shm: each real device has its own disk,"
+                        " so their fsyncs must not queue behind PostgreSQL's on this one)")
+    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"), help="file to write the section into")
+    # a device process started by the benchmark
+    parser.add_argument("--devices-child", action="store_true", help=argparse.SUPPRESS)
+    for hidden in ("--broker", "--workdir", "--prefix"):
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
+    parser.add_argument("--devices-total", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--drain", type=float, default=60.0, help=argparse.SUPPRESS)
+    parser.add_argument("--light", action="store_true", help=argparse.SUPPRESS)
+    a = parser.parse_args(argv)
+    if a.devices_child:
+        return devices_main(a)
+    unknown = set(a.runs.split(",")) - set(RUNS)
+    if unknown or (not a.rate and "paced" in a.runs.split(",")):
+        parser.error(f"--runs takes {', '.join(RUNS)} (paced needs --rate above 0); got {a.runs}")
+
+    command = "python scripts/bench_store.py" + ("" if argv is None and len(sys.argv) == 1 else
+                                                 " " + " ".join(argv if argv is not None else sys.argv[1:]))
+    began = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-store-"))
+    pg = Postgres(fsync=True).start()
+    results = []
+    counts = [int(n) for n in a.instances.split(",")]
+    wanted = a.runs.split(",")
+    try:
+        for instances in counts:
+            modes = [RUNS[run] for run in wanted if run != "every-change" or instances == max(counts)]
+            for mode in modes:
+                log(f"{instances} instance(s), {mode}")
+                r = one_run(a, pg, instances, mode, workdir)
+                log(f"  {r['answered_per_s']:.0f} orders/s answered (offered {r['offered']:.0f}), p95"
+                    f" {ms(r['p95'])} ms, lost {r['lost']}, twice {r['twice']}, unanswered {r['unanswered']},"
+                    f" CPU ms/order {cpu_text(r)}")
+                results.append(r)
+    finally:
+        pg.remove()
+    text = section(a, results, command, time.monotonic() - began)
+    print(text)
+    write_section(Path(a.output), text)
+    bad = any(r["lost"] or r["twice"] or r["unanswered"] for r in results)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
