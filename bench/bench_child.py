@@ -195,7 +195,7 @@ def wait_idle(device, timeout: float = 10.0) -> bool:
 
 # -- roles ----------------------------------------------------------------------------------------
 def role_idle(a: dict) -> dict:
-    """CPU per audio-second: device loops (as shipped, lite, lite+VAD gate) vs bare engines, same audio, taking turns."""
+    """CPU per audio-second: device loops (as shipped, lite, lite+VAD gate) vs bare engines, same audio, in turns."""
     import numpy as np
     from bench_corpus import read_wav
 
@@ -298,7 +298,8 @@ def role_gate(a: dict) -> dict:
         webrtc_vad_only, vad = WebRtcVad(), WebRtcVad()
         cpu = timed_interleaved(frames, {"bare library": bare_lib, "bare lite": bare_lite.score,
                                          "lite+webrtc": webrtc.score, "lite+silero": silero.score,
-                                         "lite+webrtc>silero": cascade.score, "webrtc vad alone": webrtc_vad_only.is_speech})
+                                         "lite+webrtc>silero": cascade.score,
+                                         "webrtc vad alone": webrtc_vad_only.is_speech})
         out[name] = {"audio_seconds": len(frames) * 0.08, "cpu": cpu,
                      "open": {"lite+webrtc": webrtc.scored / len(frames), "lite+silero": silero.scored / len(frames),
                               "lite+webrtc>silero": cascade.scored / len(frames)},
@@ -442,8 +443,8 @@ def role_wake(a: dict) -> dict:
             fw[name]["over_0.3"] += sum(1 for s in r["scores"] if s >= 0.3)
         done += len(frames) * 0.08
         n += 1
-    return {"detection": detection, "stale": stale, "false_wakes": {"audio_seconds": done, "speech_seconds": speech_seconds,
-                                                    "engines": fw}}
+    return {"detection": detection, "stale": stale,
+            "false_wakes": {"audio_seconds": done, "speech_seconds": speech_seconds, "engines": fw}}
 
 
 def role_latency(a: dict) -> dict:

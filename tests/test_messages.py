@@ -40,7 +40,8 @@ def test_a_store_refusal_is_said_in_the_requests_language():
     assert message("store-rejected", "en-US", reason="too-late").endswith("it is too late to cancel.")
     assert message("store-rejected", "fr-FR", reason="something-new") == (
         "Le magasin a refusé la commande : pour une raison que je ne connais pas.")
-    assert message("queued", "fr-FR") == "Commandé." and message("accepted", "en-US") == "The store accepted your order."
+    assert message("queued", "fr-FR") == "Commandé."
+    assert message("accepted", "en-US") == "The store accepted your order."
 
 
 def test_a_language_without_a_file_speaks_english():

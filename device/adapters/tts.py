@@ -38,8 +38,8 @@ class EspeakSpeaker:
     def render(self, text: str, locale: str) -> tuple[np.ndarray, int]:
         """Speech samples (int16 mono) and their rate."""
         voice = phrasebook(locale).voice
-        out = subprocess.run([self.binary or "espeak-ng", "-v", voice, "-s", str(self.rate), "--stdout", text], check=True,
-                             capture_output=True, timeout=20).stdout
+        out = subprocess.run([self.binary or "espeak-ng", "-v", voice, "-s", str(self.rate), "--stdout", text],
+                             check=True, capture_output=True, timeout=20).stdout
         with wave.open(io.BytesIO(out)) as wav:
             return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2"), wav.getframerate()
 
