@@ -141,3 +141,15 @@ def test_hyphenated_and_decomposed_words_are_spelled_as_models_write_them():
             assert moved is not None, text
             pos = moved[0]
         assert sp.can_end(pos) or sp.positions[pos].root, text
+
+
+def test_a_sentence_cut_short_is_not_more_likely_than_the_whole_free_transcript():
+    from device.stages.constrained import Hypothesis, SearchResult
+
+    # 3 confident tokens and an end of text the model did not expect (-4), against a 12-token
+    # free transcript at -0.1 each: the totals favour the cut sentence, the means do not.
+    cut = SearchResult((Hypothesis(("je", "voudrais", "beurre"), -0.3 - 4.0, 4, -4.0),), tuple(range(11)), -1.2)
+    assert (cut.nbest[0].logprob - cut.free_logprob) / 4 > -0.8
+    assert cut.gap() < -0.9
+    whole = SearchResult((Hypothesis(("a",) * 11, -1.2, 12, -0.2),), tuple(range(11)), -1.2)
+    assert whole.gap() == 0.0

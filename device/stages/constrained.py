@@ -55,11 +55,18 @@ class SearchResult:
         return self.nbest[0] if self.nbest else None
 
     def gap(self) -> float:
-        """Constrained minus free log-probability per token of the constrained sentence (≤ 0; -inf without one)."""
+        """How much less likely per token the best sentence is than the free transcript (≤ 0; -inf without one).
+
+        The lower of two readings: the difference of the totals per token of the sentence, and the
+        difference of the means. The totals alone would pass a sentence cut short ("je voudrais du
+        beurre" of "… du beurre et cinq paquets de lessive"): fewer tokens, so a higher total than the
+        whole free transcript, though its early end of text is unlikely — which the mean shows."""
         if not self.nbest:
             return -math.inf
         best = self.nbest[0]
-        return min(0.0, (best.logprob - self.free_logprob) / max(best.tokens, 1))
+        totals = (best.logprob - self.free_logprob) / max(best.tokens, 1)
+        means = best.mean - self.free_logprob / (len(self.free_tokens) + 1)
+        return min(0.0, totals, means)
 
 
 @dataclass
