@@ -15,11 +15,15 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import ModelError
 from .ct2_weights import FormatError, load_variables
+
+if TYPE_CHECKING:
+    from .ort_int8 import Int8MatMul
 from .whisper_mel import HOP, SAMPLE_RATE, log_mel
 from .whisper_prepare import default_model_dir
 
@@ -146,6 +150,7 @@ class WhisperDecoder:
             raise ModelError(f"{model_bin} is a {spec} model, not Whisper; delete the folder and {how}")
         self.n_layers = sum(1 for k in self._w if k.endswith("/self_attention/linear_0/weight"))
         table = self._w.pop("embeddings/weight")  # [512, V]
+        self._projection: np.ndarray | Int8MatMul
         if decoder_weights == "float32":
             self._embed_table, self._embed_scale, self._projection = table.T, None, table
         else:

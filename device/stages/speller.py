@@ -169,7 +169,7 @@ class Speller:
         stack: list[tuple[dict, int, tuple[str, ...]]] = []
         p = self.positions[position]
         if only_separators:
-            firsts: set[int] | dict = SEPARATORS
+            firsts: set[int] | frozenset[int] | dict = SEPARATORS
         elif p.end is not None and p.end[0].endswith("'"):
             firsts = self._trie  # "d'" + any word
         else:
