@@ -10,7 +10,7 @@ Every engine runs as the device builds it (device.app.make_wake_detector: the en
 threshold, the 2 s refractory period, and the voice-activity gate unless "no gate"), on the same
 audio, taking turns every 2 s of audio (CPU is main-thread time); after a wake it is fed silence
 for 5 s, as the loop does while it listens. Positives: each recording with 1 s of silence before
-and 4 s after, one after the other, once clean and once mixed with the
+and 6 s after, one after the other, once clean and once mixed with the
 noise file at --snr dB (Picovoice's rule: peak 2048-sample frame energies; see
 scripts/wakeword_audio.py). A wake counts for a recording from its start to 1.5 s after its end;
 any other wake is a false wake. Negatives: every --negatives folder played as one stream, plus
@@ -105,8 +105,8 @@ class Arm:
         self.t += 0.08
         if self.t < self.deaf_until:  # the loop after a wake: listening, the wake word fed silence
             self.detector.process(SILENT_FRAME, self.t)
-            if self.t + 0.08 >= self.deaf_until:
-                self.detector.hold_off(self.t)
+            if self.t + 0.08 >= self.deaf_until:  # then reset; no refractory period after it here, so
+                self.detector.hold_off(self.t - REFRACTORY)  # one recording's wake never blocks the next
             return
         if self.detector.process(frame, self.t):
             self.wakes.append(self.t)
@@ -299,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", help="keep synthesised speech here between runs")
     p.add_argument("--short", action="store_true", help="a seconds-scale run (tests); the numbers are rough")
     p.add_argument("--from-raw", metavar="RAW", help="only re-render the section and JSON from saved --raw results")
+    p.add_argument("--reuse-negatives", metavar="RAW", help="measure the positives only; take the negatives, CPU "
+                   "and memory figures from an earlier --raw run of the same keyword")
     p.add_argument("--rss-child", nargs=4, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.rss_child:
@@ -325,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
         arms = [Arm(e, args.keyword, g) for e, g in ARMS]
         log(f"{len(clips)} positives ({source}); arms: {', '.join(a.label for a in arms)}")
         results: dict = {"machine": info, "keyword": args.keyword, "default": default, "source": source,
-                         "snr": args.snr, "labels": [c.name for c in clips], "damaged": [c.name for c in clips if c.damaged],
+                         "snr": args.snr, "labels": [c.name for c in clips],
+                         "damaged": [c.name for c in clips if c.damaged],
                          "thresholds": {a.label: a.threshold for a in arms}, "positives": {}, "negatives": [],
                          "noise": args.noise if noise is not None else None}
         conditions = [("clean", None)] + ([(f"{args.snr:g} dB", noise)] if noise is not None else [])
@@ -336,15 +339,27 @@ def main(argv: list[str] | None = None) -> int:
             results["positives"][name] = {"seconds": played["seconds"], "arms": judge(stream, played),
                                           "sweep": {a: {str(t): sweep(r["scores"], stream.windows, t)
                                                         for t in report.SWEEP} for a, r in played["arms"].items()}}
-        for stream in negatives(args, cache):
+        reused = json.loads(Path(args.reuse_negatives).read_text()) if args.reuse_negatives else None
+        if reused:
+            log(f"negatives, CPU and memory from {args.reuse_negatives} (measured {reused['machine']['date']})")
+            results.update({k: reused[k] for k in ("negatives", "home", "noise_alone", "rss") if k in reused})
+            results["machine"]["reused"] = f"{reused['machine']['date']} by `{reused['machine']['command']}`"
+        for stream in ([] if reused else negatives(args, cache)):
             log(f"negatives, {stream.condition}: {len(stream.samples) / wa.RATE / 60:.1f} min")
             played = play(arms, stream)
             results["negatives"].append({"condition": stream.condition, "seconds": played["seconds"], "arms": {
                 a: {"wakes": r["wakes"], "max_score": float(r["scores"].max(initial=0.0)), "cpu": r["cpu"],
                     "sweep": {str(t): sweep(r["scores"], [], t)[1] for t in report.SWEEP}}
                 for a, r in played["arms"].items()}})
-        talk = [wa.read_audio(p) for p in wa.audio_files(Path(args.negatives[0]))[:40]] if args.negatives else clips
         import bench_corpus as corpus
+
+        if reused:
+            info["minutes"] = (time.monotonic() - began) / 60
+            info["load_end"] = os.getloadavg()
+            raw = Path(args.raw) if args.raw else Path(tempfile.gettempdir()) / f"reorder-wakeword-{args.keyword}.json"
+            raw.write_text(json.dumps(results, indent=1, default=float))
+            return finish(args, results, default)
+        talk = [wa.read_audio(p) for p in wa.audio_files(Path(args.negatives[0]))[:40]] if args.negatives else clips
 
         floor = corpus.sox_noise(cache, "pinknoise", 60, -65)
         home, share = wa.home_audio(talk, 60.0 if args.short else args.home_minutes * 60, floor)

@@ -17,8 +17,9 @@ import numpy as np
 RATE = 16000
 FRAME = 1280
 AUDIO_SUFFIXES = (".flac", ".wav")
-LEAD, TAIL = 1.0, 4.0
-"""Silence before and after each positive recording (seconds): the device listens 5 s after a wake."""
+LEAD, TAIL = 1.0, 6.0
+"""Silence before and after each positive recording (seconds): after a wake the device listens 5 s,
+which must not reach into the next recording even when the wake came 1.5 s after the end."""
 AFTER = 1.5
 """A wake counts for a recording from its start until this long after its end (seconds)."""
 

@@ -68,8 +68,9 @@ def render(results: dict, default: str) -> str:
              f"{v['pymicro-wakeword']}, pymicro-features {v['pymicro-features']}, openwakeword {v['openwakeword']}, "
              f"onnxruntime {v['onnxruntime']}. Load average {m['load_start'][0]:.1f} at the start, "
              f"{m['load_end'][0]:.1f} at the end (a shared machine: CPU figures carry that noise, ratios less so). "
-             "**Not a Raspberry Pi.**", "",
-             f"Positives: {len(results['labels'])} {results['source']}, each with 1 s of silence before and 4 s "
+             "**Not a Raspberry Pi.**"
+             + (f" Negatives, CPU and memory: measured {m['reused']}." if m.get("reused") else ""), "",
+             f"Positives: {len(results['labels'])} {results['source']}, each with 1 s of silence before and 6 s "
              f"after, clean and mixed with `{Path(results['noise']).name if results['noise'] else '(none)'}` at "
              f"{results['snr']:g} dB (peak-frame SNR, Picovoice's mixing rule). Negatives: "
              + ", ".join(f"{n['condition']} ({n['seconds'] / 60:.0f} min)" for n in results["negatives"][:1])
@@ -77,15 +78,18 @@ def render(results: dict, default: str) -> str:
                 "French talk (scripts/bench_corpus.py)" if len(results["negatives"]) > 1 else "")
              + f": {hours:.2f} h. Each engine runs as the device builds it (`device.app.make_wake_detector`): its "
              "own threshold, 2 s refractory period, and the WebRTC voice-activity gate (0.96 s pre-roll) unless "
-             "\"no gate\"; after a wake it is fed silence for 5 s, as the loop does while it listens. False wakes count every wake outside a recording's window (start to 1.5 s after its end), "
-             "in the negatives and between the positives.", ""]
+             "\"no gate\"; after a wake it is fed silence for 5 s, as the loop does while it listens, then reset. "
+             "False wakes count every wake outside a recording's window (start to 1.5 s after its end), in the "
+             "negatives and between the positives.", ""]
     clean, noisy_hit = rate(results, default, "clean"), rate(results, default, noisy)
     fw, ratio = false_wakes(results, default), cpu_ratio(results, default)
     lines += [f"### Targets (default engine: {default})", "", "| measurement | result | goal | |", "|---|---|---|---|",
-              f"| detected, clean | {pct(clean)} | ≥ 97% | {met(clean[1] > 0 and clean[0] / clean[1] >= GOALS['clean'])} |",
+              f"| detected, clean | {pct(clean)} | ≥ 97% | "
+              f"{met(clean[1] > 0 and clean[0] / clean[1] >= GOALS['clean'])} |",
               f"| detected, {noisy} | {pct(noisy_hit)} | ≥ 95% | "
               f"{met(noisy_hit[1] > 0 and noisy_hit[0] / noisy_hit[1] >= GOALS['noisy'])} |",
-              f"| false wakes in {hours:.2f} h of speech | {fw} | 0 in ≥ 1.5 h | {met(fw == 0 and hours >= GOALS['hours'])} |",
+              f"| false wakes in {hours:.2f} h of speech | {fw} | 0 in ≥ 1.5 h | "
+              f"{met(fw == 0 and hours >= GOALS['hours'])} |",
               f"| listening CPU on home-like audio ÷ bare openWakeWord library | {ratio:.3f}× | ≤ 0.3× | "
               f"{met(ratio <= GOALS['cpu'])} |", ""]
     if results["damaged"]:
@@ -110,7 +114,8 @@ def render(results: dict, default: str) -> str:
                      + f" | {alone_txt} | {f'{rss:.0f} MB' if rss else '–'} |")
     home = results["home"]
     base = home["cpu"]["bare openWakeWord library"] / home["seconds"]
-    lines += ["", f"Home-like audio: {home['seconds'] / 60:.0f} min, real speech now and then ({home['speech_share']:.0%} "
+    lines += ["", f"Home-like audio: {home['seconds'] / 60:.0f} min, real speech now and then "
+              f"({home['speech_share']:.0%} "
               f"of the time) over a −65 dBFS pink-noise floor. The bare openWakeWord library "
               f"(`Model([{kw}]).predict` per frame) took {base:.4f} CPU-s per audio-s there. VADs alone: "
               + ", ".join(f"{k} {v / home['cpu']['bare openWakeWord library']:.3f}×" for k, v in home["cpu"].items()

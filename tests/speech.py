@@ -67,8 +67,8 @@ def compose(out_dir: Path, parts: Sequence[Part], voice: str = "en-us", speed: i
         else:
             noise = out_dir / f"noise-{key}.wav"
             length = subprocess.run(["soxi", "-D", str(joined)], check=True, capture_output=True, text=True).stdout
-            subprocess.run(["sox", "-R", "-n", "-r", "16000", "-c", "1", "-b", "16", str(noise), "synth", length.strip(),
-                            "whitenoise", "vol", f"{noise_db}dB"], check=True)
+            subprocess.run(["sox", "-R", "-n", "-r", "16000", "-c", "1", "-b", "16", str(noise), "synth",
+                            length.strip(), "whitenoise", "vol", f"{noise_db}dB"], check=True)
             subprocess.run(["sox", "-R", "-m", str(joined), str(noise), str(out)], check=True)
     return out
 
