@@ -2,7 +2,7 @@
 
 GatedEngine puts a voice-activity detector in front of the engine, so that a quiet house costs
 almost nothing: the model is scored only while the VAD hears speech, with pre-roll so that the
-start of the wake word the VAD missed still reaches it (scripts/bench_gate.py measured it first;
+start of the wake word the VAD missed still reaches it (bench/bench_gate.py measured it first;
 scripts/bench_wakeword.py measures it on real recordings).
 """
 
