@@ -35,8 +35,10 @@ def test_example_file_loads_and_documents_every_key():
     for name, cls in config.SECTIONS.items():
         keys = {f.name for f in dataclasses.fields(cls)}
         assert set(data[name]) == keys, f"[{name}] in the example differs from the settings"
+        rows = text.splitlines()
+        section = rows.index(f"[{name}]")
         for key in keys:  # every key has a comment line right above it (or above its group)
-            line = next(i for i, row in enumerate(text.splitlines()) if row.startswith(f"{key} ="))
+            line = next(i for i, row in enumerate(rows) if i > section and row.startswith(f"{key} ="))
             above = text.splitlines()[line - 1]
             assert above.startswith("#") or above.split("=")[0].strip() in keys, f"{key} has no comment"
 
