@@ -53,8 +53,10 @@ def tables(results: list[dict], skipped: dict[str, str], recognisers: dict[str, 
         ok = "" if target is None else ("met" if 100 * c["exact"] / n >= target and wrong_ok else "missed")
         goal = (f"≥ {target}% exact, " if target is not None else "") + f"≤ {WRONG_MAX}% wrong"
         mark = f"{goal}: {ok}" if ok else f"{goal}: {'met' if wrong_ok else 'missed'}"
-        name = f"{path} ({recognisers.get(locale, '')})" if path == "audio" else path
-        lines.append(f"| {name} | {locale} | {noise} | {snr} | {n} | {c['exact']} | {pct(c['exact'], n)} | "
+        engine = recognisers.get(locale, "")
+        name = f"{path} ({engine})" if path == "audio" else path
+        shown = locale[: -len(engine) - 1] if engine and locale.endswith(" " + engine) else locale  # "en-US moonshine"
+        lines.append(f"| {name} | {shown} | {noise} | {snr} | {n} | {c['exact']} | {pct(c['exact'], n)} | "
                      f"{c['refusal']} | {sum(r.get('no_wake', False) for r in rows) if path == 'audio' else '-'} | "
                      f"{sum(r.get('low_confidence', False) for r in rows) if path == 'audio' else '-'} | "
                      f"{c['wrong']} | {pct(c['wrong'], n)} | {mark} |")
