@@ -88,8 +88,8 @@ def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: 
     `token_bonus` is added to a hypothesis's score for each token (not to its log-probability):
     a small bonus keeps the search from ending a sentence early to save the cost of its last
     words. Candidates more than `prune` nats below the best candidate of a step are dropped (a
-    confident model then keeps one or two hypotheses, not `beam`). `special` masks the tokens the free pass may not take (True = never), by default the
-    ones with no surface other than end of text."""
+    confident model then keeps one or two hypotheses, not `beam`). `special` masks the tokens the free
+    pass may not take (True = never), by default the ones with no surface other than end of text."""
     seconds = len(audio) / 16000
     max_tokens = max_tokens or int(8 * seconds) + 10
     if special is None:
