@@ -82,6 +82,7 @@ def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linge
     if not loop.muted:
         source.open()
     ended = False
+    length = float(getattr(source, "duration", 0.0))  # WavSource: the recording's length (seconds)
     drain_deadline = None
     started = time.monotonic()
     while True:
@@ -91,6 +92,8 @@ def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linge
             if source.is_open:
                 source.close()
             frame = None
+            if loop.t >= length:  # the recording's time passes while the microphone is closed
+                ended = True
         else:
             if not source.is_open:
                 source.open()

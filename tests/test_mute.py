@@ -107,10 +107,13 @@ def test_a_switch_closed_at_start_up_mutes_and_the_microphone_is_never_read(devi
     assert d.loop.state_payload()["muted"] is True
 
 
-def test_opening_the_switch_after_a_muted_start_listens(device, clip):
+def test_opening_the_switch_after_a_muted_start_listens(device, speech_dir):
+    # The wake word comes after the refractory time that follows an unmute (2 s).
+    late = speech.compose(speech_dir, [("silence", 3.0), ("speech", "hey jarvis"), ("silence", 0.7),
+                                       ("speech", "order two bottles of milk"), ("silence", 2.0)])
     factory = MockFactory(pin_class=MockPWMPin)
     pin = factory.pin(MUTE_PIN, pin_class=ClosedSwitchPin)
-    d, events = device(clip, factory, mute_button=MUTE_PIN, mute_is_switch=True)
+    d, events = device(late, factory, mute_button=MUTE_PIN, mute_is_switch=True)
     run_replay(d, PressPlan(), actions=[(0.3, pin.drive_high)])
     assert d.source.frames_read > 0
     assert [e["state"] for e in events if e["event"] == "state"][0] in ("idle", "offline")
