@@ -17,11 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from device import config
-from device.adapters.wav_source import WavSource
+from tests import loop_run
+
 from device.adapters.whisper_prepare import default_model_dir, is_prepared
-from device.app import build
-from device.runner import PressPlan, run_replay
 from tests.speech import compose, synth
 
 pytestmark = pytest.mark.slow
@@ -71,25 +69,11 @@ def test_a_french_request_through_reorder_replay_reads_back_in_euros_and_orders_
 
 
 def run(tmp_path, mosquitto, wav: Path, catalogue: dict | None, presses=(0.2,), actions=()) -> list[dict]:
-    data = {"device": {"id": "cuisine", "locale": "fr-FR"}, "gpio": {"pin_factory": "mock"},
-            "mqtt": {"broker": mosquitto.url}, "recognizer": {"engine": "whisper"},
-            "storage": {"outbox": str(tmp_path / "outbox.sqlite3"), "catalog_cache": str(tmp_path / "cache.json")}}
-    if catalogue is not None:
-        path = tmp_path / "catalog.json"
-        path.write_text(json.dumps(catalogue), encoding="utf-8")
-        data["storage"]["catalog"] = str(path)
-    events: list[dict] = []
-    device = build(config.from_mapping(data, "test"), WavSource(wav), lambda e: events.append(e.to_dict()),
-                   play_audio=False)
-    try:
-        run_replay(device, PressPlan(short=list(presses)), actions=list(actions))
-    finally:
-        device.close()
-    return events
+    return loop_run.run(tmp_path, mosquitto.url, wav, catalogue, engine="whisper", device_id="cuisine", locale="fr-FR",
+                        presses=presses, actions=actions)
 
 
-def of(events: list[dict], name: str) -> list[dict]:
-    return [e for e in events if e["event"] == name]
+of = loop_run.of
 
 
 def test_a_real_french_non_order_is_refused_not_ordered(tmp_path, mosquitto):

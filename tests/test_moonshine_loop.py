@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from device import config
+from tests import loop_run
+
 from device.adapters.moonshine import MODEL_FILES, default_model_dir
-from device.adapters.wav_source import WavSource
-from device.app import build
-from device.runner import PressPlan, run_replay
 
 pytestmark = pytest.mark.slow
 DATA = Path(__file__).parent / "data" / "realspeech"
@@ -59,25 +57,11 @@ def test_a_real_request_through_reorder_replay_puts_the_order_on_mosquitto(mosqu
 
 
 def run(tmp_path, mosquitto, wav: Path, catalogue: dict | None, presses=(0.2,), actions=()) -> list[dict]:
-    data = {"device": {"id": "cafe"}, "gpio": {"pin_factory": "mock"}, "mqtt": {"broker": mosquitto.url},
-            "recognizer": {"engine": "moonshine"},
-            "storage": {"outbox": str(tmp_path / "outbox.sqlite3"), "catalog_cache": str(tmp_path / "cache.json")}}
-    if catalogue is not None:
-        path = tmp_path / "catalog.json"
-        path.write_text(json.dumps(catalogue))
-        data["storage"]["catalog"] = str(path)
-    events: list[dict] = []
-    device = build(config.from_mapping(data, "test"), WavSource(wav), lambda e: events.append(e.to_dict()),
-                   play_audio=False)
-    try:
-        run_replay(device, PressPlan(short=list(presses)), actions=list(actions))
-    finally:
-        device.close()
-    return events
+    return loop_run.run(tmp_path, mosquitto.url, wav, catalogue, engine="moonshine", device_id="cafe", locale="en-US",
+                        presses=presses, actions=actions)
 
 
-def of(events: list[dict], name: str) -> list[dict]:
-    return [e for e in events if e["event"] == name]
+of = loop_run.of
 
 
 def test_an_item_missing_from_the_catalogue_is_refused_not_guessed(tmp_path, mosquitto):
