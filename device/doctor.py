@@ -110,8 +110,10 @@ class Printer:
             self.symbols, self.dash = ASCII_SYMBOLS, "-"
         self.console = None
         if self.stream.isatty():
-            from rich.console import Console
-
+            try:
+                from rich.console import Console
+            except ImportError:  # rich comes with the [demo] extra; a device prints plain lines
+                return
             self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
 
     def __call__(self, result: Result) -> None:
