@@ -39,7 +39,7 @@ COUNTERS = ("wakes", "push_to_talk", "requests", "no_speech", "false_wakes", "re
             "confirmations", "cancellations", "undos", "timeouts", "orders_queued", "orders_published",
             "store_accepted", "store_rejected", "store_duplicate", "store_cancelled", "errors", "decodes")
 REASONS = ("over-max-quantity", "not-in-catalog", "low-confidence", "daily-limit", "over-total-cap", "repeat-guard",
-           "outbox-full", "no-catalog")
+           "outbox-full", "no-catalog", "no-usual")
 """Refusal reasons counted by name (CONTRACT §4); any other is counted as "other"."""
 STORE_ANSWERS = ("accepted", "rejected", "duplicate", "cancelled")
 
