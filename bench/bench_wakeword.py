@@ -41,9 +41,8 @@ import numpy as np  # noqa: E402
 
 import wakeword_audio as wa  # noqa: E402
 import wakeword_report as report  # noqa: E402
+from bench_child import timed_interleaved as timed  # noqa: E402  (engines take turns on the same frames)
 
-BLOCK = 25
-"""Frames (2 s) per turn when several arms are timed on the same audio."""
 REFRACTORY = 2.0
 LISTEN = 5.0
 """After a wake the device listens (the wake word is fed silence) until nobody has spoken for 5 s
@@ -115,19 +114,6 @@ class Arm:
     def open_share(self) -> float | None:
         gate = self.inner
         return gate.scored / gate.frames if getattr(gate, "frames", 0) else None
-
-
-def timed(frames: list[bytes], runners: dict) -> dict[str, float]:
-    """Main-thread CPU seconds of each runner on the same frames, taking turns every BLOCK frames."""
-    cpu = {name: 0.0 for name in runners}
-    for start in range(0, len(frames), BLOCK):
-        block = frames[start:start + BLOCK]
-        for name, run in runners.items():
-            t = time.thread_time()
-            for frame in block:
-                run(frame)
-            cpu[name] += time.thread_time() - t
-    return cpu
 
 
 def play(arms: list[Arm], stream: wa.Stream) -> dict:
