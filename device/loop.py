@@ -16,9 +16,10 @@
 
 Time is audio time: `t` grows by one frame per step, so a replayed recording gives the same
 events every run. Other threads (gpiozero, paho) only put typed records on `inbox` (device.inputs;
-broker messages arrive decoded by adapters.mqtt). What a request means is decided by
-stages.understanding, the read-back's press and the undo window are kept by stages.confirmation,
-the retained state by stages.state_report: here are the states, the timers and the dispatch.
+broker messages arrive decoded by adapters.mqtt). A request is recognised, understood and answered
+by stages.request, the read-back's press and the undo window are kept by stages.confirmation, the
+order after the press by stages.ordering, the retained state by stages.state_report: here are the
+states, the timers and the dispatch.
 """
 
 from __future__ import annotations
@@ -34,10 +35,8 @@ from pathlib import Path
 from .catalogue import Catalogue
 from .config import Settings
 from .errors import OutboxError, ReorderError
-from .events import (Cancelled, Confirmed, Error, Event, Ignored, IntentEvent, Prompt, Published, Queued, Rejected,
-                     StateChanged, Status, Timeout, TranscriptEvent)
+from .events import Cancelled, Error, Event, Ignored, StateChanged, Timeout
 from .inputs import Acked, BrokerDown, BrokerUp, ButtonEdge, CatalogueArrived, MuteChanged, OrderStatus
-from .stages import grammar as grammars
 from .stages import guards
 from .stages.audio_source import FRAME_SECONDS, SILENT_FRAME
 from .stages.button import Down, PressTimer
@@ -47,12 +46,13 @@ from .stages.delivery import Delivery
 from .stages.endpointer import Endpointer, Outcome
 from .stages.indicator import PATTERNS, StatusLight
 from .stages.mute import MuteMemory
-from .stages.order import build_order, iso
+from .stages.ordering import Orders
 from .stages.outbox import OutboxFull
 from .stages.readback import message
 from .stages.recognizer import Recognizer
+from .stages.request import Requests
 from .stages.state_report import StateReport
-from .stages.understanding import Cancel, ReadBack, Refuse, Understanding
+from .stages.understanding import Cancel, ReadBack, Refuse
 from .stages.voice import Speaker, Voice
 from .stages.wake_word import WakeWordDetector
 from .topics import Topics
@@ -61,8 +61,6 @@ log = logging.getLogger(__name__)
 
 FEEDBACK_SECONDS = 2.0
 """How long a refusal or error shows before the device is idle again."""
-CANCEL_REFUSALS = ("too-late", "unknown-order")
-"""Store reasons that refuse a cancel (the order itself stands)."""
 
 
 class State(str, Enum):
@@ -113,8 +111,9 @@ class Loop:
         """Starts as stages.mute.initial_mute decided: the microphone is never read before it is known."""
         self.state = State.MUTED if muted else State.OFFLINE
         self.mute_memory = mute_memory
-        self.catalogue: Catalogue | None = None
-        self.understanding = Understanding(None, self.locale, self.limits, settings.recognizer.min_confidence)
+        self.requests = Requests(recognizer, self.voice, self.locale, self.limits, settings.recognizer.min_confidence,
+                                 self.emit)
+        self.orders = Orders(delivery, self.topics, settings.device.id, self.locale, self.voice, self.emit, self.now)
         self.session = Session(c.timeout_seconds, c.undo_seconds)
         self.report = StateReport(delivery, self.topics.state, self.now)
         self.button = PressTimer(c.long_press_seconds)
@@ -158,6 +157,11 @@ class Loop:
 
     def _cue(self, name: str) -> None:
         self.voice.cue(name, self.t)
+
+    @property
+    def catalogue(self) -> Catalogue | None:
+        """The catalogue in use (None until a file, the cache or the broker gave one)."""
+        return self.requests.catalogue
 
     @property
     def idle(self) -> bool:
@@ -251,12 +255,8 @@ class Loop:
     # -- a request, and the spoken answer to a read-back ------------------------------------------
     def _understand(self, audio: bytes) -> None:
         self._enter(State.THINKING)
-        heard = self.recognizer.recognize(audio)
-        self.emit(TranscriptEvent(self.t, heard.text, heard.confidence))
-        decision = self.understanding.decide(heard, self.outbox, self.now())
-        self.emit(IntentEvent(self.t, decision.intent))
+        outcome = self.requests.heard(audio, self.t, self.outbox, self.now())
         self.wake.hold_off(self.t)
-        outcome = decision.outcome
         if not isinstance(outcome, Cancel):
             self.session.close_undo()  # another request: the last order stays as it is
         if isinstance(outcome, Refuse):
@@ -270,11 +270,8 @@ class Loop:
             self._rest()
 
     def _read_back(self, r: ReadBack) -> None:
-        self.emit(Prompt(self.t, r.readback.text, float(r.readback.total), r.catalogue.currency,
-                         tuple({"sku": i.sku, "quantity": i.quantity} for i in r.items)))
-        heard_at = self._say(r.readback.spoken)  # a press counts only once items and total were heard
-        self.session.offer(r.items, r.catalogue, r.readback, heard_at, self._say(r.readback.instruction),
-                           r.presses_needed)
+        heard_at, said_at = self.requests.read_back(r, self.t)  # a press counts once items and total were heard
+        self.session.offer(r.items, r.catalogue, r.readback, heard_at, said_at, r.presses_needed)
         self.endpointer.reset()
         self._enter(State.CONFIRMING)
 
@@ -282,9 +279,7 @@ class Loop:
         """Optional spoken yes/no to the read-back; never replaces the press above voice_max_total."""
         pending = self.session.pending
         assert pending is not None
-        heard = self.recognizer.recognize(audio)
-        self.emit(TranscriptEvent(self.t, heard.text, heard.confidence))
-        answer = self.understanding.answer(heard)
+        answer = self.requests.answer(audio, self.t)
         if answer == "no":
             self.emit(Cancelled(self.t, by="voice"))
             self._cue("cancelled")
@@ -297,9 +292,7 @@ class Loop:
                 self._confirm(pending, "voice")
 
     def _refuse(self, reason: str, detail: str = "", words: str | None = None) -> None:
-        self.emit(Rejected(self.t, reason, detail))
-        self._cue("refused")
-        self._say(words or message("refused", self.locale, reason=reason))
+        self.requests.refuse(reason, self.t, detail, words)
         self._feedback(State.REJECTED)
 
     # -- the button -------------------------------------------------------------------------------
@@ -344,35 +337,21 @@ class Loop:
 
     # -- ordering ---------------------------------------------------------------------------------
     def _confirm(self, pending: Pending, by: str) -> None:
-        order = build_order(pending.items, pending.catalogue, self.settings.device.id, self.locale, by, self.now())
-        self.emit(Confirmed(self.t, by=by))
         try:
-            self.delivery.submit(order)
+            order = self.orders.place(pending, by, self.t)
         except OutboxFull as exc:
             log.error("%s", exc)
             return self._refuse("outbox-full", str(exc))
         except OutboxError as exc:
             return self._fail(str(exc))
-        self._cue("confirmed")
-        self.emit(Queued(self.t, order["order_id"]))
-        self._say(message("queued", self.locale))
         self.session.place(order, self.t)
         self._enter(State.QUEUED)
         self.report.publish(self.muted)
 
     def _undo(self, by: str) -> None:
         assert self.session.placed is not None
-        order_id = self.session.placed.order_id
-        withdrawn = self.outbox.withdraw(order_id)
-        # Always tell the store too: the order may be in flight even if not acknowledged yet.
-        self.delivery.publisher.publish(self.topics.cancel, {
-            "schema": "reorder.cancel/1", "order_id": order_id, "device_id": self.settings.device.id,
-            "created_at": iso(self.now())})
-        self.emit(Cancelled(self.t, by=by, order_id=order_id))
-        log.info("order %s undone (%s)", order_id, "never sent" if withdrawn else "cancel sent to the store")
+        self.orders.undo(self.session.placed.order_id, by, self.t)
         self.session.close_undo()
-        self._cue("cancelled")
-        self._say(message("cancelled", self.locale))
         self._rest()
 
     def _cancel_by_voice(self) -> None:
@@ -383,9 +362,8 @@ class Loop:
 
     # -- inputs from other threads ----------------------------------------------------------------
     def _acked(self, item: Acked) -> None:
-        order_id = self.delivery.acknowledged(item.mid)
+        order_id = self.orders.acknowledged(item.mid, self.t)
         if order_id:
-            self.emit(Published(self.t, order_id))
             if self.state is State.QUEUED and self.session.is_last(order_id):
                 self._enter(State.SENT)
             self.report.publish(self.muted)
@@ -426,20 +404,8 @@ class Loop:
             self.set_catalogue(item.catalogue, cache=True)
 
     def _order_status(self, s: OrderStatus) -> None:
-        if not self.outbox.record_status(s.order_id, s.status, s.reason):
-            log.warning("ignored a status for order %s: not an order of this device", s.order_id)
-            return
-        self.emit(Status(self.t, s.order_id, s.status, s.reason))
-        if not self.session.is_last(s.order_id) or self.state not in UNDOABLE | AT_REST:
-            return  # an older order, or the household is busy with a new request: the LED and log tell
-        assert self.session.placed is not None
-        locale = self.session.placed.order.get("locale") or self.locale  # the request's language
-        words = {"accepted": "accepted", "rejected": "store-rejected", "cancelled": "store-cancelled"}.get(s.status)
-        if s.status == "rejected" and s.reason in CANCEL_REFUSALS:
-            words = "cancel-refused"  # the answer to an undo, not to the order
-        if words:
-            self.voice.say(message(words, locale, reason=s.reason or "other"), self.t, locale)
-        if self.state not in UNDOABLE:
+        told = self.orders.answered(s, self.t, self.session.placed, tell=self.state in UNDOABLE | AT_REST)
+        if not told or self.state not in UNDOABLE:
             return
         if s.status in ("accepted", "duplicate"):
             self._enter(State.ACCEPTED)
@@ -452,16 +418,7 @@ class Loop:
     # -- catalogue and state ----------------------------------------------------------------------
     def set_catalogue(self, catalogue: Catalogue, cache: bool = False) -> None:
         """Use a new catalogue: understanding and recognition grammar are rebuilt without a restart."""
-        understanding = Understanding(catalogue, self.locale, self.limits,  # first: a failure keeps the old one
-                                      self.settings.recognizer.min_confidence)
-        self.recognizer.set_grammar(grammars.build(catalogue, self.locale))
-        self.catalogue, self.understanding = catalogue, understanding
-        log.info("catalogue version %s: %d items", catalogue.version, len(catalogue.items))
-        if cache and self.catalogue_cache:
-            try:
-                catalogue.save(self.catalogue_cache)
-            except OSError as exc:
-                log.warning("catalogue cache %s not written (%s)", self.catalogue_cache, exc)
+        self.requests.set_catalogue(catalogue, self.catalogue_cache if cache else None)
 
     def state_payload(self, online: bool = True) -> dict:
         """The retained `reorder.state/1` message."""
