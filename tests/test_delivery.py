@@ -11,19 +11,9 @@ from device.stages.delivery import Delivery
 from device.stages.order import build_order
 from device.stages.outbox import Outbox
 from device.topics import Topics
+from tests.fakes import Publisher
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"
-
-
-class Recorder:
-    """A publisher that takes every message (ids from 1) and keeps what it was given."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict]] = []
-
-    def publish(self, topic: str, payload: dict, retain: bool = False) -> int:
-        self.sent.append((topic, payload))
-        return len(self.sent)
 
 
 def an_order(device_id: str) -> dict:
@@ -37,7 +27,7 @@ def test_an_outbox_never_publishes_an_order_under_another_devices_id(tmp_path, c
     outbox.add(theirs)
     outbox.add(acked_theirs)
     outbox.mark_sent(acked_theirs["order_id"])  # acknowledged, never answered: normally sent again on connect
-    publisher = Recorder()
+    publisher = Publisher()
     delivery = Delivery(outbox, publisher, Topics("reorder/v1", "hall-02"))
     delivery.connection_up()
     delivery.submit(mine)

@@ -19,26 +19,10 @@ from device.stages.outbox import Outbox, OutboxFull
 from device.stages.readback import readback
 from device.stages.voice import Voice
 from device.topics import Topics
+from tests.fakes import Publisher, Speaker
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"
 NOW = datetime(2026, 11, 22, 13, 0, tzinfo=timezone.utc)
-
-
-class Publisher:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict]] = []
-
-    def publish(self, topic: str, payload: dict, retain: bool = False) -> int:
-        self.sent.append((topic, payload))
-        return len(self.sent)
-
-
-class Speaker:
-    def say(self, text: str, locale: str) -> float:
-        return 1.0
-
-    def cue(self, name: str) -> float:
-        return 0.25
 
 
 class Rig:
@@ -49,7 +33,7 @@ class Rig:
         self.publisher, self.topics = Publisher(), Topics("reorder/v1", "kitchen")
         self.outbox = Outbox(tmp_path / "outbox.sqlite3", capacity=capacity)
         self.delivery = Delivery(self.outbox, self.publisher, self.topics)
-        self.voice = Voice(Speaker(), locale, True, self.events.append)
+        self.voice = Voice(Speaker(1.0, 0.25), locale, True, self.events.append)
         self.orders = Orders(self.delivery, self.topics, "kitchen", locale, self.voice, self.events.append,
                              lambda: NOW)
         self.catalogue = Catalogue.load(CATALOG)

@@ -37,6 +37,7 @@ from device.stages.intent import normalise
 from device.stages.outbox import Outbox
 from device.topics import Topics
 from tests.delivery_harness import CATALOG, _Deaf, _NoRecognizer, _Quiet, random_order, settings_for
+from tests.fakes import Publisher
 
 EXAMPLES = int(os.environ.get("REORDER_FUZZ_EXAMPLES", "100"))
 STATS: Counter = Counter()
@@ -116,17 +117,6 @@ class Records(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
-
-
-class Publisher:
-    """The MQTT side, recorded (no broker needed to read messages)."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, dict]] = []
-
-    def publish(self, topic: str, payload: dict, retain: bool = False) -> int:
-        self.sent.append((topic, payload))
-        return len(self.sent)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from device.stages.recognizer import Recognition
 from device.stages.request import Requests
 from device.stages.understanding import Cancel, ReadBack, Refuse, Sorry
 from device.stages.voice import Voice
+from tests.fakes import Speaker
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"
 NOW = datetime(2026, 11, 22, 13, 0, tzinfo=timezone.utc)
@@ -34,14 +35,6 @@ class Heard:
 
     def recognize(self, audio: bytes) -> Recognition:
         return self.next
-
-
-class Speaker:
-    def say(self, text: str, locale: str) -> float:
-        return 2.0
-
-    def cue(self, name: str) -> float:
-        return 0.5
 
 
 class History:

@@ -3,19 +3,7 @@
 from __future__ import annotations
 
 from device.stages.voice import Voice
-
-
-class Speaker:
-    def __init__(self) -> None:
-        self.said: list[str] = []
-
-    def say(self, text: str, locale: str) -> float:
-        self.said.append(f"{locale}:{text}")
-        return 2.0
-
-    def cue(self, name: str) -> float:
-        self.said.append(f"cue:{name}")
-        return 0.5
+from tests.fakes import Speaker
 
 
 def test_sounds_queue_one_after_another_and_the_device_is_deaf_meanwhile():
