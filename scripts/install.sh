@@ -276,11 +276,24 @@ from device import config
 print(config.load(sys.argv[1]).wake.engine)' "$CONFIG_DIR/device.toml" 2>/dev/null || true
 }
 
+# The [recognizer] engine of the device's config ("auto" unless set); empty when unreadable.
+recognizer_engine() {
+  PYTHONPATH="$SOURCE" "$PYTHON" -c 'import sys
+from device import config
+print(config.load(sys.argv[1]).recognizer.engine)' "$CONFIG_DIR/device.toml" 2>/dev/null || true
+}
+
 step_model() {
   step model "speech model for the configured locale (and wake-word files it needs) into $PREFIX/models"
   local args=(--manifest "$MANIFEST" --config "$CONFIG_DIR/device.toml" --dest "$PREFIX/models") engine
   if [ -n "$MODEL_URL" ]; then args+=(--url "$MODEL_URL"); fi
   if [ "$TRUST_UNVERIFIED" = 1 ]; then args+=(--trust-unverified); fi
+  # model_fetch takes the locale's first model, or its Vosk model for `[recognizer] engine = "vosk"`;
+  # that engine's package (the [vosk] extra, hashed like the core) is then installed too, and kept.
+  if [ "$(recognizer_engine)" = vosk ] && ! "$PREFIX/venv/bin/python" -c 'import vosk' 2>/dev/null; then
+    run "$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check --no-cache-dir --require-hashes \
+      --no-deps -r "$LOCK_DIR/device-vosk.txt"
+  fi
   run "$PYTHON" "$SOURCE/scripts/model_fetch.py" "${args[@]}"
   # openWakeWord's ONNX files, taken from its wheel as data (the package itself, with scipy and
   # scikit-learn, is not installed): only for a device configured with that engine.

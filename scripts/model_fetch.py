@@ -8,7 +8,8 @@ Used by scripts/install.sh on the device; runs anywhere with Python 3.9+.
 
 What it does, in order:
 
-1. Picks the manifest entry for the locale (or --name).
+1. Picks the manifest entry for the locale (or --name): the locale's first, or its first Vosk
+   model when the device.toml given with --config says `[recognizer] engine = "vosk"`.
 2. Nothing to do when ``DEST/<name>/.reorder-model.json`` already records the manifest's sha256.
 3. Downloads the archive into ``DEST/.<name>.zip.part``; a partial file left by a cut
    connection (this run or an earlier one) is resumed with an HTTP Range request.
@@ -160,6 +161,11 @@ def _parts_entry(raw: dict, where: str, name: object, locale: object) -> ModelEn
 
 def locale_from_config(path: Path) -> str:
     """The [device] locale of a device.toml ("en-US" when the file does not set one)."""
+    return choice_from_config(path)[0]
+
+
+def choice_from_config(path: Path) -> tuple[str, str]:
+    """The [device] locale and the [recognizer] engine of a device.toml ("en-US", "auto" when not set)."""
     try:
         import tomllib  # Python 3.11+, as on Raspberry Pi OS Bookworm
     except ModuleNotFoundError:
@@ -175,16 +181,22 @@ def locale_from_config(path: Path) -> str:
     locale = device.get("locale", "en-US") if isinstance(device, dict) else None
     if not isinstance(locale, str):
         raise FetchError(f"[device] locale in {path} must be a string such as \"en-US\"", EXIT_USAGE)
-    return locale
+    recognizer = data.get("recognizer", {})
+    engine = recognizer.get("engine", "auto") if isinstance(recognizer, dict) else None
+    if not isinstance(engine, str):
+        raise FetchError(f"[recognizer] engine in {path} must be a string such as \"auto\"", EXIT_USAGE)
+    return locale, engine
 
 
-def pick(entries: Sequence[ModelEntry], locale: str | None, name: str | None) -> ModelEntry:
-    """The entry named `name`, else the first one for `locale`."""
+def pick(entries: Sequence[ModelEntry], locale: str | None, name: str | None, engine: str = "auto") -> ModelEntry:
+    """The entry named `name`, else the first one for `locale` (the first Vosk one when `engine` is "vosk")."""
+    vosk = engine == "vosk"
     for entry in entries:
-        if (name and entry.name == name) or (not name and entry.locale == locale):
+        if (name and entry.name == name) or (not name and entry.locale == locale and
+                                             (not vosk or entry.name.startswith("vosk-model"))):
             return entry
     known = ", ".join(sorted({e.name if name else e.locale for e in entries}))
-    wanted = f"model {name!r}" if name else f"locale {locale!r}"
+    wanted = f"model {name!r}" if name else f"{'Vosk model for ' if vosk else ''}locale {locale!r}"
     raise FetchError(f"the manifest has no {wanted}; known: {known}", EXIT_USAGE)
 
 
@@ -484,7 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", type=Path, required=True, help="models/manifest.json")
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--locale", help="locale whose model to install, e.g. en-US or fr-FR")
-    which.add_argument("--config", type=Path, help="read the locale from this device.toml")
+    which.add_argument("--config", type=Path, help="read the locale (and a Vosk engine) from this device.toml")
     which.add_argument("--name", help="install the manifest entry with this name")
     p.add_argument("--dest", type=Path, required=True, help="folder that holds the models, e.g. /opt/reorder/models")
     p.add_argument("--url", help="download from this URL instead of the manifest's (a mirror; same checksum)")
@@ -504,8 +516,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.timeout <= 0 or args.retries < 0:
             raise FetchError("--timeout must be positive and --retries not negative", EXIT_USAGE)
         entries = load_manifest(args.manifest)
-        locale = locale_from_config(args.config) if args.config else args.locale
-        entry = pick(entries, locale, args.name)
+        locale, engine = choice_from_config(args.config) if args.config else (args.locale, "auto")
+        entry = pick(entries, locale, args.name, engine)
         if args.url and entry.parts:
             raise FetchError(f"--url cannot stand for the {len(entry.parts)} parts of {entry.name}", EXIT_USAGE)
         if args.url:

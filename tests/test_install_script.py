@@ -286,6 +286,22 @@ def test_locale_from_the_device_config(tmp_path: Path, server: ModelServer, arch
     assert (tmp_path / "m" / "vosk-model-other-fr").is_dir()
 
 
+def test_a_vosk_engine_in_the_config_fetches_the_locales_vosk_model(tmp_path: Path, server: ModelServer,
+                                                                    archive: bytes) -> None:
+    manifest = tmp_path / "manifest.json"
+    entry = json.loads(write_manifest(manifest, server.url, archive).read_text())["models"][0]
+    first = dict(entry, name="moonshine-test", locale="en-US")  # the locale's first entry is not Vosk
+    manifest.write_text(json.dumps({"schema": "reorder.models/1", "models": [first, entry]}))
+    config = tmp_path / "device.toml"
+    config.write_text('[device]\nid = "k1"\n[recognizer]\nengine = "vosk"\n')
+    result = fetch("--manifest", manifest, "--config", config, "--dest", tmp_path / "m")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "m" / MODEL).is_dir() and not (tmp_path / "m" / "moonshine-test").exists()
+    config.write_text('[device]\nid = "k1"\nlocale = "de-DE"\n[recognizer]\nengine = "vosk"\n')
+    refused = fetch("--manifest", manifest, "--config", config, "--dest", tmp_path / "m")
+    assert refused.returncode == 2 and "no Vosk model for locale 'de-DE'" in refused.stderr
+
+
 @pytest.mark.parametrize(("args", "code", "words"), [
     (["--locale", "de-DE"], 2, "no locale 'de-DE'"),
     (["--config", "{tmp}/missing.toml"], 2, "does not exist"),
@@ -484,6 +500,16 @@ def test_the_model_step_fetches_openwakeword_files_only_for_that_engine(tmp_path
     assert result.returncode == 0, result.stderr
     assert ("model_fetch.py --manifest " in result.stdout and
             ("--name openwakeword-0.4.0" in result.stdout) == fetched)
+
+
+@pytest.mark.parametrize(("engine", "installed"), [("vosk", True), ("auto", False)])
+def test_the_model_step_installs_the_vosk_extra_for_that_engine(tmp_path: Path, engine: str, installed: bool) -> None:
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "device.toml").write_text(f'[device]\nid = "k1"\n[wake]\nengine = "microwakeword"\n'
+                                                  f'[recognizer]\nengine = "{engine}"\n')
+    result = install(tmp_path, "--dry-run", "--only", "model")
+    assert result.returncode == 0, result.stderr
+    assert (f"--require-hashes --no-deps -r {ROOT}/requirements/device-vosk.txt" in result.stdout) == installed
 
 
 def test_onnx_is_installed_for_the_moonshine_preparation_only(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Vosk (Kaldi): the accurate recogniser on devices; en-US and fr-FR models come from the installer."""
+"""Vosk (Kaldi): the recogniser for boards without the memory for Moonshine or Whisper; scripts/install.sh
+fetches the locale's model (and the vosk package) for a device configured with `[recognizer] engine = "vosk"`."""
 
 from __future__ import annotations
 
@@ -38,8 +39,9 @@ class Vosk:
     def __init__(self, model_dir: str | Path, phrases: list[str] | None = None) -> None:
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
-            raise ModelError(f"Vosk model directory {model_dir} does not exist; run scripts/install.sh "
-                             f"(it fetches the model for the locale) or fix [recognizer] vosk_model")
+            raise ModelError(f"Vosk model directory {model_dir} does not exist; set [recognizer] engine = \"vosk\" "
+                             f"and run scripts/install.sh --only model (it fetches the locale's Vosk model), "
+                             f"or fix [recognizer] vosk_model")
         from ..extras import require
 
         vosk = require("vosk", "vosk", "[recognizer] engine = \"vosk\"")
