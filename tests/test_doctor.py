@@ -165,7 +165,8 @@ def test_missing_vosk_model(tmp_path, mosquitto):
     config = write_config(tmp_path, mosquitto.url, '[recognizer]\nengine = "vosk"\nvosk_model = "/nonexistent"\n')
     result = check_recognizer(settings_of(config))
     assert result.line() == ("✗ recogniser: Vosk model directory /nonexistent does not exist — run scripts/install.sh "
-                             "(it fetches the model for the locale) or fix [recognizer] vosk_model")
+                             "--only model (with engine = \"vosk\" it fetches the locale's Vosk model) or fix "
+                             "[recognizer] vosk_model")
     done = run_doctor(config, tmp_path)
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert line_of(done.stdout, "recogniser") == result.line()

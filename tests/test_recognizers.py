@@ -138,6 +138,6 @@ def test_vosk_gives_nothing_confident_for_silence(vosk_ko, speech_dir):
 
 
 def test_vosk_missing_model_is_one_clear_error(tmp_path):
-    with pytest.raises(ModelError, match=r"does not exist; set \[recognizer\] engine = \"vosk\" and run "
-                                         r"scripts/install.sh --only model"):
+    with pytest.raises(ModelError, match=r"does not exist; run scripts/install.sh --only model \(with engine = "
+                                         r"\"vosk\" it fetches the locale's Vosk model\)"):
         Vosk(tmp_path / "nope")

@@ -39,8 +39,8 @@ class Vosk:
     def __init__(self, model_dir: str | Path, phrases: list[str] | None = None) -> None:
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
-            raise ModelError(f"Vosk model directory {model_dir} does not exist; set [recognizer] engine = \"vosk\" "
-                             f"and run scripts/install.sh --only model (it fetches the locale's Vosk model), "
+            raise ModelError(f"Vosk model directory {model_dir} does not exist; run scripts/install.sh --only model "
+                             f"(with engine = \"vosk\" it fetches the locale's Vosk model) "
                              f"or fix [recognizer] vosk_model")
         from ..extras import require
 
