@@ -347,6 +347,16 @@ def test_phrasings(tests: Path) -> frozenset[str]:
     return frozenset(found)
 
 
+def unproducible(text: str, usable: set[str]) -> set[str]:
+    """The words of `text` a grammar of the words `usable` cannot produce. Split as the grammar's words are:
+    a hyphen is a break ("peux-tu" is "peux" + "tu"), and an elision may stand alone ("d'eau" is "d'" + "eau")."""
+    def producible(word: str) -> bool:
+        head, mark, rest = word.partition("'")
+        return word in usable or bool(mark and rest and head + mark in usable and rest in usable)
+
+    return {w for w in text.lower().replace(",", " ").replace("-", " ").split() if not producible(w)}
+
+
 def grammar_gaps(device, locale: str, requests: list[templates.Request]) -> list[str]:
     """Words said in the requests (not the out-of-domain ones) that the recogniser's grammar cannot
     produce, each with the number of requests that use it."""
@@ -359,7 +369,7 @@ def grammar_gaps(device, locale: str, requests: list[templates.Request]) -> list
     said: Counter = Counter()
     for r in requests:
         if r.kind != "ood":
-            said.update({w for w in r.text.lower().replace(",", " ").split() if w not in usable})
+            said.update(unproducible(r.text, usable))
     return [f"{w} ({n})" for w, n in said.most_common()]
 
 

@@ -79,3 +79,11 @@ def test_expected_intents_come_from_the_templates_not_the_parser() -> None:
     # Nothing the tests say is reused.
     avoid = bench.test_phrasings(REPO / "tests")
     assert not [r.text for r in templates.generate("en-US", 300, 2, avoid) if templates.squash(r.text) in avoid]
+
+
+def test_grammar_gaps_split_words_as_the_grammar_does() -> None:
+    unproducible = load_script().unproducible
+    usable = {"peux", "tu", "commander", "d'", "eau", "de", "l'huile", "okay"}
+    assert unproducible("peux-tu commander d'eau, de l'huile", usable) == set()
+    assert unproducible("peux-tu commander du vin", usable) == {"du", "vin"}
+    assert unproducible("commander d'orange", usable) == {"d'orange"}
