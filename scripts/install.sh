@@ -269,18 +269,13 @@ except errors.ConfigError as exc:
   fi
 }
 
-# The [wake] engine the device will use (its config's, else the package's default); empty when unreadable.
-wake_engine() {
+# A setting of the device's config as the device reads it (its config's value, else the package's
+# default), e.g. `configured wake.engine`; empty when the config is unreadable.
+configured() {
   PYTHONPATH="$SOURCE" "$PYTHON" -c 'import sys
+from operator import attrgetter
 from device import config
-print(config.load(sys.argv[1]).wake.engine)' "$CONFIG_DIR/device.toml" 2>/dev/null || true
-}
-
-# The [recognizer] engine of the device's config ("auto" unless set); empty when unreadable.
-recognizer_engine() {
-  PYTHONPATH="$SOURCE" "$PYTHON" -c 'import sys
-from device import config
-print(config.load(sys.argv[1]).recognizer.engine)' "$CONFIG_DIR/device.toml" 2>/dev/null || true
+print(attrgetter(sys.argv[2])(config.load(sys.argv[1])))' "$CONFIG_DIR/device.toml" "$1" 2>/dev/null || true
 }
 
 step_model() {
@@ -290,14 +285,14 @@ step_model() {
   if [ "$TRUST_UNVERIFIED" = 1 ]; then args+=(--trust-unverified); fi
   # model_fetch takes the locale's first model, or its Vosk model for `[recognizer] engine = "vosk"`;
   # that engine's package (the [vosk] extra, hashed like the core) is then installed too, and kept.
-  if [ "$(recognizer_engine)" = vosk ] && ! "$PREFIX/venv/bin/python" -c 'import vosk' 2>/dev/null; then
+  if [ "$(configured recognizer.engine)" = vosk ] && ! "$PREFIX/venv/bin/python" -c 'import vosk' 2>/dev/null; then
     run "$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check --no-cache-dir --require-hashes \
       --no-deps -r "$LOCK_DIR/device-vosk.txt"
   fi
   run "$PYTHON" "$SOURCE/scripts/model_fetch.py" "${args[@]}"
   # openWakeWord's ONNX files, taken from its wheel as data (the package itself, with scipy and
   # scikit-learn, is not installed): only for a device configured with that engine.
-  engine=$(wake_engine)
+  engine=$(configured wake.engine)
   if [ "$engine" = openwakeword ]; then
     run "$PYTHON" "$SOURCE/scripts/model_fetch.py" --manifest "$MANIFEST" --name openwakeword-0.4.0 \
       --dest "$PREFIX/models"

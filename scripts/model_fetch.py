@@ -159,11 +159,6 @@ def _parts_entry(raw: dict, where: str, name: object, locale: object) -> ModelEn
                       tuple((f, d.lower()) for f, d in checks.items()))
 
 
-def locale_from_config(path: Path) -> str:
-    """The [device] locale of a device.toml ("en-US" when the file does not set one)."""
-    return choice_from_config(path)[0]
-
-
 def choice_from_config(path: Path) -> tuple[str, str]:
     """The [device] locale and the [recognizer] engine of a device.toml ("en-US", "auto" when not set)."""
     try:
