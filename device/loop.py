@@ -113,7 +113,7 @@ class Loop:
         self.mute_memory = mute_memory
         self.requests = Requests(recognizer, self.voice, self.locale, self.limits, settings.recognizer.min_confidence,
                                  self.emit)
-        self.orders = Orders(delivery, self.topics, settings.device.id, self.locale, self.voice, self.emit, self.now)
+        self.orders = Orders(delivery, self.locale, self.voice, self.emit, self.now)
         self.session = Session(c.timeout_seconds, c.undo_seconds)
         self.report = StateReport(delivery, self.topics.state, self.now)
         self.button = PressTimer(c.long_press_seconds)

@@ -34,8 +34,7 @@ class Rig:
         self.outbox = Outbox(tmp_path / "outbox.sqlite3", capacity=capacity)
         self.delivery = Delivery(self.outbox, self.publisher, self.topics)
         self.voice = Voice(Speaker(1.0, 0.25), locale, True, self.events.append)
-        self.orders = Orders(self.delivery, self.topics, "kitchen", locale, self.voice, self.events.append,
-                             lambda: NOW)
+        self.orders = Orders(self.delivery, locale, self.voice, self.events.append, lambda: NOW)
         self.catalogue = Catalogue.load(CATALOG)
         self.session = Session(timeout_seconds=20.0, undo_seconds=30.0)
         self.locale = locale

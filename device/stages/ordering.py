@@ -16,7 +16,6 @@ from typing import Any
 
 from ..events import Cancelled, Confirmed, Event, Published, Queued, Status
 from ..inputs import OrderStatus
-from ..topics import Topics
 from .confirmation import Pending, Placed
 from .delivery import Delivery
 from .order import build_order, iso
@@ -46,10 +45,11 @@ def cancel_payload(order_id: str, device_id: str, now: datetime) -> dict[str, An
 class Orders:
     """The household's orders once confirmed: into the outbox, undone, acknowledged, answered."""
 
-    def __init__(self, delivery: Delivery, topics: Topics, device_id: str, locale: str, voice: Voice,
-                 emit: Callable[[Event], None], now: Callable[[], datetime]) -> None:
+    def __init__(self, delivery: Delivery, locale: str, voice: Voice, emit: Callable[[Event], None],
+                 now: Callable[[], datetime]) -> None:
         self.delivery, self.outbox = delivery, delivery.outbox
-        self.topics, self.device_id, self.locale = topics, device_id, locale
+        # The device's id and topics are the delivery's: it publishes no order made under another id.
+        self.topics, self.device_id, self.locale = delivery.topics, delivery.topics.device_id, locale
         self.voice, self.emit, self.now = voice, emit, now
 
     def place(self, pending: Pending, by: str, t: float) -> dict[str, Any]:
