@@ -10,9 +10,8 @@ import subprocess
 import wave
 from pathlib import Path
 
-import numpy as np
-
 import accuracy_templates as templates
+import numpy as np
 
 RATE = 16000
 SPEECH_DBFS = -26.0

@@ -93,8 +93,8 @@ def why_text(intent) -> str:
 # -- text path --------------------------------------------------------------------------------------
 
 def run_text(locale: str, requests: list[templates.Request]) -> list[dict]:
-    from device.catalogue import Catalogue
-    from device.stages.intent import IntentParser
+    from device.contract.catalogue import Catalogue
+    from device.language.parser import IntentParser
 
     parser = IntentParser(Catalogue.load(templates.CATALOG_PATH), locale)
     out = []
@@ -142,8 +142,8 @@ class Broker:
 def recognisers_for(locale: str, vosk_fr: str) -> list[tuple[str, str]]:
     """Every (engine setting, model) a device could use for the locale, the neural one first;
     empty when none can run (the reason is then in `why_not`)."""
-    from device.adapters.vosk import find_model
-    from device.recognizers import _neural_model
+    from device.adapters.speech.vosk import find_model
+    from device.engines import _neural_model
 
     found = []
     neural, _ = _neural_model(locale)
@@ -158,7 +158,7 @@ def recognisers_for(locale: str, vosk_fr: str) -> list[tuple[str, str]]:
 
 
 def why_not(locale: str) -> str:
-    from device.adapters.vosk import default_model_dir
+    from device.adapters.speech.vosk import default_model_dir
 
     return f"no recogniser for {locale}: no Whisper model prepared and no Vosk model in {default_model_dir(locale)}"
 
@@ -192,7 +192,7 @@ def toml(mapping: dict) -> str:
 
 def build_device(mapping: dict, workdir: Path, emit):
     from device import config
-    from device.adapters.wav_source import WavSource
+    from device.adapters.audio.wav_source import WavSource
     from device.app import build
 
     silence = workdir / "silence.wav"
@@ -229,7 +229,7 @@ class FreshState:
         self.decoder = getattr(device.loop.recognizer, "_decoder", None)
 
     def restore(self, device) -> None:
-        from device.adapters.vad import WebRtcVad
+        from device.adapters.audio.vad import WebRtcVad
 
         device.loop.wake.engine.reset()
         for key, value in self.saved.items():
@@ -269,9 +269,9 @@ def run_audio(locale: str, requests: list[templates.Request], conditions: list[t
               engine: str, model: str, workdir: Path, broker: Broker, seed: int, babble: np.ndarray,
               gaps: dict[str, list[str]], verified: list[dict], verify: int = 0, keep_errors: Path | None = None,
               progress: bool = True, voices: tuple[str, ...] = (), label: str = "") -> list[dict]:
-    from device.adapters.wav_source import WavSource
+    from device.adapters.audio.wav_source import WavSource
+    from device.audio.source import FRAME_SECONDS, SILENT_FRAME
     from device.runner import PressPlan, run_replay
-    from device.stages.audio_source import FRAME_SECONDS, SILENT_FRAME
 
     cache = workdir / "speech"
     cache.mkdir(exist_ok=True)
@@ -360,8 +360,8 @@ def unproducible(text: str, usable: set[str]) -> set[str]:
 def grammar_gaps(device, locale: str, requests: list[templates.Request]) -> list[str]:
     """Words said in the requests (not the out-of-domain ones) that the recogniser's grammar cannot
     produce, each with the number of requests that use it."""
-    from device.catalogue import Catalogue
-    from device.stages.grammar import build
+    from device.contract.catalogue import Catalogue
+    from device.language.grammar import build
 
     recogniser = device.loop.recognizer
     knows = getattr(recogniser, "knows", lambda word: True)  # a neural recogniser spells any word

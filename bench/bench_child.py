@@ -42,7 +42,7 @@ def rss_mb() -> float:
 
 
 def hey_jarvis_path() -> str:
-    from device.adapters.oww_lite import models_dir
+    from device.adapters.speech.openwakeword import models_dir
 
     return str(models_dir() / "hey_jarvis_v0.1.onnx")
 
@@ -146,17 +146,17 @@ def use_wake_engine(kind: str) -> None:
     from device import app
 
     def make(settings):
-        from device.adapters.oww_lite import OpenWakeWordLite
+        from device.adapters.speech.openwakeword import OpenWakeWordLite
 
         if kind == "library":
-            from device.adapters.openwakeword import OpenWakeWord
+            from bench.openwakeword_library import OpenWakeWord
 
             return OpenWakeWord(settings.wake.keyword)
         engine = OpenWakeWordLite(settings.wake.keyword)
         if kind == "lite+webrtc":
             from bench_gate import GatedEngine
 
-            from device.adapters.vad import WebRtcVad
+            from device.adapters.audio.vad import WebRtcVad
 
             engine = GatedEngine(engine, WebRtcVad())
         return engine
@@ -199,8 +199,8 @@ def role_idle(a: dict) -> dict:
     import numpy as np
     from bench_corpus import read_wav
 
-    from device.adapters.oww_lite import OpenWakeWordLite
-    from device.adapters.wav_source import WavSource
+    from device.adapters.audio.wav_source import WavSource
+    from device.adapters.speech.openwakeword import OpenWakeWordLite
 
     samples = read_wav(Path(a["wav"]))
     frames = frames_of(samples)
@@ -275,8 +275,8 @@ def role_gate(a: dict) -> dict:
     from bench_corpus import sox_noise, talk
     from bench_gate import CascadeVad, GatedEngine, SileroVad
 
-    from device.adapters.oww_lite import OpenWakeWordLite
-    from device.adapters.vad import WebRtcVad
+    from device.adapters.audio.vad import WebRtcVad
+    from device.adapters.speech.openwakeword import OpenWakeWordLite
 
     cache, seconds = Path(a["cache"]), a["seconds"]
     import numpy as np
@@ -309,7 +309,7 @@ def role_gate(a: dict) -> dict:
 
 def detector_runs(frames: list[bytes], engines: dict) -> dict:
     """Each engine through the device's WakeWordDetector (0.5, 2 s): wake times, per-frame scores' max, CPU."""
-    from device.stages.wake_word import WakeWordDetector
+    from device.audio.wake_word import WakeWordDetector
 
     class Recording:
         def __init__(self, engine) -> None:
@@ -349,7 +349,7 @@ def stale_wakes(phrases, engine) -> dict:
     import numpy as np
     from bench_corpus import silence
 
-    from device.stages.wake_word import WakeWordDetector
+    from device.audio.wake_word import WakeWordDetector
 
     detector = WakeWordDetector(engine, 0.5, 2.0)
     fired, woke = 0, 0
@@ -383,9 +383,9 @@ def role_wake(a: dict) -> dict:
     from bench_corpus import babble, talk, wake_phrases, wake_stream
     from bench_gate import CascadeVad, GatedEngine, SileroVad
 
-    from device.adapters.openwakeword import OpenWakeWord
-    from device.adapters.oww_lite import OpenWakeWordLite
-    from device.adapters.vad import WebRtcVad
+    from bench.openwakeword_library import OpenWakeWord
+    from device.adapters.audio.vad import WebRtcVad
+    from device.adapters.speech.openwakeword import OpenWakeWordLite
 
     cache, short = Path(a["cache"]), a["short"]
     phrases = wake_phrases(cache, short)
@@ -586,9 +586,9 @@ def role_latency(a: dict) -> dict:
 def decoders() -> tuple:
     """Two pocketsphinx decoders with the device's grammar, apart from the loop's (whose state must stay its own):
     one always given whole utterances, one always fed frame by frame."""
-    from device.adapters.pocketsphinx import PocketSphinx
-    from device.catalogue import Catalogue
-    from device.stages import grammar
+    from device.adapters.speech.pocketsphinx import PocketSphinx
+    from device.contract.catalogue import Catalogue
+    from device.language import grammar
 
     out = []
     for _ in range(2):
@@ -649,7 +649,7 @@ def role_memory(a: dict) -> dict:
         rec.AcceptWaveform(bytes(32000))
         rec.FinalResult()
     elif what == "lite":
-        from device.adapters.oww_lite import OpenWakeWordLite
+        from device.adapters.speech.openwakeword import OpenWakeWordLite
 
         lite = OpenWakeWordLite()
         for _ in range(50):
@@ -691,7 +691,6 @@ def role_startup(a: dict) -> dict:
     import numpy  # noqa: F401
 
     t_import = time.perf_counter()
-    from device import app  # noqa: F401
 
     device = build_device(a, f"bench-start-{a['engine']}")
     t_built = time.perf_counter()

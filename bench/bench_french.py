@@ -65,7 +65,7 @@ def rss_peak_mb() -> float:
 
 
 def automaton_of(sentences: list[str]):
-    from device.stages.automaton import Builder
+    from device.language.automaton import Builder
 
     b = Builder()
     for s in sentences:
@@ -76,11 +76,11 @@ def automaton_of(sentences: list[str]):
 # -- one window, in this process -------------------------------------------------------------------
 def run_child(args: argparse.Namespace) -> dict:
     from bench_realspeech import mix, read_audio
-
-    from device.adapters.whisper import WhisperDecoder
-    from device.recognizers import NEURAL_SEARCH
-    from device.stages.neural import ConstrainedRecognizer, SearchSettings
     from french_commands import distractors
+
+    from device.adapters.speech.whisper import WhisperDecoder
+    from device.engines import NEURAL_SEARCH
+    from device.recognition.neural import ConstrainedRecognizer, SearchSettings
 
     data = Path(args.data)
     labels = {f: {"kind": v["kind"], "text": norm(v["text"]) if v.get("text") else None}
@@ -164,8 +164,8 @@ def grocery(rec, decode, count: int) -> None:  # type: ignore[no-untyped-def]
     import accuracy_templates as templates
     from accuracy_audio import synth
 
-    from device.catalogue import Catalogue
-    from device.stages import grammar as grammars
+    from device.contract.catalogue import Catalogue
+    from device.language import grammar as grammars
 
     catalogue = Catalogue.load(templates.CATALOG_PATH)
     rec.set_grammar(grammars.build(catalogue, "fr-FR"))
@@ -181,7 +181,7 @@ def grocery(rec, decode, count: int) -> None:  # type: ignore[no-untyped-def]
 
 # -- the rule --------------------------------------------------------------------------------------
 def accepted(d: dict, gap: float, mean: float) -> bool:
-    from device.stages.neural import confidence
+    from device.recognition.neural import confidence
 
     if not d["words"] or d["gap"] is None:
         return False
@@ -306,8 +306,8 @@ def grocery_counts(groc: list[dict], gap: float, mean: float) -> tuple[int, int,
     cancels; a non-order when refused or understood as nothing."""
     import accuracy_templates as templates
 
-    from device.catalogue import Catalogue
-    from device.stages.intent import IntentParser
+    from device.contract.catalogue import Catalogue
+    from device.language.parser import IntentParser
 
     parser = IntentParser(Catalogue.load(templates.CATALOG_PATH), "fr-FR")
     right = wrong = refused = 0

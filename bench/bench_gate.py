@@ -1,21 +1,21 @@
 """Voice-activity gating of the wake word, as measured by scripts/bench.
 
-The gate itself now lives in the device (device/stages/wake_word.py GatedEngine, re-exported
+The gate itself now lives in the device (device/audio/wake_word.py GatedEngine, re-exported
 here for the benchmarks); SileroVad is the alternative VAD measured against the WebRTC VAD of
-device/adapters/vad.py.
+device/adapters/audio/vad.py.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from device.stages.wake_word import GatedEngine
+from device.audio.wake_word import GatedEngine
 
 __all__ = ["CascadeVad", "GatedEngine", "SileroVad"]
 
 
 class VoiceActivity(Protocol):
-    """As device.stages.endpointer.VoiceActivity."""
+    """As device.audio.endpointer.VoiceActivity."""
 
     def is_speech(self, frame: bytes) -> bool: ...
 
@@ -27,7 +27,7 @@ class SileroVad:
         import numpy as np
         import onnxruntime as ort
 
-        from device.adapters.oww_lite import models_dir
+        from device.adapters.speech.openwakeword import models_dir
 
         options = ort.SessionOptions()
         options.enable_cpu_mem_arena = False

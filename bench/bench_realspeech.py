@@ -89,8 +89,8 @@ class MoonshineEngine:
     name = "moonshine"
 
     def __init__(self) -> None:
-        from device.adapters.moonshine import Moonshine
-        from device.stages.neural import ConstrainedRecognizer
+        from device.adapters.speech.moonshine import Moonshine
+        from device.recognition.neural import ConstrainedRecognizer
 
         self.rec = ConstrainedRecognizer(Moonshine(trim=False), "en-US")
         self.last: dict = {}
@@ -116,14 +116,14 @@ class PocketSphinxEngine:
     name = "pocketsphinx"
 
     def __init__(self) -> None:
-        from device.adapters.pocketsphinx import PocketSphinx
+        from device.adapters.speech.pocketsphinx import PocketSphinx
 
         self.ps = PocketSphinx("en-US")
         self.n = 0
         self.last: dict = {}
 
     def use(self, automaton) -> None:
-        from device.stages.automaton import jsgf
+        from device.language.automaton import jsgf
 
         self.n += 1
         d = self.ps._decoder
@@ -143,7 +143,7 @@ def run_engine(args: argparse.Namespace) -> dict:
     """The whole benchmark for one engine, in this process."""
     import yaml
 
-    from device.stages.context import compile_context
+    from device.language.rhino import compile_context
 
     data = Path(args.data)
     labels = json.loads((data / "labels.json").read_text())

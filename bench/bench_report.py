@@ -211,7 +211,7 @@ def idle_section(r: dict) -> list[str]:
     n = idle_numbers(idle)
     labels = {"bare library": "bare openWakeWord: `Model([hey_jarvis]).predict` per frame, nothing else",
               "loop library": "device loop as shipped (`device.app.build`, WAV source, mock pins, Mosquitto)",
-              "bare lite": "bare lean scorer `device/adapters/oww_lite.py`",
+              "bare lite": "bare lean scorer `device/adapters/speech/openwakeword.py`",
               "loop lite": "device loop with the lean scorer",
               "loop lite+webrtc": "device loop with the lean scorer behind the WebRTC VAD gate"}
     out = ["### Idle listening cost", "",
@@ -247,7 +247,7 @@ def gate_section(r: dict) -> list[str]:
            "(12 frames) of pre-roll fed after a reset when the gate opens, 0.96 s hangover). Ratios are CPU against "
            "the bare openWakeWord "
            "library on the same frames (thread time, taking turns); \"open\" is the share of frames the wake word "
-           "was scored. VADs: WebRTC = `device/adapters/vad.py` (pocketsphinx's, aggressiveness 2); Silero = "
+           "was scored. VADs: WebRTC = `device/adapters/audio/vad.py` (pocketsphinx's, aggressiveness 2); Silero = "
            "`silero_vad.onnx` from the openwakeword wheel; WebRTC→Silero = Silero asked only when WebRTC says speech.",
            "",
            "| audio | bare openWakeWord CPU-s/s | lean scorer | WebRTC gate (open) | Silero gate (open) "

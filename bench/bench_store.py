@@ -68,7 +68,7 @@ class LightDevice:
     def __init__(self, broker: str, device_id: str, on_event) -> None:
         import paho.mqtt.client as mqtt
 
-        from device.catalogue import Catalogue
+        from device.contract.catalogue import Catalogue
         from device.events import Status
         from tests.delivery_harness import random_order
 

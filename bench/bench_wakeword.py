@@ -38,7 +38,6 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-
 import wakeword_audio as wa  # noqa: E402
 import wakeword_report as report  # noqa: E402
 from bench_child import timed_interleaved as timed  # noqa: E402  (engines take turns on the same frames)
@@ -200,10 +199,10 @@ def negatives(args, cache: Path) -> list[wa.Stream]:
 
 def cpu_on(frames: list[bytes], arms: list[Arm], keyword: str) -> dict:
     """CPU of every arm, the bare openWakeWord library and the VADs alone, on the same frames."""
-    from device.adapters.oww_lite import model_path
-    from device.adapters.vad import WebRtcVad
-
     from openwakeword.model import Model
+
+    from device.adapters.audio.vad import WebRtcVad
+    from device.adapters.speech.openwakeword import model_path
 
     bare = Model(wakeword_model_paths=[str(model_path(keyword if keyword != "okay_nabu" else "hey_jarvis"))])
     runners = {"bare openWakeWord library": lambda f: bare.predict(np.frombuffer(f, dtype="<i2"))}

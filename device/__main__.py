@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 from typing import NoReturn
 
-from . import __version__
-from .errors import ReorderError
+from device import __version__
+from device.errors import ReorderError
 
 log = logging.getLogger("device")
 
@@ -79,7 +79,7 @@ def make_parser() -> _Parser:
     demo.add_argument("--mic", action="store_true", help="use the microphone instead of the sample recording")
     demo.add_argument("--lang", choices=["en", "fr"], default="en")
     demo.add_argument("--broker", help="use this broker instead of the embedded one")
-    from .transcribe import add_parser as transcribe_parser
+    from device.transcribe import add_parser as transcribe_parser
 
     transcribe_parser(sub)
     doctor = sub.add_parser("doctor", help="check microphone, speaker, models, GPIO, clock, broker")
@@ -89,7 +89,7 @@ def make_parser() -> _Parser:
 
 
 def _settings(args: argparse.Namespace):
-    from . import config
+    from device import config
 
     settings = config.load(args.config)
     changes = {OVERRIDES[k]: v for k, v in vars(args).items() if k in OVERRIDES and v is not None}
@@ -97,7 +97,7 @@ def _settings(args: argparse.Namespace):
 
 
 def _logging(verbose: bool, quiet: bool = False) -> None:
-    from .adapters.systemd import log_handler
+    from device.adapters.hardware.systemd import log_handler
 
     level = logging.DEBUG if verbose else (logging.WARNING if quiet else logging.INFO)
     # Under systemd: "<4>device.loop: ..." lines that journald files as warnings and time-stamps itself.
@@ -106,8 +106,8 @@ def _logging(verbose: bool, quiet: bool = False) -> None:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from .catalogue import Catalogue
-    from .stages.intent import parse
+    from device.contract.catalogue import Catalogue
+    from device.language.parser import parse
 
     intent = parse(args.text, Catalogue.load(args.catalog), args.locale)
     print(json.dumps(intent.to_dict(), ensure_ascii=False))
@@ -117,9 +117,9 @@ def cmd_parse(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from .adapters.wav_source import WavSource
-    from .app import build, event_line
-    from .runner import PressPlan, run_replay
+    from device.adapters.audio.wav_source import WavSource
+    from device.app import build, event_line
+    from device.runner import PressPlan, run_replay
 
     _logging(args.verbose, quiet=True)
     settings = _settings(args)
@@ -147,8 +147,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from .adapters.microphone import Microphone
-    from .app import build, event_line
+    from device.adapters.audio.microphone import Microphone
+    from device.app import build, event_line
 
     _logging(args.verbose)
     settings = _settings(args)
@@ -159,7 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     device = build(settings, Microphone(settings.audio.input_device), lambda e: events.info("%s", event_line(e)))
     log.info("reorder %s: device %s, locale %s, broker %s (%s)", __version__, settings.device.id,
              settings.device.locale, settings.mqtt.broker, settings.source)
-    from .runner import run_live
+    from device.runner import run_live
 
     try:
         run_live(device, stop)
@@ -169,19 +169,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import main as demo_main
+    from device.demo import main as demo_main
 
     return demo_main(args)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from .doctor import main as doctor_main
+    from device.doctor import main as doctor_main
 
     return doctor_main(args)
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from .transcribe import run
+    from device.transcribe import run
 
     _logging(False, quiet=True)
     return run(args)
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["store-backend"]:  # its own parser (device/store/cli.py) owns every option
         try:
-            from .store.cli import main as store_main
+            from device.store.cli import main as store_main
 
             return store_main(argv[1:])
         except ReorderError as exc:

@@ -13,27 +13,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .catalogue import Catalogue
-from .config import Settings
-from .errors import CatalogueError
-from .config import MqttSettings
-from .events import Event, StateChanged
-from .inputs import MuteChanged
-from .loop import Loop
-from .stages.audio_source import AudioSource
-from .stages.delivery import Delivery
-from .stages.endpointer import Endpointer
-from .stages.mute import MuteFile, initial_mute
-from .stages.order import iso
-from .stages.outbox import Outbox
-from .stages.discovery import discovery_messages
-from .stages.state_report import StatsReport, state_payload
-from .stages.stats import Stats, StatsFile, TimedRecognizer
-from .stages.wake_word import GatedEngine, WakeWordDetector, WakeWordEngine
-from .topics import Topics
+from device.audio.endpointer import Endpointer
+from device.audio.source import AudioSource
+from device.audio.wake_word import GatedEngine, WakeWordDetector, WakeWordEngine
+from device.config import MqttSettings, Settings
+from device.confirmation.mute import MuteFile, initial_mute
+from device.contract.catalogue import Catalogue
+from device.contract.inputs import MuteChanged
+from device.contract.topics import Topics
+from device.errors import CatalogueError
+from device.events import Event, StateChanged
+from device.loop import Loop
+from device.orders.delivery import Delivery
+from device.orders.outbox import Outbox
+from device.orders.payload import iso
+from device.telemetry.discovery import discovery_messages
+from device.telemetry.state_report import StatsReport, state_payload
+from device.telemetry.stats import Stats, StatsFile, TimedRecognizer
 
 if TYPE_CHECKING:
-    from .adapters.gpio import GpioPanel
+    from device.adapters.hardware.gpio import GpioPanel
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +43,22 @@ def make_wake_engine(settings: Settings) -> WakeWordEngine:
     w = settings.wake
     engine: WakeWordEngine
     if w.engine == "porcupine":
-        from .adapters.porcupine import Porcupine, read_access_key
+        from device.adapters.speech.porcupine import Porcupine, read_access_key
 
         engine = Porcupine(w.keyword, read_access_key(w.access_key_file), w.sensitivity)
     elif w.engine == "microwakeword":
-        from .adapters.microwakeword import MicroWakeWordEngine
+        from device.adapters.speech.microwakeword import MicroWakeWordEngine
 
         engine = MicroWakeWordEngine(w.keyword)
     else:
         # The lean scorer: openWakeWord's own ONNX files and numbers, without importing the package
         # (scipy, scikit-learn: ~150 MB on a 512 MB Pi) and with a reset that forgets old audio.
-        from .adapters.oww_lite import OpenWakeWordLite
+        from device.adapters.speech.openwakeword import OpenWakeWordLite
 
         engine = OpenWakeWordLite(w.keyword)
     if not w.vad_gate:
         return engine
-    from .adapters.vad import WebRtcVad
+    from device.adapters.audio.vad import WebRtcVad
 
     return GatedEngine(engine, WebRtcVad())
 
@@ -72,10 +71,10 @@ def make_wake_detector(settings: Settings) -> WakeWordDetector:
 
 
 def make_recognizer(settings: Settings):
-    """The recogniser `[recognizer] engine` asks for; "auto" picks by locale, models and memory (device.recognizers)."""
-    from . import recognizers
+    """The recogniser `[recognizer] engine` asks for; "auto" picks by locale, models and memory (device.engines)."""
+    from device import engines
 
-    return recognizers.build(settings)
+    return engines.build(settings)
 
 
 def initial_catalogue(settings: Settings) -> Catalogue | None:
@@ -201,10 +200,10 @@ def household_settings(settings: Settings) -> MqttSettings:
 def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None], *, play_audio: bool = True,
           pin_factory=None) -> Device:
     """Wire every stage; raises a ReorderError with one clear line for anything missing."""
-    from .adapters.gpio import GpioPanel
-    from .adapters.mqtt import MqttLink
-    from .adapters.tts import EspeakSpeaker
-    from .adapters.vad import WebRtcVad
+    from device.adapters.audio.tts import EspeakSpeaker
+    from device.adapters.audio.vad import WebRtcVad
+    from device.adapters.hardware.gpio import GpioPanel
+    from device.adapters.network.mqtt import MqttLink
 
     catalogue = initial_catalogue(settings)
     wake = make_wake_detector(settings)
@@ -232,7 +231,7 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
                     topics=topics)
     mirror = None
     if ha.enabled and ha.broker:
-        from .adapters.mirror import HouseholdMirror
+        from device.adapters.network.household import HouseholdMirror
 
         mirror = HouseholdMirror(household_settings(settings), settings.device.id, topics,
                                  discovery_messages(topics, ha.discovery_prefix, ha.mute_command),
@@ -265,7 +264,7 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
         for topic, payload in discovery_messages(topics, ha.discovery_prefix, ha.mute_command):
             link.publish(topic, payload, retain=True)  # sent on connect, kept by the broker
     if outbox.recovered_from:
-        from .events import Error
+        from device.events import Error
 
         emit(Error(0.0, f"outbox was corrupt: kept as {outbox.recovered_from}, started a new one"))
     report.publish()  # saved now; to the broker once connected

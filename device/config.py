@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
-from .errors import ConfigError
+from device.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class RecognizerSettings:
     engine: Literal["auto", "moonshine", "whisper", "vosk", "pocketsphinx"] = "auto"
     """auto = Moonshine (en-US) or Whisper (fr-FR) when its model is prepared and the board has ~1 GB,
     else Vosk when a Vosk model for the locale is configured or installed, else pocketsphinx (en-US).
-    The log says which and why (device/recognizers.py)."""
+    The log says which and why (device/engines.py)."""
     vosk_model: str = ""
     """Vosk model directory; empty = the installer's default for the locale under /opt/reorder/models."""
     min_confidence: float = 0.85

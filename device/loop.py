@@ -15,7 +15,7 @@
     IDLE ⇄ OFFLINE follows the broker connection; orders queue on disk meanwhile.
 
 Time is audio time: `t` grows by one frame per step, so a replayed recording gives the same
-events every run. Other threads (gpiozero, paho) only put typed records on `inbox` (device.inputs;
+events every run. Other threads (gpiozero, paho) only put typed records on `inbox` (device.contract.inputs;
 broker messages arrive decoded by adapters.mqtt). A request is recognised, understood and answered
 by stages.request, the read-back's press and the undo window are kept by stages.confirmation, the
 order after the press by stages.ordering, the retained state by stages.state_report: here are the
@@ -32,30 +32,30 @@ from decimal import Decimal
 from enum import Enum
 from pathlib import Path
 
-from .catalogue import Catalogue
-from .config import Settings
-from .errors import OutboxError, ReorderError
-from .events import Cancelled, Error, Event, Ignored, StateChanged, Timeout
-from .inputs import Acked, BrokerDown, BrokerUp, ButtonEdge, CatalogueArrived, MuteChanged, OrderStatus
-from .stages import guards
-from .stages.audio_source import FRAME_SECONDS, SILENT_FRAME
-from .stages.button import Down, PressTimer
-from .stages.button import Press as Gesture
-from .stages.confirmation import Pending, Press, Session
-from .stages.delivery import Delivery
-from .stages.endpointer import Endpointer, Outcome
-from .stages.indicator import PATTERNS, StatusLight
-from .stages.mute import MuteMemory
-from .stages.ordering import Orders
-from .stages.outbox import OutboxFull
-from .stages.readback import message
-from .stages.recognizer import Recognizer
-from .stages.request import Requests
-from .stages.state_report import StateReport
-from .stages.understanding import Cancel, ReadBack, Refuse
-from .stages.voice import Speaker, Voice
-from .stages.wake_word import WakeWordDetector
-from .topics import Topics
+from device.audio.endpointer import Endpointer, Outcome
+from device.audio.source import FRAME_SECONDS, SILENT_FRAME
+from device.audio.voice import Speaker, Voice
+from device.audio.wake_word import WakeWordDetector
+from device.config import Settings
+from device.confirmation.gestures import Down, PressTimer
+from device.confirmation.gestures import Press as Gesture
+from device.confirmation.led import PATTERNS, StatusLight
+from device.confirmation.mute import MuteMemory
+from device.confirmation.session import Pending, Press, Session
+from device.contract.catalogue import Catalogue
+from device.contract.inputs import Acked, BrokerDown, BrokerUp, ButtonEdge, CatalogueArrived, MuteChanged, OrderStatus
+from device.contract.topics import Topics
+from device.dialogue import limits
+from device.dialogue.decision import Cancel, ReadBack, Refuse
+from device.dialogue.readback import message
+from device.dialogue.request import Requests
+from device.errors import OutboxError, ReorderError
+from device.events import Cancelled, Error, Event, Ignored, StateChanged, Timeout
+from device.orders.delivery import Delivery
+from device.orders.lifecycle import Orders
+from device.orders.outbox import OutboxFull
+from device.recognition.protocol import Recognizer
+from device.telemetry.state_report import StateReport
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Loop:
         self.now = now or (lambda: datetime.now(timezone.utc))
         self.inbox: queue.SimpleQueue = inbox if inbox is not None else queue.SimpleQueue()
         c = settings.confirmation
-        self.limits = guards.Limits(Decimal(str(c.max_order_total)), c.max_orders_per_day, c.repeat_guard_hours,
+        self.limits = limits.Limits(Decimal(str(c.max_order_total)), c.max_orders_per_day, c.repeat_guard_hours,
                                     c.repeat_guard)
         self.t = 0.0
         self.muted = muted
@@ -129,7 +129,7 @@ class Loop:
 
     # -- plumbing ---------------------------------------------------------------------------------
     def post(self, item: object) -> None:
-        """Thread-safe: hand an input (device.inputs) to the loop."""
+        """Thread-safe: hand an input (device.contract.inputs) to the loop."""
         self.inbox.put(item)
 
     def emit(self, event: Event) -> None:

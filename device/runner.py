@@ -8,9 +8,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .adapters.systemd import Notifier
-from .app import Device
-from .stages.audio_source import FRAME_SECONDS, SILENT_FRAME
+from device.adapters.hardware.systemd import Notifier
+from device.app import Device
+from device.audio.source import FRAME_SECONDS, SILENT_FRAME
 
 log = logging.getLogger(__name__)
 

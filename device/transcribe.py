@@ -15,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from .errors import ConfigError
+from device.errors import ConfigError
 
 
 def add_parser(sub) -> None:
@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
 
 
 def _grammar_file(path: str):
-    from .stages.context import compile_context
+    from device.language.rhino import compile_context
 
     try:
         import yaml
@@ -48,11 +48,11 @@ def _grammar_file(path: str):
 
 def run(args: argparse.Namespace) -> int:
     """Decode each file and print its line."""
-    from . import config, recognizers
-    from .adapters.wav_source import load_wav
-    from .catalogue import Catalogue
-    from .stages import grammar as grammars
-    from .stages.neural import ConstrainedRecognizer
+    from device import config, engines
+    from device.adapters.audio.wav_source import load_wav
+    from device.contract.catalogue import Catalogue
+    from device.language import grammar as grammars
+    from device.recognition.neural import ConstrainedRecognizer
 
     settings = config.load(args.config)
     changes = {}
@@ -64,10 +64,10 @@ def run(args: argparse.Namespace) -> int:
     locale, threshold = settings.device.locale, settings.recognizer.min_confidence
     context = _grammar_file(args.grammar) if args.grammar else None
     catalogue = Catalogue.load(args.catalog) if args.catalog else None
-    choice = recognizers.choose(settings)
+    choice = engines.choose(settings)
     if choice.engine in ("pocketsphinx", "vosk") and context is None and catalogue is None:
         raise ConfigError(f"{choice.engine} only decodes against a grammar here: give --catalog or --grammar")
-    rec = recognizers.build(settings, choice)
+    rec = engines.build(settings, choice)
     neural = isinstance(rec, ConstrainedRecognizer)
     if context is not None:
         if not neural:

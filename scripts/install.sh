@@ -301,7 +301,7 @@ step_model() {
   fi
   # Whisper (fr-FR): model_fetch joined and verified model.bin; write the encoder-only copy the device loads.
   if [ -f "$PREFIX/models/whisper-base/model.bin" ]; then
-    run "$PREFIX/venv/bin/python" -m device.adapters.whisper_prepare --out "$PREFIX/models/whisper-base" --quiet
+    run "$PREFIX/venv/bin/python" -m device.prepare.whisper --out "$PREFIX/models/whisper-base" --quiet
   fi
   # Moonshine (en-US): model_fetch verified the wheel's .ort files; write the ONNX folder the device loads
   # (from the newest moonshine-cpp-* folder; nothing to do when that folder is already current).
@@ -320,7 +320,7 @@ step_model() {
   fi
   # Preparing takes about 1.7 GB of memory for a minute: where it fails the install goes on, and the
   # device uses Vosk or pocketsphinx for English (a folder prepared on another machine can be copied in).
-  if ! run "$PREFIX/venv/bin/python" -m device.adapters.moonshine_prepare --from "$source" \
+  if ! run "$PREFIX/venv/bin/python" -m device.prepare.moonshine --from "$source" \
     --out "$PREFIX/models/moonshine-base-en" --quiet; then
     note "Moonshine was not prepared (see above); English falls back to Vosk or pocketsphinx"
   fi

@@ -33,17 +33,17 @@ from pathlib import Path
 from typing import Any
 
 from device import config
-from device.adapters.mqtt import MqttLink
-from device.catalogue import Catalogue
+from device.adapters.network.mqtt import MqttLink
+from device.audio.source import SILENT_FRAME
+from device.confirmation.session import Pending
+from device.contract.catalogue import Catalogue
+from device.contract.topics import Topics
 from device.events import Event, Intent, IntentItem
 from device.loop import Loop
-from device.stages.audio_source import SILENT_FRAME
-from device.stages.confirmation import Pending
-from device.stages.delivery import Delivery
-from device.stages.order import build_order
-from device.stages.outbox import Outbox
+from device.orders.delivery import Delivery
+from device.orders.outbox import Outbox
+from device.orders.payload import build_order
 from device.store import StoreBackend
-from device.topics import Topics
 
 ROOT = Path(__file__).resolve().parents[1]
 CATALOG = ROOT / "device" / "samples" / "catalog.json"

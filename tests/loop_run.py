@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from device import config
-from device.adapters.wav_source import WavSource
+from device.adapters.audio.wav_source import WavSource
 from device.app import build
 from device.runner import PressPlan, run_replay
 

@@ -17,7 +17,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
-from device.catalogue import Catalogue
+from device.contract.catalogue import Catalogue
 from device.errors import BrokerError
 from device.store import StoreBackend
 from tests.conftest import Mosquitto, free_port, wait_for_port

@@ -1,6 +1,6 @@
 """The button language in audio time: debounced edges, short and long presses."""
 
-from device.stages.button import Down, Press, PressTimer
+from device.confirmation.gestures import Down, Press, PressTimer
 
 FRAME = 0.08
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from device import config
-from device.adapters.wav_source import WavSource
+from device.adapters.audio.wav_source import WavSource
 from device.app import build
-from device.catalogue import Catalogue
+from device.confirmation.led import PATTERNS, Light
+from device.contract.catalogue import Catalogue
 from device.runner import PressPlan, run_replay
 from device.store import StoreBackend
-from device.stages.indicator import PATTERNS, Light
 from tests import speech
 
 pytestmark = pytest.mark.slow

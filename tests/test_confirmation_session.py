@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from device.catalogue import Catalogue
+from device.confirmation.session import PRESS_GAP_SECONDS, UNDO_CLOSING_SECONDS, Press, Session
+from device.contract.catalogue import Catalogue
+from device.dialogue.readback import readback
 from device.events import IntentItem
-from device.stages.confirmation import PRESS_GAP_SECONDS, UNDO_CLOSING_SECONDS, Press, Session
-from device.stages.readback import readback
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"
 ITEMS = (IntentItem("MILK-1L", 2, "milk"),)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from device.catalogue import Catalogue
+from device.contract.catalogue import Catalogue
 from device.errors import ConfigError
-from device.stages import grammar as grammars
-from device.stages import sentences
-from device.stages.automaton import Builder
-from device.stages.constrained import search
-from device.stages.context import compile_context
-from device.stages.intent import IntentParser
-from device.stages.neural import ConstrainedRecognizer, confidence, trim
-from device.stages.speller import Speller, digit_aliases
+from device.language import grammar as grammars
+from device.language import sentences
+from device.language.automaton import Builder
+from device.language.parser import IntentParser
+from device.language.rhino import compile_context
+from device.recognition.constrained import search
+from device.recognition.neural import ConstrainedRecognizer, confidence, trim
+from device.recognition.spelling import Speller, digit_aliases
 from tests.fake_decoder import FakeDecoder
 
 AUDIO = np.zeros(16000, dtype=np.float32)
@@ -144,7 +144,7 @@ def test_hyphenated_and_decomposed_words_are_spelled_as_models_write_them():
 
 
 def test_a_sentence_cut_short_is_not_more_likely_than_the_whole_free_transcript():
-    from device.stages.constrained import Hypothesis, SearchResult
+    from device.recognition.constrained import Hypothesis, SearchResult
 
     # 3 confident tokens and an end of text the model did not expect (-4), against a 12-token
     # free transcript at -0.1 each: the totals favour the cut sentence, the means do not.

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from device.catalogue import Catalogue
+from device.contract.catalogue import Catalogue
+from device.contract.topics import Topics
 from device.events import IntentItem
-from device.stages.delivery import Delivery
-from device.stages.order import build_order
-from device.stages.outbox import Outbox
-from device.topics import Topics
+from device.orders.delivery import Delivery
+from device.orders.outbox import Outbox
+from device.orders.payload import build_order
 from tests.fakes import Publisher
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"

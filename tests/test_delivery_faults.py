@@ -23,14 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from device import schemas
-from device.adapters.mqtt import MqttLink
-from device.catalogue import Catalogue
-from device.inputs import Acked, BrokerDown, BrokerUp
-from device.stages.delivery import Delivery
-from device.stages.outbox import Outbox
-from device.stages.stats import REASONS
-from device.topics import Topics
+from device.adapters.network.mqtt import MqttLink
+from device.contract import schemas
+from device.contract.catalogue import Catalogue
+from device.contract.inputs import Acked, BrokerDown, BrokerUp
+from device.contract.topics import Topics
+from device.orders.delivery import Delivery
+from device.orders.outbox import Outbox
+from device.telemetry.stats import REASONS
 from tests import speech
 from tests.conftest import Mosquitto
 from tests.delivery_harness import CATALOG, ROOT, Pump, Store, outbox_rows, random_order, settings_for, tally

@@ -13,14 +13,14 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from device.adapters.vosk import find_model
-from device.adapters.whisper_prepare import default_model_dir as whisper_dir
-from device.adapters.whisper_prepare import is_prepared
+from device.adapters.speech.vosk import find_model
+from device.audio.source import FRAME_SECONDS, SILENT_FRAME
 from device.demo.broker import EmbeddedBroker
 from device.demo.driver import Outcome
 from device.demo.view import FORMATS, PlainView, describe
 from device.events import ALL_EVENTS, Prompt, Queued, Said, Status, Timeout
-from device.stages.audio_source import FRAME_SECONDS, SILENT_FRAME
+from device.prepare.whisper import default_model_dir as whisper_dir
+from device.prepare.whisper import is_prepared
 from tests.conftest import SAMPLES
 
 DEMO_TIMEOUT = 120
@@ -91,7 +91,7 @@ def test_french_without_a_french_model_says_in_one_line_how_to_install_it(tmp_pa
     assert done.returncode == 1  # a missing model is an error (CONTRACT §1); nothing was started
     assert done.stdout == ""
     assert done.stderr.count("\n") == 1, done.stderr
-    assert "French" in done.stderr and "device.adapters.whisper_prepare" in done.stderr
+    assert "French" in done.stderr and "device.prepare.whisper" in done.stderr
     assert "scripts/model_fetch.py" in done.stderr and "--locale fr-FR" in done.stderr
 
 
@@ -116,7 +116,7 @@ class PacedRecording:
     """A stand-in microphone: the English sample, delivered frame by frame in real time, then silence."""
 
     def __init__(self, device: str = "") -> None:
-        from device.adapters.wav_source import WavSource
+        from device.adapters.audio.wav_source import WavSource
 
         self.name = "paced demo-en.wav"
         self._wav = WavSource(SAMPLES / "demo-en.wav")
@@ -141,11 +141,11 @@ class PacedRecording:
 
 @pytest.mark.slow
 def test_mic_mode_drives_the_loop_from_the_microphone(monkeypatch, capsys, tmp_path):
-    import device.adapters.microphone
+    import device.adapters.audio.microphone
     import device.demo
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
-    monkeypatch.setattr(device.adapters.microphone, "Microphone", PacedRecording)
+    monkeypatch.setattr(device.adapters.audio.microphone, "Microphone", PacedRecording)
     monkeypatch.setattr(device.demo, "_check_microphone", lambda: None)
     with open(os.devnull) as no_terminal:  # it presses the button itself
         monkeypatch.setattr(sys, "stdin", no_terminal)

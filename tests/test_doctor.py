@@ -15,15 +15,15 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from device.checks import Result, split_message
-from device.checks.audio import check_microphone, check_speaker, level_dbfs, meter
-from device.checks.counters import check_counters
-from device.checks.engines import check_recognizer, check_wake_word
-from device.checks.network import check_broker, check_catalogue
-from device.checks.system import check_clock, check_config, check_gpio, check_outbox, load_config
 from device.config import Settings, from_mapping
 from device.doctor import Printer, doctor
-from device.stages.outbox import Outbox
+from device.doctor.audio import check_microphone, check_speaker, level_dbfs, meter
+from device.doctor.counters import check_counters
+from device.doctor.engines import check_recognizer, check_wake_word
+from device.doctor.network import check_broker, check_catalogue
+from device.doctor.result import Result, split_message
+from device.doctor.system import check_clock, check_config, check_gpio, check_outbox, load_config
+from device.orders.outbox import Outbox
 from tests.conftest import Mosquitto, free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,9 +89,9 @@ def test_on_a_working_setup_every_check_but_the_sound_hardware_passes(tmp_path, 
     assert check_outbox(settings).detail.endswith(": 0 unsent orders")
     assert check_catalogue(settings).detail.startswith(f"file {SAMPLE_CATALOG}: version ")
     assert check_wake_word(settings).detail.startswith('microwakeword "hey_jarvis" loaded in ')
-    from device import recognizers
+    from device import engines
 
-    assert check_recognizer(settings).detail.startswith(f"{recognizers.choose(settings).engine} for en-US (auto: ")
+    assert check_recognizer(settings).detail.startswith(f"{engines.choose(settings).engine} for en-US (auto: ")
     assert check_gpio(settings).detail == "MockFactory: pins confirm 17, rgb LED 5/6/13 claimed and released"
 
 
@@ -410,7 +410,7 @@ def file_microphone(home: Path, raw: Path) -> dict[str, str]:
     return {**os.environ, "HOME": str(home)}
 
 
-CHECK_MIC = ("import sys; from device.checks.audio import check_microphone, check_speaker; "
+CHECK_MIC = ("import sys; from device.doctor.audio import check_microphone, check_speaker; "
              "from device.config import from_mapping; s = from_mapping({}, 'test'); "
              "print(check_microphone(s).line()); print(check_speaker(s).line())")
 
@@ -490,7 +490,7 @@ def broker_311(request, tmp_path):
 
 
 def test_the_doctor_works_on_an_mqtt_3_1_1_broker_and_leaves_no_session(tmp_path, broker_311, monkeypatch):
-    from device.adapters import mqtt as adapter
+    from device.adapters.network import mqtt as adapter
 
     kind, url = broker_311
     config = write_config(tmp_path, url, catalog=None)
@@ -526,8 +526,8 @@ def test_the_doctor_works_on_an_mqtt_3_1_1_broker_and_leaves_no_session(tmp_path
 # -- counters ----------------------------------------------------------------------------------------
 
 def test_counters_from_the_retained_stats_else_the_file_and_many_false_wakes_warn(tmp_path, mosquitto):
-    from device.events import IntentEvent, NONE, Rejected, StateChanged, Timeout, Wake
-    from device.stages.stats import Stats, StatsFile, stats_payload
+    from device.events import NONE, IntentEvent, Rejected, StateChanged, Timeout, Wake
+    from device.telemetry.stats import Stats, StatsFile, stats_payload
 
     settings = settings_of(write_config(tmp_path, mosquitto.url))
     assert check_counters(settings, timeout=0.5).line() == (

@@ -144,11 +144,12 @@ def test_replay_leaves_the_production_outbox_alone_unless_given_outbox(mosquitto
                                                                        catalog_path):
     """An earlier device's unanswered order in the default outbox: a replay under another id neither
     sends it nor touches the file; even given that outbox, it never sends it under its own id."""
-    from device.catalogue import Catalogue
-    from device.events import IntentItem
-    from device.stages.order import build_order
-    from device.stages.outbox import Outbox
     from datetime import datetime, timezone
+
+    from device.contract.catalogue import Catalogue
+    from device.events import IntentItem
+    from device.orders.outbox import Outbox
+    from device.orders.payload import build_order
 
     state = tmp_path / "state"
     production = state / "reorder" / "outbox.sqlite3"

@@ -35,8 +35,8 @@ def test_an_installed_module_is_returned():
 
 
 def test_vosk_and_porcupine_without_their_extra(without, tmp_path):
-    from device.adapters.porcupine import Porcupine
-    from device.adapters.vosk import Vosk
+    from device.adapters.speech.porcupine import Porcupine
+    from device.adapters.speech.vosk import Vosk
 
     without("vosk", "pvporcupine")
     with pytest.raises(MissingExtra, match=r"\[vosk\] extra"):
@@ -46,8 +46,8 @@ def test_vosk_and_porcupine_without_their_extra(without, tmp_path):
 
 
 def test_the_doctor_prints_plain_lines_on_a_terminal_without_rich(without):
-    from device.checks import Result
     from device.doctor import Printer
+    from device.doctor.result import Result
 
     class Terminal(io.StringIO):
         encoding = "utf-8"

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from device import config, schemas
-from device.adapters.wav_source import WavSource
+from device import config
+from device.adapters.audio.wav_source import WavSource
 from device.app import build
-from device.catalogue import Catalogue
+from device.contract import schemas
+from device.contract.catalogue import Catalogue
 from device.runner import PressPlan, run_replay
 from device.store import StoreBackend
 from tests import speech

@@ -17,9 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from device.prepare.whisper import default_model_dir, is_prepared
 from tests import loop_run
-
-from device.adapters.whisper_prepare import default_model_dir, is_prepared
 from tests.speech import compose, synth
 
 pytestmark = pytest.mark.slow

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from device.catalogue import Catalogue
-from device.stages import grammar
-from device.stages.intent import IntentParser
+from device.contract.catalogue import Catalogue
+from device.language import grammar
+from device.language.parser import IntentParser
 
 CATALOG = Catalogue.load(Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json")
 

@@ -25,11 +25,11 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from device import config
-from device.adapters.wav_source import WavSource
+from device.adapters.audio.wav_source import WavSource
 from device.app import build
+from device.contract.topics import Topics
 from device.runner import PressPlan, run_replay
-from device.stages.discovery import discovery_messages
-from device.topics import Topics
+from device.telemetry.discovery import discovery_messages
 from tests import speech
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"

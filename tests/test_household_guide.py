@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from device.adapters.earcons import CUES
-from device.catalogue import Catalogue
+from device.adapters.audio.earcons import CUES
 from device.config import ConfirmationSettings, GpioSettings
-from device.stages.confirmation import PRESS_GAP_SECONDS
-from device.stages.indicator import PATTERNS, Light
-from device.stages.intent import IntentParser
-from device.stages.readback import line_text
+from device.confirmation.led import PATTERNS, Light
+from device.confirmation.session import PRESS_GAP_SECONDS
+from device.contract.catalogue import Catalogue
+from device.dialogue.readback import line_text
+from device.language.parser import IntentParser
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -126,8 +126,8 @@ def test_the_wiring_table_gives_the_default_pins():
 
 
 def test_the_troubleshooting_lines_are_the_doctors_own(tmp_path):
-    from device.checks.network import check_broker, check_catalogue
     from device.config import from_mapping
+    from device.doctor.network import check_broker, check_catalogue
 
     quoted = [line for line in section((DOCS / "installer.md").read_text(), "doctor").splitlines()
               if re.match(r"^[✓✗!] \w", line)]

@@ -7,11 +7,11 @@ import time
 import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
-from device.adapters.gpio import GpioPanel
+from device.adapters.hardware.gpio import GpioPanel
 from device.config import GpioSettings
-from device.inputs import ButtonEdge, MuteChanged
+from device.confirmation.led import PATTERNS, RED, Light
+from device.contract.inputs import ButtonEdge, MuteChanged
 from device.loop import State
-from device.stages.indicator import PATTERNS, Light, RED
 
 
 @pytest.fixture

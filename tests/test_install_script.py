@@ -522,7 +522,7 @@ def test_onnx_is_installed_for_the_moonshine_preparation_only(tmp_path: Path) ->
     assert result.returncode == 0, result.stderr
     out = result.stdout
     add = out.index(f"--require-hashes --no-deps -r {ROOT}/requirements/device-prepare.txt")
-    prepare = out.index(f"-m device.adapters.moonshine_prepare --from {wheel_files}")
+    prepare = out.index(f"-m device.prepare.moonshine --from {wheel_files}")
     remove = out.index("-m pip uninstall --disable-pip-version-check --yes --quiet ml-dtypes onnx")
     assert add < prepare < remove
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from device.catalogue import Catalogue
-from device.stages.intent import IntentParser
+from device.contract.catalogue import Catalogue
+from device.language.parser import IntentParser
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from device import config
-from device.adapters import microwakeword, oww_lite
-from device.checks.licences import check_licences
-from device.licences import RECOGNISERS, WAKE
+from device.adapters.speech import microwakeword, openwakeword
+from device.doctor.licences import check_licences
+from device.doctor.model_licences import RECOGNISERS, WAKE
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTICE = (ROOT / "NOTICE.md").read_text(encoding="utf-8")
@@ -38,7 +38,7 @@ def test_notice_has_the_checksum_of_each_installed_microwakeword_model(name):
 @pytest.mark.parametrize("name", ["hey_jarvis_v0.1", "alexa_v0.1", "hey_mycroft_v0.1", "melspectrogram",
                                   "embedding_model"])
 def test_notice_has_the_checksum_of_each_openwakeword_model_it_runs(name):
-    assert sha256(oww_lite.models_dir() / f"{name}.onnx") in NOTICE
+    assert sha256(openwakeword.models_dir() / f"{name}.onnx") in NOTICE
 
 
 def test_notice_names_every_licence_the_doctor_can_print():

@@ -8,9 +8,9 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from device import config
-from device.adapters.wav_source import WavSource
+from device.adapters.audio.wav_source import WavSource
 from device.app import build
-from device.catalogue import Catalogue
+from device.contract.catalogue import Catalogue
 from device.runner import PressPlan, run_replay
 from tests.test_confirmation import CATALOG, READBACK, Clip, hey, of
 

@@ -8,20 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from device.dialogue.phrasebook import MESSAGES, phrasebook, phrasebooks
+from device.dialogue.readback import message
 from device.errors import ConfigError
-from device.stages.phrasebook import MESSAGES, phrasebook, phrasebooks
-from device.stages.readback import message
-from device.stages.stats import REASONS as DEVICE_REASONS
+from device.telemetry.stats import REASONS as DEVICE_REASONS
 
 ROOT = Path(__file__).resolve().parents[1]
 STORE_REASONS = ("not-in-catalog", "price-mismatch", "over-max-quantity", "total-mismatch", "currency-mismatch",
                  "invalid-order", "too-late", "unknown-order")
-"""What the reference store answers (device/store/checks.py, device/store/backend.py)."""
+"""What the reference store answers (device/store/validation.py, device/store/backend.py)."""
 
 
 def test_the_store_reasons_listed_here_are_the_stores():
     source = "\n".join(p.read_text() for p in (ROOT / "device" / "store").glob("*.py"))
-    returned = set(re.findall(r'return "([a-z]+(?:-[a-z]+)+)"', (ROOT / "device" / "store" / "checks.py").read_text()))
+    returned = set(re.findall(r'return "([a-z]+(?:-[a-z]+)+)"', (ROOT / "device" / "store" / "validation.py").read_text()))
     assert returned <= set(STORE_REASONS)
     assert all(f'"{r}"' in source for r in STORE_REASONS)
 

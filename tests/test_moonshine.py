@@ -14,9 +14,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.adapters import moonshine_prepare
-from device.adapters.moonshine import Moonshine, default_model_dir, greedy_tokens, greedy_transcript, read_vocabulary
+from device.adapters.speech.moonshine import (
+    Moonshine,
+    default_model_dir,
+    greedy_tokens,
+    greedy_transcript,
+    read_vocabulary,
+)
 from device.errors import ModelError
+from device.prepare import moonshine as moonshine_prepare
 
 DATA = Path(__file__).parent / "data" / "realspeech"
 LABELS = json.loads((DATA / "barista_labels.json").read_text(encoding="utf-8"))

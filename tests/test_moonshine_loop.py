@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from device.adapters.speech.moonshine import MODEL_FILES, default_model_dir
 from tests import loop_run
-
-from device.adapters.moonshine import MODEL_FILES, default_model_dir
 
 pytestmark = pytest.mark.slow
 DATA = Path(__file__).parent / "data" / "realspeech"

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from device.adapters.mqtt import decode_message
-from device.catalogue import Catalogue
-from device.inputs import CatalogueArrived, OrderStatus
-from device.topics import Topics
+from device.adapters.network.mqtt import decode_message
+from device.contract.catalogue import Catalogue
+from device.contract.inputs import CatalogueArrived, OrderStatus
+from device.contract.topics import Topics
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"
 TOPICS = Topics("reorder/v1", "hall")
@@ -44,7 +44,7 @@ def test_a_valid_order_status_arrives_typed(payload, expected):
     ("reorder/v1/devices/other/catalog", CATALOG.read_bytes(), "not a topic of this device"),
 ])
 def test_a_bad_message_goes_no_further_and_says_so(topic, raw, logged, caplog):
-    with caplog.at_level(logging.WARNING, logger="device.adapters.mqtt"):
+    with caplog.at_level(logging.WARNING, logger="device.adapters.network.mqtt"):
         assert decode_message(TOPICS, topic, raw) is None
     [record] = caplog.records
     assert "ignored" in record.getMessage() and logged in record.getMessage() and "\n" not in record.getMessage()

@@ -8,10 +8,10 @@ import pytest
 from gpiozero.pins.mock import MockFactory, MockPWMPin
 
 from device import config
-from device.adapters.wav_source import WavSource
+from device.adapters.audio.wav_source import WavSource
 from device.app import build, mute_memory_path
+from device.confirmation.mute import MuteFile, initial_mute
 from device.runner import PressPlan, run_replay
-from device.stages.mute import MuteFile, initial_mute
 from tests import speech
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from device import schemas
-from device.catalogue import Catalogue
+from device.audio.voice import Voice
+from device.confirmation.session import Session
+from device.contract import schemas
+from device.contract.catalogue import Catalogue
+from device.contract.inputs import OrderStatus
+from device.contract.topics import Topics
+from device.dialogue.readback import readback
 from device.events import Cancelled, Confirmed, IntentItem, Published, Queued, Said, Status
-from device.inputs import OrderStatus
-from device.stages.confirmation import Session
-from device.stages.delivery import Delivery
-from device.stages.ordering import Orders, cancel_payload, status_words
-from device.stages.outbox import Outbox, OutboxFull
-from device.stages.readback import readback
-from device.stages.voice import Voice
-from device.topics import Topics
+from device.orders.delivery import Delivery
+from device.orders.lifecycle import Orders, cancel_payload, status_words
+from device.orders.outbox import Outbox, OutboxFull
 from tests.fakes import Publisher, Speaker
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"

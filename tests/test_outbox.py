@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from device.errors import OutboxError
-from device.stages.order import iso
-from device.stages.outbox import KEEP_DAYS, Outbox, OutboxFull
+from device.orders.outbox import KEEP_DAYS, Outbox, OutboxFull
+from device.orders.payload import iso
 
 NOW = datetime(2026, 11, 22, 13, 0, tzinfo=timezone.utc)
 

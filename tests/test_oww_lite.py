@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.adapters.oww_lite import FRAME_SAMPLES, OpenWakeWordLite, model_path
+from device.adapters.speech.openwakeword import FRAME_SAMPLES, OpenWakeWordLite, model_path
 from device.errors import ModelError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +77,8 @@ def test_old_audio_cannot_wake_it_after_a_reset(lite, say):
 
 
 def test_it_imports_neither_openwakeword_nor_scipy():
-    code = ("import sys\nfrom device.adapters.oww_lite import OpenWakeWordLite\nOpenWakeWordLite().score(bytes(2560))\n"
+    code = ("import sys\nfrom device.adapters.speech.openwakeword import OpenWakeWordLite\n"
+            "OpenWakeWordLite().score(bytes(2560))\n"
             "print(sorted(m for m in ('openwakeword', 'scipy', 'sklearn') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.returncode == 0, done.stderr

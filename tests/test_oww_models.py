@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from device.adapters import oww_lite
+from device.adapters.speech import openwakeword
 from device.errors import ModelError
 
 ROOT = Path(__file__).resolve().parents[1]
 ENTRY = next(m for m in json.loads((ROOT / "models" / "manifest.json").read_text())["models"]
-             if m["name"] == oww_lite.MODEL_NAME)
+             if m["name"] == openwakeword.MODEL_NAME)
 WHEEL_MODELS = None
 if importlib.util.find_spec("openwakeword"):
     WHEEL_MODELS = Path(next(iter(importlib.util.find_spec("openwakeword").submodule_search_locations))) / \
@@ -24,7 +24,7 @@ if importlib.util.find_spec("openwakeword"):
 
 @pytest.mark.skipif(WHEEL_MODELS is None, reason="the openwakeword wheel (the bench/test extra) is not installed")
 def test_the_manifest_checks_every_file_the_scorer_loads_with_the_wheels_own_digest():
-    for keyword in oww_lite.BUNDLED:
+    for keyword in openwakeword.BUNDLED:
         assert f"{keyword}_v0.1.onnx" in ENTRY["file_sha256"]
     for name, digest in ENTRY["file_sha256"].items():
         assert ENTRY["files"][name] == [f"openwakeword/resources/models/{name}"]
@@ -33,23 +33,24 @@ def test_the_manifest_checks_every_file_the_scorer_loads_with_the_wheels_own_dig
 
 @pytest.mark.skipif(WHEEL_MODELS is None, reason="the openwakeword wheel (the bench/test extra) is not installed")
 def test_the_installed_folder_is_used_before_any_package(tmp_path, monkeypatch):
-    folder = tmp_path / oww_lite.MODEL_NAME
+    folder = tmp_path / openwakeword.MODEL_NAME
     folder.mkdir()
     for name in ("melspectrogram.onnx", "embedding_model.onnx", "hey_jarvis_v0.1.onnx"):
         shutil.copyfile(WHEEL_MODELS / name, folder / name)
     monkeypatch.setenv("REORDER_MODELS_DIR", str(tmp_path))
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)  # as on a device: no openwakeword package
-    assert oww_lite.models_dir() == folder and oww_lite.model_path("hey_jarvis") == folder / "hey_jarvis_v0.1.onnx"
-    assert oww_lite.OpenWakeWordLite("hey_jarvis").score(b"\0" * 2560) == 0.0  # loads and scores
+    assert openwakeword.models_dir() == folder
+    assert openwakeword.model_path("hey_jarvis") == folder / "hey_jarvis_v0.1.onnx"
+    assert openwakeword.OpenWakeWordLite("hey_jarvis").score(b"\0" * 2560) == 0.0  # loads and scores
 
 
 def test_without_the_files_the_error_says_how_to_fetch_them(tmp_path, monkeypatch):
     monkeypatch.setenv("REORDER_MODELS_DIR", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(oww_lite, "Path", _NoDevicePath)
+    monkeypatch.setattr(openwakeword, "Path", _NoDevicePath)
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(ModelError) as err:
-        oww_lite.OpenWakeWordLite("hey_jarvis")
+        openwakeword.OpenWakeWordLite("hey_jarvis")
     assert "model_fetch.py --name openwakeword-0.4.0" in str(err.value) and "install.sh --only model" in str(err.value)
 
 

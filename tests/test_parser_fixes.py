@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from device.catalogue import Catalogue
-from device.stages.intent import IntentParser
+from device.contract.catalogue import Catalogue
+from device.language.parser import IntentParser
 
 CATALOGUE = {"schema": "reorder.catalog/1", "version": 1, "currency": "EUR", "items": [
     {"sku": "CF", "names": {"en": ["corn flakes"], "fr": ["corn flakes"]}, "unit_price": 2.5, "max_quantity": 5},

@@ -26,16 +26,17 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from device import config, schemas
-from device.adapters.mqtt import MqttLink, decode_message
-from device.catalogue import Catalogue
+from device import config
+from device.adapters.network.mqtt import MqttLink, decode_message
+from device.audio.source import SILENT_FRAME
+from device.contract import schemas
+from device.contract.catalogue import Catalogue
+from device.contract.topics import Topics
 from device.errors import CatalogueError, ReorderError
+from device.language.parser import normalise
 from device.loop import Loop, State
-from device.stages.audio_source import SILENT_FRAME
-from device.stages.delivery import Delivery
-from device.stages.intent import normalise
-from device.stages.outbox import Outbox
-from device.topics import Topics
+from device.orders.delivery import Delivery
+from device.orders.outbox import Outbox
 from tests.delivery_harness import CATALOG, _Deaf, _NoRecognizer, _Quiet, random_order, settings_for
 from tests.fakes import Publisher
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from device.catalogue import Catalogue
+from device.contract.catalogue import Catalogue
+from device.dialogue.readback import message, money, readback, spoken_money
 from device.events import IntentItem
-from device.stages.readback import message, money, readback, spoken_money
 
 CATALOG = Catalogue.load(Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json")
 

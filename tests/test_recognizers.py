@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from device.adapters.pocketsphinx import PocketSphinx
-from device.adapters.vosk import Vosk
-from device.catalogue import Catalogue
+from device.adapters.speech.pocketsphinx import PocketSphinx
+from device.adapters.speech.vosk import Vosk
+from device.contract.catalogue import Catalogue
 from device.errors import ModelError
-from device.stages import grammar
-from device.stages.intent import IntentParser, same_meaning
+from device.language import grammar
+from device.language.parser import IntentParser, same_meaning
 from tests import speech
 
 

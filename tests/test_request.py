@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from device.catalogue import Catalogue
+from device.audio.voice import Voice
+from device.contract.catalogue import Catalogue
+from device.dialogue.decision import Cancel, ReadBack, Refuse, Sorry
+from device.dialogue.limits import Limits
+from device.dialogue.request import Requests
 from device.events import IntentEvent, Prompt, Rejected, Said, TranscriptEvent
-from device.stages.grammar import Grammar
-from device.stages.guards import Limits
-from device.stages.recognizer import Recognition
-from device.stages.request import Requests
-from device.stages.understanding import Cancel, ReadBack, Refuse, Sorry
-from device.stages.voice import Voice
+from device.language.grammar import Grammar
+from device.recognition.protocol import Recognition
 from tests.fakes import Speaker
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"

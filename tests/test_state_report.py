@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from device import __version__, schemas
-from device.stages.delivery import Delivery
-from device.stages.outbox import Outbox
-from device.stages.state_report import StateReport, state_payload
-from device.topics import Topics
+from device import __version__
+from device.contract import schemas
+from device.contract.topics import Topics
+from device.orders.delivery import Delivery
+from device.orders.outbox import Outbox
+from device.telemetry.state_report import StateReport, state_payload
 
 
 class Publisher:

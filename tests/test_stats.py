@@ -5,14 +5,28 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from device import schemas
-from device.events import (Cancelled, Confirmed, Error, IntentEvent, NONE, Prompt, Published, Queued, Rejected,
-                           StateChanged, Status, Timeout, TranscriptEvent, Wake)
-from device.stages.delivery import Delivery
-from device.stages.outbox import Outbox
-from device.stages.state_report import StateReport, StatsReport
-from device.stages.stats import Stats, StatsFile, Tally, TimedRecognizer, stats_payload
-from device.topics import Topics
+from device.contract import schemas
+from device.contract.topics import Topics
+from device.events import (
+    NONE,
+    Cancelled,
+    Confirmed,
+    Error,
+    IntentEvent,
+    Prompt,
+    Published,
+    Queued,
+    Rejected,
+    StateChanged,
+    Status,
+    Timeout,
+    TranscriptEvent,
+    Wake,
+)
+from device.orders.delivery import Delivery
+from device.orders.outbox import Outbox
+from device.telemetry.state_report import StateReport, StatsReport
+from device.telemetry.stats import Stats, StatsFile, Tally, TimedRecognizer, stats_payload
 
 
 def wake(t: float = 0.0) -> list:

@@ -20,8 +20,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
-from device import schemas
-from device.catalogue import Catalogue
+from device.contract import schemas
+from device.contract.catalogue import Catalogue
 from device.errors import BrokerError
 from device.store import StoreBackend
 from tests.conftest import free_port, wait_for_port

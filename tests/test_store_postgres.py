@@ -26,8 +26,19 @@ from device.store import StoreBackend
 from tests.conftest import Mosquitto, free_port
 from tests.postgres import Postgres, binaries
 from tests.tcp_proxy import TcpProxy
-from tests.test_store_backend import DEVICE, ROOT, STATUS, Clock, Device, _cli, answers, cancel, order
-from tests.test_store_backend import catalogue, device  # noqa: F401 - fixtures
+from tests.test_store_backend import (  # noqa: F401 - fixtures
+    DEVICE,
+    ROOT,
+    STATUS,
+    Clock,
+    Device,
+    _cli,
+    answers,
+    cancel,
+    catalogue,
+    device,
+    order,
+)
 
 try:
     import psycopg

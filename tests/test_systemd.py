@@ -1,4 +1,4 @@
-"""systemd's notification socket and journal lines, spoken with the standard library (device.adapters.systemd)."""
+"""systemd's notification socket and journal lines, with the standard library (adapters.hardware.systemd)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from device import runner
-from device.adapters.systemd import JournalFormatter, Notifier, log_handler, priority
+from device.adapters.hardware.systemd import JournalFormatter, Notifier, log_handler, priority
 
 
 @pytest.fixture

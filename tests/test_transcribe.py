@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from device.adapters.moonshine import MODEL_FILES, default_model_dir
+from device.adapters.speech.moonshine import MODEL_FILES, default_model_dir
 
 DATA = Path(__file__).parent / "data" / "realspeech"
 GRAMMAR = """

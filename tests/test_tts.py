@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from device import config
-from device.adapters.earcons import tone
-from device.adapters.tts import EspeakSpeaker
+from device.adapters.audio.earcons import tone
+from device.adapters.audio.tts import EspeakSpeaker
 from device.errors import ConfigError
 
 

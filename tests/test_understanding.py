@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from device.catalogue import Catalogue
+from device.contract.catalogue import Catalogue
+from device.dialogue.decision import Cancel, ReadBack, Refuse, Sorry, Understanding, merge_alternative
+from device.dialogue.limits import Limits
 from device.events import Intent, IntentItem
-from device.stages.guards import Limits
-from device.stages.recognizer import Recognition
-from device.stages.understanding import Cancel, ReadBack, Refuse, Sorry, Understanding, merge_alternative
+from device.recognition.protocol import Recognition
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"
 NOW = datetime(2026, 11, 22, 13, 0, tzinfo=timezone.utc)

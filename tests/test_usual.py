@@ -7,16 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from device.catalogue import Catalogue
+from device.contract.catalogue import Catalogue
+from device.dialogue.decision import ReadBack, Refuse, Understanding
+from device.dialogue.limits import Limits
 from device.events import IntentItem
-from device.stages import grammar as grammars
-from device.stages import sentences
-from device.stages.guards import Limits
-from device.stages.intent import IntentParser
-from device.stages.order import build_order
-from device.stages.outbox import Outbox
-from device.stages.recognizer import Recognition
-from device.stages.understanding import ReadBack, Refuse, Understanding
+from device.language import grammar as grammars
+from device.language import sentences
+from device.language.parser import IntentParser
+from device.orders.outbox import Outbox
+from device.orders.payload import build_order
+from device.recognition.protocol import Recognition
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"
 NOW = datetime(2026, 11, 22, 13, 0, tzinfo=timezone.utc)
@@ -116,7 +116,7 @@ def test_the_outbox_knows_the_last_accepted_order(tmp_path, catalogue):
                                           ("fr-FR", "commande comme d'habitude")])
 def test_every_recogniser_grammar_can_hear_it(catalogue, locale, text):
     grammar = grammars.build(catalogue, locale)
-    from device.stages.grammar import _spoken
+    from device.language.grammar import _spoken
 
     assert sentences.build(grammar).accepts(_spoken(text).split())
     if locale == "en-US":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from device.stages.voice import Voice
+from device.audio.voice import Voice
 from tests.fakes import Speaker
 
 

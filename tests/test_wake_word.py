@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from device.adapters.oww_lite import OpenWakeWordLite as OpenWakeWord
-from device.adapters.porcupine import Porcupine, read_access_key
-from device.adapters.wav_source import WavSource
+from device.adapters.audio.wav_source import WavSource
+from device.adapters.speech.openwakeword import OpenWakeWordLite as OpenWakeWord
+from device.adapters.speech.porcupine import Porcupine, read_access_key
+from device.audio.source import FRAME_SECONDS
+from device.audio.wake_word import GatedEngine, WakeWordDetector
 from device.errors import ModelError
-from device.stages.audio_source import FRAME_SECONDS
-from device.stages.wake_word import GatedEngine, WakeWordDetector
 
 
 def wakes(wav, detector: WakeWordDetector) -> list[float]:

@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 from device.__main__ import make_parser
-from device.adapters.microwakeword import MicroWakeWordEngine
-from device.adapters.oww_lite import OpenWakeWordLite
-from device.adapters.vad import WebRtcVad
+from device.adapters.audio.vad import WebRtcVad
+from device.adapters.speech.microwakeword import MicroWakeWordEngine
+from device.adapters.speech.openwakeword import OpenWakeWordLite
+from device.audio.source import FRAME_SAMPLES
+from device.audio.wake_word import GatedEngine
 from device.config import WakeSettings
-from device.stages.audio_source import FRAME_SAMPLES
-from device.stages.wake_word import GatedEngine
 
 pytestmark = pytest.mark.slow
 

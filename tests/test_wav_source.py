@@ -9,9 +9,9 @@ import wave
 import numpy as np
 import pytest
 
-from device.adapters.wav_source import WavSource, load_wav
+from device.adapters.audio.wav_source import WavSource, load_wav
+from device.audio.source import FRAME_SAMPLES
 from device.errors import AudioError
-from device.stages.audio_source import FRAME_SAMPLES
 
 
 def write(path, samples: np.ndarray, rate: int, channels: int = 1, width: int = 2) -> None:

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from device.adapters import whisper_prepare
-from device.adapters.ct2_weights import names
-from device.adapters.whisper import FIRST_SPECIAL, WhisperDecoder, greedy_transcript
+from device.adapters.speech.ct2_weights import names
+from device.adapters.speech.whisper import FIRST_SPECIAL, WhisperDecoder, greedy_transcript
 from device.errors import ModelError
+from device.prepare import whisper as whisper_prepare
 
 REALSPEECH = Path(__file__).parent / "data" / "realspeech"
 
@@ -112,7 +112,7 @@ def test_missing_model_is_one_clear_line(tmp_path: Path) -> None:
         WhisperDecoder(tmp_path / "nowhere")
     message = str(info.value)
     assert "\n" not in message and str(tmp_path / "nowhere") in message
-    assert "python -m device.adapters.whisper_prepare" in message
+    assert "python -m device.prepare.whisper" in message
 
 
 def test_corrupt_model_is_one_clear_line(tmp_path: Path, model_dir: Path) -> None:

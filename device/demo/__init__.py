@@ -27,16 +27,16 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ..app import build, sample_path
-from ..catalogue import Catalogue
-from ..config import Settings, from_mapping
-from ..errors import AudioError, ModelError, ReorderError
-from ..events import Event
-from .driver import Driver, KeyReader, Outcome
-from .view import LiveView, PlainView, View, ViewLogHandler, short_id
+from device.app import build, sample_path
+from device.config import Settings, from_mapping
+from device.contract.catalogue import Catalogue
+from device.demo.driver import Driver, KeyReader, Outcome
+from device.demo.view import LiveView, PlainView, View, ViewLogHandler, short_id
+from device.errors import AudioError, ModelError, ReorderError
+from device.events import Event
 
 if TYPE_CHECKING:
-    from ..adapters.gpio import GpioPanel
+    from device.adapters.hardware.gpio import GpioPanel
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class DemoFailed(ReorderError):
 def main(args: argparse.Namespace) -> int:
     """Run the demo; 0 when the order was accepted (or the user cancelled or quit), else one line and 1."""
     locale, wav, words = SAMPLES[args.lang]
-    from ..extras import require
+    from device.extras import require
 
     for module in ("amqtt", "rich"):  # the embedded broker, the live view
         require(module, "demo", "reorder demo")
@@ -85,7 +85,7 @@ def _run(args: argparse.Namespace, view: View, stack: ExitStack, tmp: Path, keys
     catalogue = Catalogue.load(sample_path("catalog.json"))
     url = args.broker
     if url is None:
-        from .broker import EmbeddedBroker
+        from device.demo.broker import EmbeddedBroker
 
         broker = stack.enter_context(EmbeddedBroker())
         url = broker.url
@@ -111,13 +111,13 @@ def _run(args: argparse.Namespace, view: View, stack: ExitStack, tmp: Path, keys
 
     settings = _settings(url, protocol, locale, tmp)
     if args.mic:
-        from ..adapters.microphone import Microphone
+        from device.adapters.audio.microphone import Microphone
 
         source: Any = Microphone(settings.audio.input_device)
         view.note("device: listening to the microphone; say \"hey jarvis\", then e.g. "
                   "\"could you order a coffee and two bottles of milk\"")
     else:
-        from ..adapters.wav_source import WavSource
+        from device.adapters.audio.wav_source import WavSource
 
         source = WavSource(sample_path(wav))
         view.note(f"device {DEVICE_ID}: sample recording {wav} ({source.duration:.1f} s): \"{words}\"")
@@ -173,7 +173,7 @@ def _result(outcome: Outcome, interrupted: list[int], view: View) -> int:
 
 
 def _start_store(url: str, tmp: Path, catalogue: Catalogue, on_order: Any, on_cancel: Any):
-    from ..store import StoreBackend
+    from device.store import StoreBackend
 
     store = StoreBackend(url, tmp / "store.sqlite3", catalogue=catalogue, on_order=on_order, on_cancel=on_cancel)
     store.start()
@@ -225,7 +225,7 @@ def _play(path: Path) -> None:
     try:
         import sounddevice as sd
 
-        from ..adapters.wav_source import load_wav
+        from device.adapters.audio.wav_source import load_wav
 
         sd.play(load_wav(path), 16000)
     except Exception as exc:  # no PortAudio, no output device: the view still shows everything
@@ -237,15 +237,15 @@ def _check_language(locale: str) -> None:
     without either, say in one line how to get one."""
     if locale == "en-US":
         return
-    from ..adapters.vosk import DEFAULT_MODELS, find_model
-    from ..adapters.vosk import default_model_dir as vosk_dir
-    from ..adapters.whisper_prepare import default_model_dir as whisper_dir
-    from ..adapters.whisper_prepare import is_prepared
+    from device.adapters.speech.vosk import DEFAULT_MODELS, find_model
+    from device.adapters.speech.vosk import default_model_dir as vosk_dir
+    from device.prepare.whisper import default_model_dir as whisper_dir
+    from device.prepare.whisper import is_prepared
 
     if is_prepared(whisper_dir()) or find_model("", locale) is not None:
         return
     raise ModelError(f"the French demo needs the Whisper base model in {whisper_dir()} (prepare it with: python -m "
-                     f"device.adapters.whisper_prepare; scripts/dev setup does) or the Vosk model "
+                     f"device.prepare.whisper; scripts/dev setup does) or the Vosk model "
                      f"{DEFAULT_MODELS[locale]} in {vosk_dir(locale).parent} (sudo python3 scripts/model_fetch.py "
                      f"--manifest models/manifest.json --locale {locale} --name {DEFAULT_MODELS[locale]} "
                      f"--dest {vosk_dir(locale).parent})")

@@ -13,7 +13,7 @@ import logging
 import socket
 import threading
 
-from ..errors import BrokerError
+from device.errors import BrokerError
 
 log = logging.getLogger(__name__)
 

@@ -16,14 +16,14 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
 
-from ..app import Device
-from ..events import Event
-from ..runner import SHORT_PRESS_SECONDS
-from ..stages.audio_source import FRAME_SECONDS, SILENT_FRAME
-from .view import View, short_id
+from device.app import Device
+from device.audio.source import FRAME_SECONDS, SILENT_FRAME
+from device.demo.view import View, short_id
+from device.events import Event
+from device.runner import SHORT_PRESS_SECONDS
 
 if TYPE_CHECKING:
-    from ..adapters.gpio import GpioPanel
+    from device.adapters.hardware.gpio import GpioPanel
 
 log = logging.getLogger(__name__)
 

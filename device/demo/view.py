@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..events import Event
-from ..stages.indicator import AMBER, BLUE, CYAN, GREEN, OFF, PATTERNS, PURPLE, RED, WHITE, Color
+from device.confirmation.led import AMBER, BLUE, CYAN, GREEN, OFF, PATTERNS, PURPLE, RED, WHITE, Color
+from device.events import Event
 
 COLOUR_NAMES: dict[Color, str] = {OFF: "off", WHITE: "white", BLUE: "blue", CYAN: "cyan", AMBER: "amber",
                                   GREEN: "green", RED: "red", PURPLE: "purple"}

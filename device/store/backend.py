@@ -26,14 +26,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .. import schemas
-from ..catalogue import Catalogue
-from ..errors import BrokerError, ConfigError
-from ..stages.stats import summary
-from ..topics import Topics, device_id_of
-from .checks import INVALID, invalid_reason, rejection
-from .book import open_book
-from .session import StoreSession
+from device.contract import schemas
+from device.contract.catalogue import Catalogue
+from device.contract.topics import Topics, device_id_of
+from device.errors import BrokerError, ConfigError
+from device.store.book import open_book
+from device.store.session import StoreSession
+from device.store.validation import INVALID, invalid_reason, rejection
+from device.telemetry.stats import summary
 
 log = logging.getLogger(__name__)
 

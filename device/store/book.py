@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from .db import CancelOutcome, OrderBook, Recorded
+from device.store.db import CancelOutcome, OrderBook, Recorded
 
 URL_SCHEMES = ("postgresql://", "postgres://")
 
@@ -69,7 +69,7 @@ def is_url(db: str | Path) -> bool:
 def open_book(db: str | Path) -> Book:
     """The order book `--db` names: PostgreSQL for a postgresql:// URL, else a SQLite file; ConfigError."""
     if is_url(db):
-        from .pg import PostgresBook  # psycopg is an optional extra: imported only when asked for
+        from device.store.pg import PostgresBook
 
         return PostgresBook(str(db))
     return OrderBook(db)

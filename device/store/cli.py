@@ -10,9 +10,9 @@ import threading
 from pathlib import Path
 from typing import NoReturn
 
-from ..catalogue import Catalogue
-from ..errors import ConfigError, ReorderError
-from .backend import StoreBackend
+from device.contract.catalogue import Catalogue
+from device.errors import ConfigError, ReorderError
+from device.store.backend import StoreBackend
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 2
-    from ..adapters.systemd import log_handler
+    from device.adapters.hardware.systemd import log_handler
 
     # Time-stamped lines in a terminal; under systemd, journal lines (priority prefix, journald's time stamp).
     handler = log_handler(sys.stderr, "%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError
+from device.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

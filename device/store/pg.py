@@ -24,9 +24,9 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import ConfigError
-from ..extras import require
-from .db import CancelOutcome, Recorded, iso
+from device.errors import ConfigError
+from device.extras import require
+from device.store.db import CancelOutcome, Recorded, iso
 
 try:
     import psycopg

@@ -21,8 +21,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from ..errors import BrokerError, ConfigError
-from .workers import Workers
+from device.errors import BrokerError, ConfigError
+from device.store.workers import Workers
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Adapters facing the network: the MQTT connection and the household broker mirror."""

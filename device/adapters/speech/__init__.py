@@ -1,0 +1,1 @@
+"""Adapters facing speech engines: wake-word models and recognisers (onnxruntime, CTranslate2, TFLite, Kaldi)."""

@@ -1,0 +1,54 @@
+"""Doctor checks of the models: the wake-word engine and the speech recogniser load as `reorder run` loads them."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+
+from device.audio.source import SILENT_FRAME
+from device.config import Settings
+from device.doctor.result import Result, failed, from_error, in_config, passed
+from device.errors import ReorderError
+
+log = logging.getLogger(__name__)
+
+
+def check_wake_word(settings: Settings) -> Result:
+    """The configured wake-word engine loads (Porcupine: the AccessKey is accepted) and scores a frame."""
+    name = "wake word"
+    from device.app import make_wake_engine
+
+    start = time.monotonic()
+    try:
+        with warnings.catch_warnings():  # onnxruntime warns that there is no GPU
+            warnings.simplefilter("ignore")
+            engine = make_wake_engine(settings)
+            engine.score(SILENT_FRAME)
+    except ReorderError as exc:
+        return from_error(name, exc, f"check [wake] {in_config(settings)}, or use engine = \"openwakeword\"")
+    except Exception as exc:  # an engine's own error types (onnxruntime, pvporcupine) on a broken install
+        log.debug("wake-word engine failed", exc_info=True)
+        return failed(name, f"{settings.wake.engine} cannot run ({type(exc).__name__}: {exc})",
+                      "reinstall the device's Python packages (scripts/install.sh)")
+    return passed(name, f"{engine.name} \"{engine.keyword}\" loaded in {time.monotonic() - start:.1f} s")
+
+
+def check_recognizer(settings: Settings) -> Result:
+    """The recogniser `reorder run` would choose (and why) loads its model."""
+    name = "recogniser"
+    from device import engines
+
+    start = time.monotonic()
+    try:
+        choice = engines.choose(settings)
+        engines.build(settings, choice)
+    except ReorderError as exc:
+        return from_error(name, exc, f"check [recognizer] {in_config(settings)}")
+    except Exception as exc:  # the engines' own error types on a broken install
+        log.debug("recogniser failed", exc_info=True)
+        return failed(name, f"{settings.recognizer.engine} cannot start ({type(exc).__name__}: {exc})",
+                      "reinstall the device's Python packages (scripts/install.sh)")
+    where = f"model {choice.model}" if choice.model else "model from its wheel"
+    return passed(name, f"{choice.engine} for {settings.device.locale} ({choice.why}), {where}, loaded in "
+                        f"{time.monotonic() - start:.1f} s")

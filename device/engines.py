@@ -1,0 +1,130 @@
+"""Which recogniser runs, and why: `[recognizer] engine = "auto"` picks by locale, installed models and memory.
+
+    en-US: Moonshine base-en (grammar-constrained) when its model is prepared and the board has
+           the memory for it; else Vosk when a Vosk en-US model is installed; else pocketsphinx
+           (its model ships in its wheel: the Pi Zero 2 W's recogniser).
+    fr-FR: Whisper base (grammar-constrained) when its model is prepared and the memory is there;
+           else Vosk when a Vosk fr-FR model is installed; else no recogniser (one clear line).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from device.config import Settings
+from device.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+NEURAL_MIN_MEMORY_MB = 900
+"""Moonshine's or Whisper's loop peaks at ~300–400 MB: boards with less than ~1 GB (the Pi Zero 2 W's
+512 MB) use pocketsphinx or Vosk instead."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The recogniser that will run and the one-line reason."""
+
+    engine: str
+    why: str
+    model: Path | None = None
+
+
+def memory_mb() -> int:
+    """Total memory of this machine (MB), from /proc/meminfo; 0 when unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _neural_model(locale: str) -> tuple[str, Path]:
+    if locale.startswith("en"):
+        from device.adapters.speech.moonshine import MODEL_FILES, default_model_dir
+
+        folder = default_model_dir()
+        return ("moonshine" if all((folder / f).exists() for f in MODEL_FILES) else ""), folder
+    from device.prepare.whisper import default_model_dir as whisper_dir
+    from device.prepare.whisper import is_prepared
+
+    folder = whisper_dir()
+    return ("whisper" if is_prepared(folder) else ""), folder
+
+
+def choose(settings: Settings, memory: int | None = None) -> Choice:
+    """The recogniser for these settings on this machine (see the module docstring)."""
+    r, locale = settings.recognizer, settings.device.locale
+    memory = memory_mb() if memory is None else memory
+    if r.engine in ("moonshine", "whisper"):
+        return Choice(r.engine, "configured")
+    if r.engine == "pocketsphinx":
+        return Choice("pocketsphinx", "configured")
+    from device.adapters.speech.vosk import find_model
+
+    vosk = find_model(r.vosk_model, locale)
+    if r.engine == "vosk":
+        return Choice("vosk", "configured", vosk)
+    neural, folder = _neural_model(locale)
+    if neural and (memory == 0 or memory >= NEURAL_MIN_MEMORY_MB or os.environ.get("REORDER_FORCE_NEURAL")):
+        return Choice(neural, f"auto: {neural} model in {folder}, {memory or '?'} MB of memory", folder)
+    short = f"{memory} MB of memory is under the {NEURAL_MIN_MEMORY_MB} MB a neural recogniser needs" if neural \
+        else f"no {('Moonshine' if locale.startswith('en') else 'Whisper')} model in {folder}"
+    if vosk is not None:
+        return Choice("vosk", f"auto: {short}; Vosk model in {vosk}", vosk)
+    if locale.startswith("en"):
+        return Choice("pocketsphinx", f"auto: {short}; pocketsphinx (model in its wheel)")
+    raise ModelError(f"no recogniser for {locale}: {short}, and no Vosk model is installed; run scripts/dev setup "
+                     f"(laptop) or scripts/install.sh (device), or set [recognizer] vosk_model")
+
+
+def build(settings: Settings, choice: Choice | None = None):
+    """The recogniser object for this choice (models load here)."""
+    choice = choice or choose(settings)
+    r, locale = settings.recognizer, settings.device.locale
+    log.info("recogniser: %s (%s)", choice.engine, choice.why)
+    if choice.engine in ("moonshine", "whisper"):
+        from device.recognition.decoding import TokenDecoder
+        from device.recognition.neural import ConstrainedRecognizer, SearchSettings
+
+        decoder: TokenDecoder
+        if choice.engine == "moonshine":
+            if not locale.startswith("en"):
+                raise ModelError(f"[recognizer] engine = \"moonshine\" is English only; for {locale} use \"whisper\"")
+            from device.adapters.speech.moonshine import Moonshine
+
+            decoder = Moonshine(trim=False)
+            search = SearchSettings(**NEURAL_SEARCH["moonshine"])
+        else:
+            from device.adapters.speech.whisper import WhisperDecoder
+
+            decoder = WhisperDecoder(language=locale.split("-")[0])
+            search = SearchSettings(**NEURAL_SEARCH["whisper"])
+        return ConstrainedRecognizer(decoder, locale, search)
+    if choice.engine == "vosk":
+        from device.adapters.speech.vosk import Vosk, default_model_dir
+
+        if choice.model is None:
+            raise ModelError(f"no Vosk model for {locale}: expected {default_model_dir(locale)}; run "
+                             f"scripts/install.sh or set [recognizer] vosk_model")
+        return Vosk(choice.model)
+    if not locale.startswith("en"):
+        raise ModelError(f"pocketsphinx is English only; for {locale} use \"whisper\" or \"vosk\"")
+    from device.adapters.speech.pocketsphinx import PocketSphinx
+
+    return PocketSphinx(locale, cross_check=r.cross_check)
+
+
+NEURAL_SEARCH: dict[str, dict[str, Any]] = {
+    "moonshine": {"beam": 6, "token_bonus": 0.0, "reject_gap": -0.75},
+    "whisper": {"beam": 6, "token_bonus": 0.0, "reject_gap": -1.5, "reject_mean": -2.0},
+}
+"""Search settings per neural engine, chosen on the development recordings (BENCHMARKS.md "Real speech"; Whisper:
+"Real French speech", scripts/bench_french.py's rule — Whisper writes "éteins" as "Étant", so French commands
+sit far below the free transcript and the gap must be loose; out-of-domain speech is caught by reject_mean)."""

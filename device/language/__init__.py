@@ -1,0 +1,1 @@
+"""The words: lexicon, the text parser, grammars as word automata, the sentences and Rhino contexts."""

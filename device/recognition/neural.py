@@ -1,0 +1,167 @@
+"""A neural recogniser that can only hear what the grammar allows, and says when it heard something else.
+
+Wraps a `TokenDecoder` (Moonshine for English, Whisper for French) behind the `Recognizer`
+protocol: the grammar of the current catalogue becomes a word automaton (stages.sentences),
+spelled for the model's vocabulary (stages.speller) off the loop's thread, and each request is
+decoded by the constrained beam search (stages.constrained).
+
+Confidence comes from the rejection rule: how much less likely, per token, the best sentence of
+the grammar is than what the model says freely. `reject_gap` (nats per token, negative) is the
+gap at which the confidence equals the default `min_confidence` (0.85): confidence =
+0.85 ** (gap / reject_gap), 1.0 when the free transcript is itself a sentence of the grammar.
+The same mapping of the best sentence's log-probability per token (`reject_mean`) also bounds
+it: when the model hears everything badly, its free transcript is as poor as the constrained
+one and the gap alone says nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from device.language import sentences
+from device.language.automaton import WordAutomaton
+from device.language.grammar import Grammar
+from device.recognition.constrained import SearchResult, search
+from device.recognition.decoding import TokenDecoder
+from device.recognition.protocol import Recognition
+from device.recognition.spelling import Speller, digit_aliases, vocabulary_trie
+
+log = logging.getLogger(__name__)
+
+CONFIDENCE_AT_GAP = 0.85
+"""The confidence a request gets when its gap is exactly `reject_gap` (the default min_confidence)."""
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How hard the constrained search looks and when it refuses."""
+
+    beam: int = 6
+    """Hypotheses kept at each token."""
+    prune: float = 8.0
+    """Hypotheses this many nats behind the best of a step are dropped."""
+    token_bonus: float = 0.0
+    """Added to a hypothesis's score per token, against ending a sentence early (nats)."""
+    reject_gap: float = -0.75
+    """Gap (nats per token) that maps to confidence 0.85; below the configured min_confidence is refused."""
+    reject_mean: float = -1.5
+    """Log-probability per token of the best sentence that maps to confidence 0.85: speech the model
+    hears badly everywhere (a gap near zero because the free transcript is as poor) is refused too."""
+    alternative_margin: float = 2.0
+    """Other sentences within this many nats of the best are passed on as alternatives."""
+    pad_seconds: float = 0.3
+    """Audio kept either side of the speech when trimming the silence around a request."""
+
+
+def trim(audio: np.ndarray, pad_seconds: float = 0.3, rate: int = 16000) -> np.ndarray:
+    """The speech in `audio` with `pad_seconds` either side: models like Moonshine end at once on
+    long leading silence. Speech = 10 ms frames louder than the midpoint (in log energy) between
+    this audio's quiet floor and its peaks; audio with nothing standing out is returned whole."""
+    hop = rate // 100
+    n = len(audio) // hop
+    if n < 3:
+        return audio
+    energy = np.log10(np.mean(audio[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1) + 1e-10)
+    floor, peak = np.percentile(energy, 10), np.percentile(energy, 99)
+    if peak - floor < 1.0:
+        return audio
+    loud = np.flatnonzero(energy > (floor + peak) / 2)
+    pad = int(pad_seconds * rate)
+    return audio[max(loud[0] * hop - pad, 0): min((loud[-1] + 1) * hop + pad, len(audio))]
+
+
+def confidence(gap: float, reject_gap: float) -> float:
+    """Confidence in [0, 1] from a gap (see the module docstring)."""
+    if gap == -math.inf:
+        return 0.0
+    return round(float(CONFIDENCE_AT_GAP ** (gap / reject_gap)), 3)
+
+
+class ConstrainedRecognizer:
+    """Recognizer protocol over a TokenDecoder and a grammar automaton."""
+
+    def __init__(self, decoder: TokenDecoder, locale: str, settings: SearchSettings | None = None) -> None:
+        self.decoder = decoder
+        self.name = decoder.name
+        self.locale = locale
+        self.settings = settings or SearchSettings()
+        self._aliases = digit_aliases(locale.split("-")[0])
+        self._trie = vocabulary_trie(decoder.vocabulary)
+        self._speller: Speller | None = None
+        self._building: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.decode_ms: list[float] = []
+
+    # -- grammar ----------------------------------------------------------------------------------
+    def set_grammar(self, grammar: Grammar) -> list[str]:
+        """Use this grammar; built off the caller's thread once a first one exists (the old one serves meanwhile)."""
+        if self._speller is None:
+            self.set_automaton(sentences.build(grammar))
+            return []
+        worker = threading.Thread(target=lambda: self.set_automaton(sentences.build(grammar)),
+                                  name="grammar-build", daemon=True)
+        with self._lock:
+            self._building = worker
+        worker.start()
+        return []
+
+    def set_automaton(self, automaton: WordAutomaton) -> None:
+        """Use any word automaton (a Rhino context, a test grammar)."""
+        # Positions are spelled when a search first reaches them (a few milliseconds per request,
+        # then cached): warming all of them costs seconds and tens of MB for a large catalogue.
+        speller = Speller(automaton, self.decoder.vocabulary, self._aliases, trie=self._trie)
+        with self._lock:
+            self._speller = speller
+        log.info("%s grammar: %d words, %d states, %d positions", self.name, len(automaton.vocabulary()),
+                 len(automaton.arcs), len(speller.positions))
+
+    def _current(self) -> Speller:
+        with self._lock:
+            worker = self._building
+        if worker is not None:
+            worker.join()  # a request right after a new catalogue waits for its grammar
+            with self._lock:
+                self._building = None
+        if self._speller is None:
+            raise RuntimeError("set_grammar() was never called")
+        return self._speller
+
+    def knows(self, word: str) -> bool:
+        """Every word: the grammar is spelled from the model's tokens, so any word can be heard."""
+        return True
+
+    # -- decoding ---------------------------------------------------------------------------------
+    def search(self, audio: bytes | np.ndarray) -> SearchResult:
+        """The constrained search on one request (int16 bytes or float32 samples), silence trimmed."""
+        samples = np.frombuffer(audio, dtype="<i2").astype(np.float32) / 32768.0 if isinstance(audio, bytes) \
+            else np.asarray(audio, dtype=np.float32)
+        samples = trim(samples, self.settings.pad_seconds)
+        s = self.settings
+        return search(self.decoder, self._current(), samples, beam=s.beam, prune=s.prune, token_bonus=s.token_bonus)
+
+    def recognize(self, audio: bytes) -> Recognition:
+        result = self.search(audio)
+        best = result.best
+        if best is None:
+            return Recognition("", 0.0)
+        margin = self.settings.alternative_margin
+        others = tuple(h.text for h in result.nbest[1:] if h.logprob >= best.logprob - margin)
+        return Recognition(best.text, self.confidence(result), alternatives=others)
+
+    def confidence(self, result: SearchResult) -> float:
+        """The lower of the gap's and the per-token log-probability's confidence (module docstring)."""
+        best = result.best
+        if best is None:
+            return 0.0
+        s = self.settings
+        return min(confidence(result.gap(), s.reject_gap), confidence(min(best.mean, 0.0), s.reject_mean))
+
+    def free_text(self, result: SearchResult) -> str:
+        """The free transcript of a search, as text."""
+        raw = b"".join(self.decoder.vocabulary[t] for t in result.free_tokens)
+        return raw.decode("utf-8", errors="replace").strip()

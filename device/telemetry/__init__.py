@@ -1,0 +1,1 @@
+"""What the device reports: the retained state, fleet counters and Home Assistant discovery."""
