@@ -2,7 +2,7 @@
 """Real-speech benchmark: Picovoice's speech-to-intent "barista" commands, as Rhino is measured.
 
     python scripts/bench_realspeech.py --data ../shared/data/barista [--snr clean,12,9,6]
-        [--engines moonshine,pocketsphinx] [--json OUT.json] [--limit N] [--no-write]
+        [--engines moonshine,pocketsphinx] [--json OUT.json] [--details OUT] [--limit N] [--no-write]
 
 DIR holds audio/*.flac (16 kHz mono), labels.json (file → {"intent", "slots"}), one Rhino-style
 context YAML (expressions and slots) and kitchen_noise.flac. A command is right when its intent
@@ -17,6 +17,8 @@ Out-of-grammar speech must be refused: real commands decoded with their drink re
 grammar (no right answer exists), the real "alexa" recordings beside DIR (../wakeword/alexa) when
 present, and espeak-ng sentences that are not orders. Each engine runs in its own process, so its
 peak RSS is its own. Results go to BENCHMARKS.md (section "Real speech") unless --no-write.
+By default every engine is tried; one that cannot run (pocketsphinx on a grammar of over a million
+sentences, a missing model) gets a row saying why instead of the process being killed.
 """
 
 from __future__ import annotations
@@ -95,18 +97,33 @@ class MoonshineEngine:
         self.rec = ConstrainedRecognizer(Moonshine(trim=False), "en-US")
         self.last: dict = {}
 
+    def cannot_run(self, automaton) -> str | None:
+        """Why this engine cannot decode with this grammar, or None: the neural search handles any size."""
+        return None
+
     def use(self, automaton) -> None:
         self.rec.set_automaton(automaton)
 
     def decode(self, audio: np.ndarray) -> tuple[tuple[str, ...], float]:
+        from device.recognition.neural import trim
+
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        kept = trim(audio, self.rec.settings.pad_seconds)
+        start = (kept.__array_interface__["data"][0] - audio.__array_interface__["data"][0]) // 4
+        window = {"audio_s": round(len(audio) / 16000, 2), "kept": [round(start / 16000, 2),
+                                                                     round((start + len(kept)) / 16000, 2)]}
         result = self.rec.search(audio)
         if result.best is None:
-            self.last = {}
+            self.last = window
             return (), 0.0
         best = result.best
         self.last = {"gap": round(result.gap(), 3), "mean": round(best.mean, 3), "worst": round(best.worst, 3),
                      "second": result.nbest[1].text if len(result.nbest) > 1 else None,
-                     "second_lp": round(result.nbest[1].logprob - best.logprob, 3) if len(result.nbest) > 1 else None}
+                     "second_lp": round(result.nbest[1].logprob - best.logprob, 3) if len(result.nbest) > 1 else None,
+                     "free": self.rec.free_text(result), "free_lp": round(result.free_logprob, 3),
+                     "free_n": len(result.free_tokens), "tokens": best.tokens,
+                     "nbest": [[h.text, round(h.logprob, 3), h.tokens, round(h.worst, 3)] for h in result.nbest[:8]],
+                     **window, **getattr(result, "timing", {})}
         return best.words, self.rec.confidence(result)
 
 
@@ -121,6 +138,15 @@ class PocketSphinxEngine:
         self.ps = PocketSphinx("en-US")
         self.n = 0
         self.last: dict = {}
+
+    def cannot_run(self, automaton) -> str | None:
+        """pocketsphinx expands a JSGF grammar into one search graph: the barista context (120 million
+        sentences) makes it grow until the kernel kills the process, so grammars past a million are refused."""
+        n = automaton.count(limit=PS_MAX_SENTENCES + 1)
+        if n > PS_MAX_SENTENCES:
+            return (f"not run: the grammar has over {PS_MAX_SENTENCES:,} sentences and pocketsphinx's JSGF search "
+                    f"grows until the kernel kills it (out of memory); run it on a smaller context")
+        return None
 
     def use(self, automaton) -> None:
         from device.language.automaton import jsgf
@@ -137,6 +163,8 @@ class PocketSphinxEngine:
 
 
 ENGINES = {"moonshine": MoonshineEngine, "pocketsphinx": PocketSphinxEngine}
+PS_MAX_SENTENCES = 1_000_000
+"""The largest grammar pocketsphinx is asked to search here (its finite-state search is built whole)."""
 
 
 def run_engine(args: argparse.Namespace) -> dict:
@@ -152,7 +180,13 @@ def run_engine(args: argparse.Namespace) -> dict:
     raw = yaml.safe_load(context_file.read_text())
     context = compile_context(raw, str(context_file))
     noise = read_audio(data / "kitchen_noise.flac")
-    engine = ENGINES[args.engine]()
+    try:
+        engine = ENGINES[args.engine]()
+    except Exception as exc:  # a missing model or library: a row saying why, not a traceback
+        return {"engine": args.engine, "skipped": f"not run: {str(exc).strip().splitlines()[0][:200]}"}
+    why = engine.cannot_run(context.automaton)
+    if why:
+        return {"engine": args.engine, "skipped": why}
     engine.use(context.automaton)
     threshold = 0.85
     conditions = []
@@ -170,7 +204,7 @@ def run_engine(args: argparse.Namespace) -> dict:
             if args.details:
                 heard = context.understand(words) if words else None
                 details.append({"snr": snr, "file": f, "confidence": conf, "words": " ".join(words),
-                                "right": heard == (labels[f]["intent"], labels[f]["slots"]), **engine.last})
+                                "ms": round(times[-1], 1), "right": heard == (labels[f]["intent"], labels[f]["slots"]), **engine.last})
             if understood is None:
                 refused += 1
             elif understood == (labels[f]["intent"], labels[f]["slots"]):
@@ -238,16 +272,22 @@ def section(results: list[dict], command: str) -> str:
              "refused = confidence under 0.85. Noise: the benchmark's kitchen noise by its own mixing rule.", "",
              "| engine | SNR | n | right | wrong | refused | p50 ms | p95 ms | Rhino (published) |",
              "|---|---|---|---|---|---|---|---|---|"]
+    ran = [r for r in results if "skipped" not in r]
     for r in results:
+        if "skipped" in r:
+            lines.append(f"| {r['engine']} | – | – | {r['skipped']} | | | | | |")
+            continue
         for c in r["conditions"]:
             rhino = RHINO.get(c["snr"])
             lines.append(f"| {r['engine']} | {c['snr']} | {c['n']} | {c['right']} ({100 * c['right'] / c['n']:.1f}%) | "
                          f"{c['wrong']} ({100 * c['wrong'] / c['n']:.1f}%) | {c['refused']} | {c['p50_ms']} | "
                          f"{c['p95_ms']} | {'' if rhino is None else f'{100 * rhino:.1f}%'} |")
+    if not ran:
+        return "\n".join(lines) + "\n"
     lines += ["", "Out-of-grammar speech accepted (should be refused):", "",
-              "| engine | " + " | ".join(results[0]["ood"]["parts"]) + " | all | peak RSS MB |",
-              "|---|" + "---|" * (len(results[0]["ood"]["parts"]) + 2)]
-    for r in results:
+              "| engine | " + " | ".join(ran[0]["ood"]["parts"]) + " | all | peak RSS MB |",
+              "|---|" + "---|" * (len(ran[0]["ood"]["parts"]) + 2)]
+    for r in ran:
         cells = [f"{p['accepted']}/{p['n']}" for p in r["ood"]["parts"].values()]
         lines.append(f"| {r['engine']} | " + " | ".join(cells) + f" | {r['ood']['accepted']}/{r['ood']['n']} | "
                      f"{r['peak_rss_mb']} |")
@@ -258,9 +298,10 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, help="a folder laid out like ../shared/data/barista")
     p.add_argument("--snr", default="clean,12,9,6", help="comma-separated: clean and/or dB values")
-    p.add_argument("--engines", default="moonshine,pocketsphinx")
+    p.add_argument("--engines", default=",".join(ENGINES),
+                   help="comma-separated (default: all; one that cannot run gets a row saying why)")
     p.add_argument("--engine", help=argparse.SUPPRESS)  # one engine, in this process (the child)
-    p.add_argument("--json", help="write the first engine's result (the default engine) as JSON here")
+    p.add_argument("--json", help="write the first engine that ran's result as JSON here")
     p.add_argument("--limit", type=int, default=0, help="only the first N files (a quick look)")
     p.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     p.add_argument("--details", help="write every decision to DETAILS.<engine>.jsonl (for the threshold curves)")
@@ -268,15 +309,30 @@ def main() -> int:
     if args.engine:
         print(json.dumps(run_engine(args)))
         return 0
+    data = Path(args.data)
+    missing = [n for n in ("labels.json", "audio", "kitchen_noise.flac") if not (data / n).exists()]
+    if missing or not any(data.glob("*.yaml")):
+        print(f"--data {data}: lacks {', '.join(missing) or 'a context *.yaml'}; point it at a folder laid out like "
+              f"../shared/data/barista", file=sys.stderr)
+        return 2
     results = []
     for name in args.engines.split(","):
+        if name not in ENGINES:
+            print(f"--engines: unknown engine {name!r}; choose from {', '.join(ENGINES)}", file=sys.stderr)
+            return 2
         cmd = [sys.executable, __file__, "--data", args.data, "--snr", args.snr, "--engine", name,
                "--limit", str(args.limit)] + (["--details", args.details] if args.details else [])
-        out = subprocess.run(cmd, capture_output=False, stdout=subprocess.PIPE, text=True, check=True)
-        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    if args.json:
-        Path(args.json).write_text(json.dumps({k: results[0][k] for k in ("engine", "conditions", "ood",
-                                                                            "peak_rss_mb")}, indent=1))
+        out = subprocess.run(cmd, capture_output=False, stdout=subprocess.PIPE, text=True)
+        lines = out.stdout.strip().splitlines()
+        if out.returncode != 0 or not lines:
+            why = "killed by the kernel (out of memory?)" if out.returncode == -9 else f"exit code {out.returncode}"
+            results.append({"engine": name, "skipped": f"failed: {why}"})
+        else:
+            results.append(json.loads(lines[-1]))
+    ran = [r for r in results if "skipped" not in r]
+    if args.json and ran:
+        Path(args.json).write_text(json.dumps({k: ran[0][k] for k in ("engine", "conditions", "ood",
+                                                                        "peak_rss_mb")}, indent=1))
     command = "python scripts/bench_realspeech.py " + " ".join(sys.argv[1:])
     text = section(results, command)
     print(text)
