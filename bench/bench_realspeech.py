@@ -204,7 +204,8 @@ def run_engine(args: argparse.Namespace) -> dict:
             if args.details:
                 heard = context.understand(words) if words else None
                 details.append({"snr": snr, "file": f, "confidence": conf, "words": " ".join(words),
-                                "ms": round(times[-1], 1), "right": heard == (labels[f]["intent"], labels[f]["slots"]), **engine.last})
+                                "ms": round(times[-1], 1), "right": heard == (labels[f]["intent"], labels[f]["slots"]),
+                                **engine.last})
             if understood is None:
                 refused += 1
             elif understood == (labels[f]["intent"], labels[f]["slots"]):
