@@ -110,6 +110,9 @@ class RecognizerSettings:
     """After the wake word, give up when nobody speaks for this long (seconds)."""
     min_speech_seconds: float = 0.25
     """Shorter bursts of sound (a cough, the tail of the wake word) are not a request (seconds)."""
+    threads: int = 1
+    """Moonshine/Whisper only: CPU threads per model call (1 leaves the other cores to the wake word and
+    the loop; BENCHMARKS.md "Real speech" gives the latency at 1 and 2; 4 on a Pi 4/5 with nothing else to do)."""
 
 
 @dataclass(frozen=True)
@@ -318,6 +321,7 @@ def _check_ranges(s: Settings) -> None:
     need(1 <= r.max_utterance_seconds <= 30, "recognizer", "max_utterance_seconds", "must be between 1 and 30")
     need(0.5 <= r.no_speech_seconds <= 30, "recognizer", "no_speech_seconds", "must be between 0.5 and 30")
     need(0 <= r.min_speech_seconds < 2, "recognizer", "min_speech_seconds", "must be between 0 and 2")
+    need(1 <= r.threads <= 16, "recognizer", "threads", "must be a whole number between 1 and 16")
     c = s.confirmation
     need(3 <= c.timeout_seconds <= 120, "confirmation", "timeout_seconds", "must be between 3 and 120")
     need(0.5 <= c.long_press_seconds <= 10, "confirmation", "long_press_seconds", "must be between 0.5 and 10")

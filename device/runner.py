@@ -63,6 +63,14 @@ class PressPlan:
         return downs + ups
 
 
+def _wait_for_grammar(device: Device) -> None:
+    """A grammar build a new catalogue started is finished before audio time moves on: a replay's events do
+    not depend on how busy the machine is (live, requests meanwhile use the previous grammar)."""
+    wait = getattr(getattr(getattr(device.loop, "requests", None), "recognizer", None), "wait_for_grammar", None)
+    if callable(wait):  # neural recognisers; the others build their grammar at once
+        wait()
+
+
 def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linger: float = 0.0,
                actions: Sequence[tuple[float, Callable[[], None]]] = ()) -> None:
     """Feed the recording, then silence until the loop is idle and the outbox drained, then linger.
@@ -101,6 +109,7 @@ def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linge
             if frame is None:
                 ended, frame = True, SILENT_FRAME
         loop.step(frame)
+        _wait_for_grammar(device)
         if realtime:
             time.sleep(max(0.0, started + loop.t - time.monotonic()))
         if ended and not edges and loop.idle:

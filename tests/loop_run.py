@@ -12,9 +12,9 @@ from device.runner import PressPlan, run_replay
 
 
 def run(tmp_path: Path, broker_url: str, wav: Path, catalogue: dict | None, *, engine: str, device_id: str,
-        locale: str = "en-US", presses=(0.2,), actions=()) -> list[dict]:
+        locale: str = "en-US", presses=(0.2,), actions=(), device_actions=()) -> list[dict]:
     """The events of `wav` replayed with push-to-talk at 0.2 s (by default); the catalogue from a file when given,
-    else from the broker."""
+    else from the broker. `device_actions` are (seconds, callable(device)) pairs, run like `actions`."""
     data = {"device": {"id": device_id, "locale": locale}, "gpio": {"pin_factory": "mock"},
             "mqtt": {"broker": broker_url}, "recognizer": {"engine": engine},
             "storage": {"outbox": str(tmp_path / "outbox.sqlite3"), "catalog_cache": str(tmp_path / "cache.json")}}
@@ -26,7 +26,8 @@ def run(tmp_path: Path, broker_url: str, wav: Path, catalogue: dict | None, *, e
     device = build(config.from_mapping(data, "test"), WavSource(wav), lambda e: events.append(e.to_dict()),
                    play_audio=False)
     try:
-        run_replay(device, PressPlan(short=list(presses)), actions=list(actions))
+        bound = [(t, lambda f=f: f(device)) for t, f in device_actions]
+        run_replay(device, PressPlan(short=list(presses)), actions=[*actions, *bound])
     finally:
         device.close()
     return events

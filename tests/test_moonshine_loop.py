@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -55,9 +56,10 @@ def test_a_real_request_through_reorder_replay_puts_the_order_on_mosquitto(mosqu
     assert order["items"] == [{"sku": "HOUSE", "quantity": 1, "unit_price": 2.4}] and order["total"] == 2.4
 
 
-def run(tmp_path, mosquitto, wav: Path, catalogue: dict | None, presses=(0.2,), actions=()) -> list[dict]:
+def run(tmp_path, mosquitto, wav: Path, catalogue: dict | None, presses=(0.2,), actions=(),
+        device_actions=()) -> list[dict]:
     return loop_run.run(tmp_path, mosquitto.url, wav, catalogue, engine="moonshine", device_id="cafe", locale="en-US",
-                        presses=presses, actions=actions)
+                        presses=presses, actions=actions, device_actions=device_actions)
 
 
 of = loop_run.of
@@ -80,8 +82,16 @@ def test_a_new_retained_catalogue_rebuilds_the_grammar_and_the_new_item_is_heard
     topic = "reorder/v1/devices/cafe/catalog"
     publish(mosquitto.port, topic, cafe("house coffee", "iced coffee", "americano"))
     second = 27.7 + 0.2
-    swap = (14.0, lambda: publish(mosquitto.port, topic, cafe(*ALL, version=2)))
-    events = run(tmp_path, mosquitto, twice, None, presses=(0.2, second), actions=[swap])
+
+    def swap(device) -> None:  # at 14 s of audio: published, and in the device's hands before audio moves on
+        publish(mosquitto.port, topic, cafe(*ALL, version=2))
+        deadline = time.monotonic() + 30
+        while device.loop.catalogue.version != 2 and time.monotonic() < deadline:
+            device.loop.drain()
+            time.sleep(0.02)
+        assert device.loop.catalogue.version == 2
+
+    events = run(tmp_path, mosquitto, twice, None, presses=(0.2, second), device_actions=[(14.0, swap)])
     first, later = of(events, "transcript")
     assert first["text"] != "may i have a latte" or first["confidence"] < 0.85  # no latte in v1's grammar
     assert not [p for p in of(events, "prompt") if p["t"] < second]

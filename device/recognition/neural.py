@@ -99,16 +99,23 @@ class ConstrainedRecognizer:
 
     # -- grammar ----------------------------------------------------------------------------------
     def set_grammar(self, grammar: Grammar) -> list[str]:
-        """Use this grammar; built off the caller's thread once a first one exists (the old one serves meanwhile)."""
+        """Use this grammar; built off the caller's thread once a first one exists (the old one serves meanwhile:
+        a request heard during the build is decided with it, never left waiting or empty)."""
         if self._speller is None:
             self.set_automaton(sentences.build(grammar))
             return []
-        worker = threading.Thread(target=lambda: self.set_automaton(sentences.build(grammar)),
-                                  name="grammar-build", daemon=True)
+        worker = threading.Thread(target=self._build, args=(grammar,), name="grammar-build", daemon=True)
         with self._lock:
             self._building = worker
         worker.start()
         return []
+
+    def _build(self, grammar: Grammar) -> None:
+        try:
+            self.set_automaton(sentences.build(grammar))
+        except Exception as exc:  # the thread must not die with a traceback: the old grammar keeps serving
+            log.error("%s grammar not rebuilt, the previous one stays in use (%s: %s)", self.name,
+                      type(exc).__name__, exc)
 
     def set_automaton(self, automaton: WordAutomaton) -> None:
         """Use any word automaton (a Rhino context, a test grammar)."""
@@ -120,16 +127,28 @@ class ConstrainedRecognizer:
         log.info("%s grammar: %d words, %d states, %d positions", self.name, len(automaton.vocabulary()),
                  len(automaton.arcs), len(speller.positions))
 
-    def _current(self) -> Speller:
+    @property
+    def grammar_pending(self) -> bool:
+        """True while a new grammar is being built (requests meanwhile use the previous one)."""
+        with self._lock:
+            worker = self._building
+        return worker is not None and worker.is_alive()
+
+    def wait_for_grammar(self, timeout: float | None = None) -> bool:
+        """Block until a grammar being built is in use (a replay does, so its events do not depend on
+        the machine's load); True when none is pending any more."""
         with self._lock:
             worker = self._building
         if worker is not None:
-            worker.join()  # a request right after a new catalogue waits for its grammar
-            with self._lock:
-                self._building = None
-        if self._speller is None:
+            worker.join(timeout)
+        return not self.grammar_pending
+
+    def _current(self) -> Speller:
+        with self._lock:
+            speller = self._speller
+        if speller is None:
             raise RuntimeError("set_grammar() was never called")
-        return self._speller
+        return speller
 
     def knows(self, word: str) -> bool:
         """Every word: the grammar is spelled from the model's tokens, so any word can be heard."""

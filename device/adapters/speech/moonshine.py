@@ -81,10 +81,10 @@ def _find(folder: Path, name: str) -> Path | None:
     return None
 
 
-def session_options(arena: bool = False, prepack: bool = True) -> ort.SessionOptions:
-    """One thread, sequential; the CPU memory arena and weight pre-packing as chosen."""
+def session_options(arena: bool = False, prepack: bool = True, threads: int = 1) -> ort.SessionOptions:
+    """`threads` threads inside an operator (1 by default), sequential; the memory arena and pre-packing as chosen."""
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.enable_cpu_mem_arena = arena
@@ -158,7 +158,7 @@ class Moonshine:
     bos = BOS
 
     def __init__(self, model_dir: str | Path | None = None, *, arena: bool = False, prepack: bool = True,
-                 trim: bool = True) -> None:
+                 trim: bool = True, threads: int = 1) -> None:
         folder = Path(model_dir).expanduser() if model_dir is not None else default_model_dir()
         files = {name: _find(folder, name) for name in MODEL_FILES}
         missing = [name for name, path in files.items() if path is None]
@@ -169,7 +169,7 @@ class Moonshine:
         self.trim = trim
         self.vocabulary: list[bytes] = read_vocabulary(folder / "tokenizer.bin")
         self.variant = self._variant(folder)
-        options = session_options(arena, prepack)
+        options = session_options(arena, prepack, threads)
         try:
             self._encoder = ort.InferenceSession(str(files["encoder.onnx"]), options,
                                                  providers=["CPUExecutionProvider"])
