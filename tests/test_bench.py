@@ -1,9 +1,7 @@
-"""scripts/bench keeps working: a short run writes its table with numbers, and only its own section."""
+"""`python -m bench loop` keeps working: a short run writes its table with numbers, and only its own section."""
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import re
 import subprocess
 import sys
@@ -11,28 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from bench.common import write_section
+
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "bench" / "bench"
 START, END = "<!-- bench:loop:start -->", "<!-- bench:loop:end -->"
 OTHER = "<!-- bench:accuracy:start -->\n| accuracy | 96% |\n<!-- bench:accuracy:end -->"
 
 
-def load_bench():
-    loader = importlib.machinery.SourceFileLoader("bench_script", str(BENCH))
-    spec = importlib.util.spec_from_loader("bench_script", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
 def test_section_is_replaced_in_place_and_other_sections_are_kept(tmp_path):
-    bench = load_bench()
     out = tmp_path / "BENCHMARKS.md"
-    bench.write_section(out, "first")
+    write_section("loop", "first", out)
     assert out.read_text().startswith("# Benchmarks\n") and f"{START}\nfirst\n{END}" in out.read_text()
     out.write_text(f"# Benchmarks\n\nintro\n\n{START}\nold\n{END}\n\n{OTHER}\n")
-    bench.write_section(out, "new")
-    bench.write_section(out, "newer")
+    write_section("loop", "new", out)
+    write_section("loop", "newer", out)
     text = out.read_text()
     assert text == f"# Benchmarks\n\nintro\n\n{START}\nnewer\n{END}\n\n{OTHER}\n"
 
@@ -41,13 +31,13 @@ def test_section_is_replaced_in_place_and_other_sections_are_kept(tmp_path):
 def test_short_run_writes_a_table_with_numbers(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
     out.write_text(f"# Benchmarks\n\n{OTHER}\n")
-    done = subprocess.run([sys.executable, str(BENCH), "--short", "--output", str(out)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "bench", "loop", "--short", "--output", str(out)], cwd=ROOT,
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     text = out.read_text()
     assert OTHER in text
     section = text[text.index(START):text.index(END)]
-    assert "scripts/bench --short --output" in section
+    assert "python -m bench loop --short --output" in section
     assert re.search(r"Machine: .+, \d+ cores .*Python 3\.\d+", section)
     rows = {}
     for line in section.splitlines():

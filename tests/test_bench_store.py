@@ -1,4 +1,4 @@
-"""scripts/bench_store.py in a short run: real PostgreSQL, broker, store and devices; its section of BENCHMARKS.md."""
+"""`python -m bench store` in a short run: real PostgreSQL, broker, store and devices; its section of BENCHMARKS.md."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.postgres import binaries
+from tests.support import binaries
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- bench:store:start -->", "<!-- bench:store:end -->"
@@ -22,7 +22,7 @@ def test_short_store_benchmark_answers_every_order_and_writes_only_its_section(t
     others = "# Benchmarks\n\n<!-- bench:faults:start -->\nsomeone else's numbers\n<!-- bench:faults:end -->\n"
     bench.write_text(others + f"\n{START}\nan old run\n{END}\n")
 
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_store.py"), "--instances", "1",
+    done = subprocess.run([sys.executable, "-m", "bench", "store", "--instances", "1",
                            "--runs", "saturated", "--seconds", "3", "--devices", "2", "--device-processes", "1",
                            "--output", str(bench)], capture_output=True, text=True, timeout=240, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -34,4 +34,4 @@ def test_short_store_benchmark_answers_every_order_and_writes_only_its_section(t
     answered, orders, lost, twice, unanswered = (int(re.sub(r"\D", "", cells[i])) for i in (3, 5, 6, 7, 8))
     assert answered > 0 and orders > 0
     assert (lost, twice, unanswered) == (0, 0, 0)
-    assert "scripts/bench_store.py --instances 1" in text
+    assert "python -m bench store --instances 1" in text

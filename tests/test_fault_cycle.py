@@ -1,4 +1,4 @@
-"""scripts/fault-cycle in its CI mode: a few dozen fault cycles, nothing lost, nothing applied twice."""
+"""`python -m bench faults` in its CI mode: a few dozen fault cycles, nothing lost, nothing applied twice."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def test_short_fault_cycle_run_loses_and_doubles_nothing(tmp_path):
     others = "# Benchmarks\n\n<!-- bench:loop:start -->\nsomeone else's numbers\n<!-- bench:loop:end -->\n"
     bench.write_text(others + f"\n{START}\nan old run\n{END}\n\n<!-- bench:x:start -->\nmore\n<!-- bench:x:end -->\n")
 
-    done = subprocess.run([sys.executable, str(ROOT / "bench" / "fault-cycle"), "--short", "--output", str(bench)],
+    done = subprocess.run([sys.executable, "-m", "bench", "faults", "--short", "--output", str(bench)],
                           capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-8000:]
 

@@ -1,4 +1,4 @@
-"""The reference store backend on a real PostgreSQL (tests/postgres.py) and a real Mosquitto.
+"""The reference store backend on a real PostgreSQL (tests/support.py) and a real Mosquitto.
 
 The same messages give the same answers and rows as on SQLite; two instances on one shared
 subscription and one database apply each order once; a PostgreSQL restart or outage loses nothing
@@ -24,7 +24,7 @@ import pytest
 
 from device.store import StoreBackend
 from tests.conftest import Mosquitto, free_port
-from tests.postgres import Postgres, binaries
+from tests.support import Postgres, binaries
 from tests.tcp_proxy import TcpProxy
 from tests.test_store_backend import (  # noqa: F401 - fixtures
     DEVICE,

@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
 """Store throughput on PostgreSQL: orders/s end to end and order -> answer latency; writes its BENCHMARKS.md section.
 
-    python scripts/bench_store.py                     # the benchmark (~3 min): 1 and 2 store instances
-    python scripts/bench_store.py --seconds 5 --output /tmp/bench.md   # a quick look
+    python -m bench store                     # the benchmark (~3 min): 1 and 2 store instances
+    python -m bench store --seconds 5 --output /tmp/bench.md   # a quick look
 
 Everything is real and on this machine: a PostgreSQL server (initdb + pg_ctl, fsync on), a
 Mosquitto with persistence, `reorder store-backend --db postgresql://...` processes (each with a
@@ -20,10 +19,8 @@ Two runs per number of instances:
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -34,17 +31,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.common import ROOT, code_version, command, logger, machine, now, percentile, write_section
+from tests.support import Mosquitto, Postgres, Subscriber, binaries
 
-from tests.conftest import Mosquitto, Subscriber  # noqa: E402
-from tests.postgres import Postgres, binaries  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "bench"))
-import bench_sections  # noqa: E402
-
-SECTION = "store"
-"""Its section of BENCHMARKS.md (bench_sections: between <!-- bench:store:start/end --> markers)."""
 CATALOG = ROOT / "device" / "samples" / "catalog.json"
 BROKER_CONFIG = "autosave_on_changes false\nautosave_interval 60\nmax_queued_messages 100000\n"
 """A fleet's broker: persistence saved every minute (the tests' broker saves after every message)."""
@@ -57,8 +46,7 @@ WARM_UP = 2.0
 """Seconds at the start of a run left out of the throughput (connections, first catalogues)."""
 
 
-def log(text: str) -> None:
-    print(f"[bench-store {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+log = logger("bench store")
 
 
 # -- a device process: several devices, each its own Pump --------------------------------------
@@ -220,7 +208,7 @@ def _run(a: argparse.Namespace, broker: Mosquitto, pg: Postgres, instances: int,
         start_at = time.monotonic() + 3.0 + 0.5 * a.device_processes  # every device connected by then
         per_process = a.devices // a.device_processes
         children = [subprocess.Popen(
-            [sys.executable, __file__, "--devices-child", "--broker", broker.url, "--workdir", str(outboxes),
+            [sys.executable, "-m", "bench.store", "--devices-child", "--broker", broker.url, "--workdir", str(outboxes),
              "--prefix", f"dev{n}", "--devices", str(per_process),
              "--devices-total", str(per_process * a.device_processes),
              "--seconds", str(a.seconds), "--start-at", str(start_at), "--drain", "60",
@@ -283,39 +271,16 @@ def cpu_text(r: dict) -> str:
     return " / ".join(f"{r['cpu_ms'][part]:.1f}" for part in CPU_PARTS)
 
 
-def percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-
 def ms(value: float | None) -> str:
     return "–" if value is None else f"{value * 1000:.0f}"
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith(("model name", "Model", "Hardware")))
-    except (OSError, StopIteration):
-        pass
-    from importlib import metadata
-
-    mosquitto = subprocess.run(["mosquitto", "-h"], capture_output=True, text=True).stdout.splitlines()
-    version = next((line for line in mosquitto if "version" in line), "mosquitto")
-    postgres = subprocess.run([str(binaries() / "postgres"), "--version"], capture_output=True,
-                              text=True).stdout.strip()
-    return (f"{cpu}, {os.cpu_count()} cores ({platform.machine()}, Linux {platform.release()}), Python "
-            f"{platform.python_version()}, paho-mqtt {metadata.version('paho-mqtt')}, psycopg "
-            f"{metadata.version('psycopg')}, {version}, {postgres}")
-
-
-def section(a: argparse.Namespace, results: list[dict], command: str, took: float) -> str:
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+def section(a: argparse.Namespace, results: list[dict], shown: str, took: float) -> str:
+    versions = machine("paho-mqtt", "psycopg", tools=[("mosquitto", "-h"), (str(binaries() / "postgres"), "--version")])
     lines = [
         "## Store backend on PostgreSQL: throughput end to end", "",
-        f"Measured {when} by `{command}` ({took / 60:.1f} min). Machine: {machine()}."
+        f"Measured {now()} by `{shown}` ({took / 60:.1f} min) on the code at {code_version()}."
+        f" Machine: {versions}."
         f" Load average at the end: {os.getloadavg()[0]:.1f} (other work shares these cores).", "",
         f"{a.devices} devices (the device's delivery stack: Outbox with an fsync per order, Delivery, MqttLink;"
         f" in {a.device_processes} process{'es' if a.device_processes > 1 else ''})"
@@ -355,11 +320,6 @@ def section(a: argparse.Namespace, results: list[dict], command: str, took: floa
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of BENCHMARKS.md (or add it), leaving the rest of the file alone."""
-    bench_sections.write_section(SECTION, text, path)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--instances", default="1,2", help="store instance counts to run, comma-separated")
@@ -390,8 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or (not a.rate and "paced" in a.runs.split(",")):
         parser.error(f"--runs takes {', '.join(RUNS)} (paced needs --rate above 0); got {a.runs}")
 
-    command = "python scripts/bench_store.py" + ("" if argv is None and len(sys.argv) == 1 else
-                                                 " " + " ".join(argv if argv is not None else sys.argv[1:]))
+    shown = command("store", argv)
     began = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="bench-store-"))
     pg = Postgres(fsync=True).start()
@@ -410,9 +369,9 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(r)
     finally:
         pg.remove()
-    text = section(a, results, command, time.monotonic() - began)
+    text = section(a, results, shown, time.monotonic() - began)
     print(text)
-    write_section(Path(a.output), text)
+    write_section("store", text, Path(a.output))
     bad = any(r["lost"] or r["twice"] or r["unanswered"] for r in results)
     return 1 if bad else 0
 

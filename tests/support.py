@@ -1,4 +1,5 @@
-"""A real PostgreSQL server for tests and benchmarks: initdb + pg_ctl on a free loopback port in a temp dir.
+"""What the tests and the benchmarks (bench/) share: a real Mosquitto, a subscriber that records what it
+hears, and a real PostgreSQL server (initdb + pg_ctl on a free loopback port in a temp dir).
 
 PostgreSQL refuses to run as root, and CI runs as root: then the cluster belongs to the `postgres`
 system user (made by Debian's package) and every pg_ctl runs through `runuser`. The data folder is
@@ -8,15 +9,112 @@ a fresh temp dir outside pytest's 0700 folders, removed by `remove()`.
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import tempfile
+import threading
+import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import free_port, wait_for_port
+import paho.mqtt.client as mqtt
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    """Block until something accepts connections on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@dataclass
+class Mosquitto:
+    """A real Mosquitto broker process owned by a test."""
+
+    workdir: Path
+    port: int = field(default_factory=free_port)
+    extra_config: str = ""
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> "Mosquitto":
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            # As root Mosquitto drops to the `mosquitto` user, which cannot write its persistence
+            # file into pytest's 0700 folders; `user root` keeps it (ignored when not root).
+            "user root\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            f"persistence_location {self.workdir}/\n"
+            "autosave_on_changes true\n"
+            "autosave_interval 1\n"
+            "log_dest stderr\n"
+            + self.extra_config
+        )
+        self.log = open(self.workdir / "mosquitto.log", "ab")
+        self.process = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=self.log, stderr=self.log)
+        wait_for_port(self.port)
+        return self
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process and self.process.poll() is None:
+            (self.process.kill if kill else self.process.terminate)()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+class Subscriber:
+    """A paho client that records every message on the topics it subscribed to."""
+
+    def __init__(self, port: int, *topics: str) -> None:
+        self.messages: list[tuple[str, dict]] = []
+        self._cond = threading.Condition()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}")
+        subscribed = threading.Event()
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.client.subscribe([(t, 1) for t in topics])
+        assert subscribed.wait(5), "subscription was not acknowledged"
+
+    def _on_message(self, client, userdata, msg) -> None:
+        with self._cond:
+            self.messages.append((msg.topic, json.loads(msg.payload)))
+            self._cond.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[str, dict]]:
+        """Wait until `count` messages arrived (or the timeout); returns what arrived."""
+        with self._cond:
+            self._cond.wait_for(lambda: len(self.messages) >= count, timeout)
+            return list(self.messages)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
 
 
 def binaries() -> Path | None:

@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 """Fault cycles for order delivery: lost / applied twice / time to drain; writes its section of BENCHMARKS.md.
 
-    python scripts/fault-cycle --cycles 1000          # the benchmark (~15 min): 1,000 cycles, 1,000-order
-                                                      # backlog, >= 10,000 generated payloads
-    python scripts/fault-cycle --short                # CI: a few dozen cycles, a 200-order backlog, few payloads
-    python scripts/fault-cycle --output FILE          # where the section goes (default: BENCHMARKS.md)
+    python -m bench faults --cycles 1000          # the benchmark (~15 min): 1,000 cycles, 1,000-order
+                                                  # backlog, >= 10,000 generated payloads
+    python -m bench faults --short                # CI: a few dozen cycles, a 200-order backlog, few payloads
+    python -m bench faults --output FILE          # where the section goes (default: BENCHMARKS.md)
 
 Each lane is a real Mosquitto (persistence on, config written here), the reference store backend
 with a stable client id, a TCP proxy (tests/tcp_proxy.py) and the device's real delivery stack
@@ -28,11 +27,9 @@ duplicated, or an invariant failed.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import logging
 import os
-import platform
 import random
 import signal
 import statistics
@@ -44,18 +41,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.common import ROOT, code_version, command, logger, machine, now, percentile, write_section
+from tests.delivery_harness import Pump, Store, outbox_rows
+from tests.support import Mosquitto
+from tests.tcp_proxy import TcpProxy
 
-from tests.conftest import Mosquitto  # noqa: E402
-from tests.delivery_harness import Pump, Store, outbox_rows  # noqa: E402
-from tests.tcp_proxy import TcpProxy  # noqa: E402
-
-sys.path.insert(0, str(ROOT / "bench"))
-import bench_sections  # noqa: E402
-
-SECTION = "faults"
-"""Its section of BENCHMARKS.md (bench_sections: between <!-- bench:faults:start/end --> markers)."""
 KINDS = {
     "broker-stop": "broker stopped (SIGTERM) while orders are confirmed, then started",
     "broker-kill": "broker SIGKILLed in the middle of a stream, then started",
@@ -66,8 +56,7 @@ WAIT = 60.0
 """Longest wait for a cycle to drain or be applied before it counts as stuck."""
 
 
-def log(text: str) -> None:
-    print(f"[fault-cycle {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+log = logger("fault-cycle")
 
 
 @dataclass
@@ -152,9 +141,9 @@ class Lane:
 
     def device_kill(self) -> tuple[float, float | None]:
         self.pump.close()
-        command = [sys.executable, "-m", "tests.delivery_harness", "--broker", self.proxy.url, "--outbox",
+        harness = [sys.executable, "-m", "tests.delivery_harness", "--broker", self.proxy.url, "--outbox",
                    str(self.outbox), "--device-id", self.device_id]
-        process = subprocess.Popen([*command, "--count", str(self.rng.randint(5, 15)), "--gap", "0.01"],
+        process = subprocess.Popen([*harness, "--count", str(self.rng.randint(5, 15)), "--gap", "0.01"],
                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
         watchdog = threading.Timer(WAIT, process.kill)  # bounds the read below
         watchdog.start()
@@ -171,7 +160,7 @@ class Lane:
                 process.kill()
                 process.wait(timeout=10)
         restarted = time.monotonic()
-        done = subprocess.run([*command, "--timeout", str(WAIT)], capture_output=True, text=True, timeout=WAIT + 30,
+        done = subprocess.run([*harness, "--timeout", str(WAIT)], capture_output=True, text=True, timeout=WAIT + 30,
                               cwd=ROOT)
         drained = time.monotonic() - restarted if done.returncode == 0 else None
         self.pump = self._pump()
@@ -322,34 +311,14 @@ def fuzz(examples_per_test: int, workdir: Path, seed: int) -> dict:
 
 
 # -- the section -------------------------------------------------------------------------------------
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
 def spread(values: list[float]) -> str:
     if not values:
         return "–"
-    return f"{statistics.median(values):.2f} / {pct(values, 0.95):.2f} / {max(values):.2f}"
+    return f"{statistics.median(values):.2f} / {percentile(values, 95):.2f} / {max(values):.2f}"
 
 
 def seconds(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith(("model name", "Model", "Hardware")))
-    except (OSError, StopIteration):
-        pass
-    from importlib import metadata
-
-    mosquitto = subprocess.run(["mosquitto", "-h"], capture_output=True, text=True).stdout.splitlines()
-    version = next((line for line in mosquitto if "version" in line), "mosquitto")
-    return (f"{cpu}, {os.cpu_count()} cores ({platform.machine()}, Linux {platform.release()}), Python "
-            f"{platform.python_version()}, paho-mqtt {metadata.version('paho-mqtt')}, {version}")
 
 
 def section(args, report: dict, lanes_elapsed: float, backlog_runs: list[dict], fuzzed: dict | None,
@@ -358,10 +327,10 @@ def section(args, report: dict, lanes_elapsed: float, backlog_runs: list[dict], 
     lines = [
         "## Delivery under faults: nothing lost, nothing applied twice",
         "",
-        f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC by `scripts/fault-cycle"
-        f"{' --short' if args.short else ''} --cycles {args.cycles}` ({'CI smoke run' if args.short else 'full run'},"
-        f" {lanes_elapsed / 60:.1f} min of cycles in {args.lanes} lanes side by side).",
-        f"Machine: {machine()}. Load average at the end: {os.getloadavg()[0]:.1f}.",
+        f"Measured {now()} by `{args.command}` ({'CI smoke run' if args.short else 'full run'},"
+        f" {lanes_elapsed / 60:.1f} min of cycles in {args.lanes} lanes side by side) on the code at {code_version()}.",
+        f"Machine: {machine('paho-mqtt', tools=[('mosquitto', '-h')])}. Load average at the end:"
+        f" {os.getloadavg()[0]:.1f}.",
         "",
         "Each lane: Mosquitto with persistence on (`autosave_on_changes`, config written by the test fixture), the"
         " reference store backend with a stable client id (persistent MQTT 5 session, shared subscription), a TCP"
@@ -450,11 +419,6 @@ def section(args, report: dict, lanes_elapsed: float, backlog_runs: list[dict], 
     return "\n".join(lines)
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace this benchmark's section of BENCHMARKS.md (or add it), leaving the rest of the file alone."""
-    bench_sections.write_section(SECTION, text, path)
-
-
 def interrupted(signum, frame) -> None:
     raise KeyboardInterrupt
 
@@ -472,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"), help="file to write the section into")
     args = parser.parse_args(argv)
+    args.command = command("faults", argv)
     # The faults make the device and the store warn on every cycle; only errors are worth showing.
     logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
     args.cycles = args.cycles if args.cycles is not None else (24 if args.short else 1000)
@@ -502,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"fuzz: {fuzzed['summary']}")
             if fuzzed["failure"]:
                 print(fuzzed["failure"], file=sys.stderr)
-    write_section(Path(args.output), section(args, report, t["elapsed"], backlog_runs, fuzzed, failures))
+    write_section("faults", section(args, report, t["elapsed"], backlog_runs, fuzzed, failures), Path(args.output))
     log(f"section written to {args.output}")
     bad = (t["lost"] or t["duplicated"] or t["unknown"] or failures
            or any(r["lost"] or r["duplicated"] for r in backlog_runs) or (fuzzed and not fuzzed["ok"]))
