@@ -1,4 +1,4 @@
-"""Audio for scripts/bench_wakeword.py: real recordings read with sox, padded, mixed with noise, joined into streams.
+"""Audio for scripts/bench_wakeword.py: recordings decoded (libFLAC, sox), padded, mixed with noise, joined.
 
 Everything is 16 kHz mono int16 and deterministic (sorted files, fixed seeds). Noise is mixed as
 Picovoice's speech-to-intent benchmark does (its benchmark/mixer.py): the noise is scaled so that
@@ -26,15 +26,49 @@ AFTER = 1.5
 
 @dataclass
 class Clip:
-    """One recording as sox decodes it, and whether sox reported it damaged."""
+    """One recording as decoded, and whether the decoder reported damage (decoded to its end anyway)."""
 
     name: str
     samples: np.ndarray
     damaged: bool
 
 
+def _to_16k(data: bytes, kind: str) -> np.ndarray:
+    """Any audio sox reads from stdin (kind: "wav"), as 16 kHz mono int16."""
+    done = subprocess.run(["sox", "-t", kind, "-", "-t", "raw", "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed",
+                           "-"], input=data, capture_output=True, check=True)
+    return np.frombuffer(done.stdout, dtype="<i2").copy()
+
+
+def read_flac(path: Path) -> tuple[np.ndarray, bool]:
+    """A FLAC file decoded by libFLAC to its end (`flac -d -F`: a frame it cannot decode is silence, the
+    rest is kept), as 16 kHz mono int16; and whether libFLAC reported errors. sox stops at the first
+    damaged frame, which dropped the end of 9 of the 172 "alexa" recordings."""
+    done = subprocess.run(["flac", "-d", "-F", "-c", "--silent", str(path)], capture_output=True)
+    damaged = done.returncode != 0 or b"ERROR" in done.stderr or b"error code" in done.stderr
+    if not done.stdout:
+        raise SystemExit(f"bench_wakeword: libFLAC decodes nothing of {path} ({done.stderr.decode()[-200:]})")
+    import io
+    import wave
+
+    with wave.open(io.BytesIO(done.stdout)) as w:
+        native = (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (RATE, 1, 2)
+        pcm = w.readframes(w.getnframes())
+    return (np.frombuffer(pcm, dtype="<i2").copy() if native else _to_16k(done.stdout, "wav")), damaged
+
+
+def flac_available() -> bool:
+    import shutil
+
+    return shutil.which("flac") is not None
+
+
 def read_audio(path: Path) -> Clip:
-    """Any file sox reads, as 16 kHz mono int16; `damaged` when sox reports a decoding failure."""
+    """A recording as 16 kHz mono int16: FLAC through libFLAC (Debian's `flac`) when installed, else sox;
+    `damaged` when the decoder reports an error."""
+    if path.suffix.lower() == ".flac" and flac_available():
+        samples, damaged = read_flac(path)
+        return Clip(path.name, samples, damaged)
     done = subprocess.run(["sox", "-V2", str(path), "-t", "raw", "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed",
                            "-"], capture_output=True, check=True)
     damaged = b"FAIL" in done.stderr or b"mismatch" in done.stderr
@@ -86,6 +120,8 @@ class Stream:
     samples: np.ndarray
     windows: list[tuple[float, float]] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    spans: list[tuple[float, float]] = field(default_factory=list)
+    """Where each recording of a negative stream is (seconds)."""
 
 
 def positive_stream(clips: list[Clip], condition: str, noise: np.ndarray | None = None, snr_db: float = 10.0,
@@ -106,11 +142,21 @@ def positive_stream(clips: list[Clip], condition: str, noise: np.ndarray | None 
 
 
 def negative_stream(clips: list[Clip], condition: str, gap: float = 0.5) -> Stream:
-    """Recordings one after the other with `gap` s of silence between them (no wake word anywhere)."""
-    parts = []
+    """Recordings one after the other with `gap` s of silence between them (no wake word anywhere);
+    `spans` say where each one is (to name the file of a false wake)."""
+    parts, spans, pos = [], [], 0
     for clip in clips:
         parts += [clip.samples, silence(gap)]
-    return Stream(condition, pad_to_frames(np.concatenate(parts)))
+        spans.append((pos / RATE, (pos + len(clip.samples)) / RATE))
+        pos += len(clip.samples) + len(parts[-1])
+    return Stream(condition, pad_to_frames(np.concatenate(parts)), labels=[c.name for c in clips], spans=spans)
+
+
+def locate(stream: Stream, t: float) -> tuple[str, float]:
+    """(file, seconds into it) of a moment of a stream; the nearest earlier file when between two."""
+    spans = stream.spans or [(s - LEAD, e) for s, e in stream.windows]
+    i = max((k for k, (s, _) in enumerate(spans) if s <= t), default=0)
+    return (stream.labels[i] if stream.labels else stream.condition), round(t - spans[i][0], 2) if spans else t
 
 
 def home_audio(clips: list[Clip], seconds: float, floor: np.ndarray, seed: int = 5) -> tuple[np.ndarray, float]:

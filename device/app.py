@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import queue
@@ -37,25 +38,40 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def one_word(settings: Settings, word: str) -> Settings:
+    """The settings with only this wake word (each word has an engine of its own)."""
+    return dataclasses.replace(settings, wake=dataclasses.replace(settings.wake, keyword=word))
+
+
+def sensitivity_level(value: str | float) -> str:
+    """low / normal / high; a number (Porcupine's 0-1 scale) below 0.5 is low, 0.5 normal, above high."""
+    if isinstance(value, str):
+        return value
+    return "low" if value < 0.5 else "high" if value > 0.5 else "normal"
+
+
 def make_wake_engine(settings: Settings) -> WakeWordEngine:
-    """The configured engine (microWakeWord, openWakeWord, or Porcupine with its AccessKey), behind
-    the voice-activity gate unless [wake] vad_gate = false."""
+    """The first configured word's engine (microWakeWord, openWakeWord, or Porcupine with its AccessKey),
+    behind the voice-activity gate unless [wake] vad_gate = false."""
     w = settings.wake
+    word = w.words()[0]
     engine: WakeWordEngine
     if w.engine == "porcupine":
-        from device.adapters.speech.porcupine import Porcupine, read_access_key
+        from device.adapters.speech.porcupine import SENSITIVITY, Porcupine, read_access_key
 
-        engine = Porcupine(w.keyword, read_access_key(w.access_key_file), w.sensitivity)
+        sensitivity = w.sensitivity_of(word)
+        value = SENSITIVITY[sensitivity] if isinstance(sensitivity, str) else sensitivity
+        engine = Porcupine(word, read_access_key(w.access_key_file), value)
     elif w.engine == "microwakeword":
         from device.adapters.speech.microwakeword import MicroWakeWordEngine
 
-        engine = MicroWakeWordEngine(w.keyword)
+        engine = MicroWakeWordEngine(word)
     else:
         # The lean scorer: openWakeWord's own ONNX files and numbers, without importing the package
         # (scipy, scikit-learn: ~150 MB on a 512 MB Pi) and with a reset that forgets old audio.
         from device.adapters.speech.openwakeword import OpenWakeWordLite
 
-        engine = OpenWakeWordLite(w.keyword)
+        engine = OpenWakeWordLite(word)
     if not w.vad_gate:
         return engine
     from device.adapters.audio.vad import WebRtcVad
@@ -63,11 +79,25 @@ def make_wake_engine(settings: Settings) -> WakeWordEngine:
     return GatedEngine(engine, WebRtcVad())
 
 
+def wake_threshold(settings: Settings, engine: WakeWordEngine) -> float:
+    """The first word's threshold: [wake] threshold when set, else its sensitivity's (the engine's table)."""
+    w = settings.wake
+    word = w.words()[0]
+    if w.threshold_of(word):
+        return w.threshold_of(word)
+    level = sensitivity_level(w.sensitivity_of(word))
+    return float(getattr(engine, "thresholds", {}).get(level, engine.default_threshold))
+
+
 def make_wake_detector(settings: Settings) -> WakeWordDetector:
-    """The engine with its threshold ([wake] threshold, or the engine's own when 0) and refractory period."""
-    engine = make_wake_engine(settings)
-    return WakeWordDetector(engine, settings.wake.threshold or engine.default_threshold,
-                            settings.wake.refractory_seconds)
+    """Every configured wake word's engine with its threshold, and the refractory period."""
+    words = []
+    for word in settings.wake.words():
+        one = one_word(settings, word)
+        engine = make_wake_engine(one)
+        words.append((engine, wake_threshold(one, engine)))
+    (engine, threshold), *more = words
+    return WakeWordDetector(engine, threshold, settings.wake.refractory_seconds, more)
 
 
 def make_recognizer(settings: Settings):

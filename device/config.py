@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import tomllib
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,11 @@ class AudioSettings:
     """Loudness of speech and sounds (percent, 1-200; 100 = as rendered)."""
 
 
+Sensitivity = Literal["low", "normal", "high"]
+SENSITIVITIES = ("low", "normal", "high")
+DEFAULT_KEYWORDS = ("hey_jarvis",)
+
+
 @dataclass(frozen=True)
 class WakeSettings:
     """Wake-word detection."""
@@ -68,22 +74,43 @@ class WakeSettings:
     engine: Literal["microwakeword", "openwakeword", "porcupine"] = "microwakeword"
     """Wake-word engine: microwakeword (Apache-2.0 models), openwakeword (its pretrained models are
     CC BY-NC-SA 4.0: non-commercial), porcupine (needs a Picovoice AccessKey)."""
-    keyword: str = "hey_jarvis"
-    """microWakeWord: hey_jarvis, alexa, hey_mycroft, okay_nabu or a model .json path;
+    keywords: tuple[str, ...] = DEFAULT_KEYWORDS
+    """The wake words, all listened for at once (each wake names the word that woke it).
+    microWakeWord: okay_nabu, hey_jarvis, alexa, hey_mycroft or a model .json path;
     openWakeWord: hey_jarvis, alexa, hey_mycroft or an .onnx path;
-    porcupine: a built-in keyword (e.g. "jarvis") or a .ppn path."""
-    threshold: float = 0.0
-    """Score (0-1) from which a frame counts as the wake word; 0 = the engine's own (openWakeWord
-    0.5; microWakeWord the cutoff its model publishes: alexa 0.9, hey_jarvis 0.97)."""
+    porcupine: built-in keywords (e.g. "jarvis") or .ppn paths."""
+    keyword: str = ""
+    """One wake word instead of `keywords` (older config files; `--wake-word`); empty = `keywords`."""
+    sensitivity: Sensitivity | float | dict[str, Sensitivity | float] = "normal"
+    """low, normal or high (thresholds measured per word, BENCHMARKS.md), for every word or as a
+    table per word ({okay_nabu = "high"}); a number 0-1 is Porcupine's own sensitivity (other
+    engines: below 0.5 low, 0.5 normal, above high)."""
+    threshold: float | dict[str, float] = 0.0
+    """Score (0-1) from which a frame counts as the wake word, for every word or as a table per
+    word; 0 = the one `sensitivity` gives."""
     vad_gate: bool = True
     """Score the wake word only while the voice-activity detector hears speech (with 0.96 s of
     pre-roll): a quiet room costs almost nothing."""
-    sensitivity: float = 0.5
-    """Porcupine sensitivity (0-1)."""
     refractory_seconds: float = 2.0
     """After a wake, further wakes are ignored for this long (seconds of audio)."""
     access_key_file: str = ""
     """File holding the Picovoice AccessKey (mode 0600); PICOVOICE_ACCESS_KEY is used otherwise."""
+
+    def words(self) -> tuple[str, ...]:
+        """The wake words listened for: `keyword` when set, else `keywords`."""
+        return (self.keyword,) if self.keyword else self.keywords
+
+    def sensitivity_of(self, word: str) -> Sensitivity | float:
+        """The sensitivity of one word (a table's entry, else "normal"; or the one value for all)."""
+        if isinstance(self.sensitivity, dict):
+            return self.sensitivity.get(word, "normal")
+        return self.sensitivity
+
+    def threshold_of(self, word: str) -> float:
+        """The explicit threshold of one word; 0 = take it from the sensitivity."""
+        if isinstance(self.threshold, dict):
+            return self.threshold.get(word, 0.0)
+        return self.threshold
 
 
 @dataclass(frozen=True)
@@ -271,6 +298,15 @@ RETIRED = {("audio", "block_seconds"): "frames are always 80 ms"}
 """Keys older config files may still have: ignored with a warning, so an update never stops a device."""
 
 
+def _shape(hint: Any) -> str:
+    """What a value of this type looks like, for error messages."""
+    if get_origin(hint) is Literal:
+        return ", ".join(map(str, get_args(hint)))
+    if get_origin(hint) is dict:
+        return "a table {word = value}"
+    return {float: "a number", int: "a whole number", str: "a string", bool: "true or false"}.get(hint, str(hint))
+
+
 def _coerce(section: str, key: str, value: Any, hint: Any, source: str) -> Any:
     """Check one value against its type hint; returns it (ints widened to floats)."""
     where = f"[{section}] {key} in {source}"
@@ -296,7 +332,40 @@ def _coerce(section: str, key: str, value: Any, hint: Any, source: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{where} must be a string (got {value!r})")
         return value
+    if origin is tuple:  # a TOML list of strings
+        if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings (got {value!r})")
+        return tuple(value)
+    if origin is dict:  # a TOML table {name = value}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a table (got {value!r})")
+        return {str(k): _coerce(section, f"{key}.{k}", v, get_args(hint)[1], source) for k, v in value.items()}
+    if origin in (typing.Union, types.UnionType):  # one of several shapes: the first that fits
+        for member in get_args(hint):
+            try:
+                return _coerce(section, key, value, member, source)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where} must be {' or '.join(_shape(m) for m in get_args(hint))} (got {value!r})")
     raise ConfigError(f"{where}: unsupported setting type")  # pragma: no cover
+
+
+def _check_wake(w: WakeSettings, need: Any) -> None:
+    """[wake]: at least one word, each named once; per-word tables name configured words; values in range."""
+    words = w.words()
+    need(bool(words) and all(words), "wake", "keywords", "must name at least one wake word (e.g. [\"okay_nabu\"])")
+    need(len(set(words)) == len(words), "wake", "keywords", f"names a word twice (got {list(words)})")
+    for key in ("sensitivity", "threshold"):
+        table = getattr(w, key)
+        if isinstance(table, dict):
+            stray = sorted(set(table) - set(words))
+            need(not stray, "wake", key, f"names {', '.join(stray)}, which is not among the wake words {list(words)}")
+    for word in words:
+        t, sense = w.threshold_of(word), w.sensitivity_of(word)
+        need(0 <= t < 1, "wake", "threshold", f"must be between 0 and 1 (got {t} for {word}; 0 = from sensitivity)")
+        need(isinstance(sense, str) or 0 < sense <= 1, "wake", "sensitivity",
+             f"must be low, normal, high or a number 0-1 (got {sense} for {word})")
+    need(w.refractory_seconds >= 0, "wake", "refractory_seconds", "must not be negative")
 
 
 def _check_ranges(s: Settings) -> None:
@@ -310,11 +379,7 @@ def _check_ranges(s: Settings) -> None:
     d = s.device
     need(bool(d.id) and all(c.isalnum() or c in "-_" for c in d.id) and len(d.id) <= 64, "device", "id",
          f"must be 1-64 letters, digits, '-' or '_' (got {d.id!r})")
-    w = s.wake
-    need(0 <= w.threshold < 1, "wake", "threshold",
-         f"must be between 0 and 1 (got {w.threshold}; 0 = the engine's own)")
-    need(0 < w.sensitivity <= 1, "wake", "sensitivity", f"must be between 0 and 1 (got {w.sensitivity})")
-    need(w.refractory_seconds >= 0, "wake", "refractory_seconds", "must not be negative")
+    _check_wake(s.wake, need)
     r = s.recognizer
     need(0 <= r.min_confidence <= 1, "recognizer", "min_confidence", "must be between 0 and 1")
     need(0.1 <= r.end_silence_seconds <= 3, "recognizer", "end_silence_seconds", "must be between 0.1 and 3")

@@ -55,3 +55,20 @@ def test_the_section_replaces_only_its_own_keyword(tmp_path):
     report.write_section(out, "alexa", "second")
     text = out.read_text()
     assert "loop\n" in text and "jarvis" in text and "second" in text and "first" not in text
+
+
+def test_a_damaged_flac_is_decoded_to_its_end_and_reported(tmp_path):
+    import subprocess
+
+    good = Path(__file__).resolve().parent / "data" / "wakeword" / "alexa-0.flac"
+    data = bytearray(good.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 40] = bytes(40)  # a burst of zeros: a frame libFLAC cannot decode
+    bad = tmp_path / "damaged.flac"
+    bad.write_bytes(bytes(data))
+    total = int(subprocess.run(["soxi", "-s", str(good)], capture_output=True, text=True, check=True).stdout)
+    clip = wa.read_audio(bad)
+    assert clip.damaged and len(clip.samples) == total
+    tail = clip.samples[-len(clip.samples) // 4:]
+    assert np.array_equal(tail, wa.read_audio(good).samples[-len(tail):])  # the end is there, intact
+    assert not wa.read_audio(good).damaged

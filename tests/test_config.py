@@ -20,7 +20,7 @@ def test_defaults_are_the_contracts_laptop_defaults(monkeypatch):
     monkeypatch.delenv(config.CONFIG_ENV, raising=False)
     monkeypatch.setattr(config, "DEFAULT_CONFIG_PATHS", ())
     s = config.load()
-    assert s.wake.engine == "microwakeword" and s.wake.keyword == "hey_jarvis" and s.wake.vad_gate
+    assert s.wake.engine == "microwakeword" and s.wake.words() == config.DEFAULT_KEYWORDS and s.wake.vad_gate
     assert s.recognizer.engine == "auto" and s.device.locale == "en-US"
     assert s.mqtt.broker == "mqtt://127.0.0.1:1883" and s.mqtt.topic_prefix == "reorder/v1"
     assert s.device.id and all(c.isalnum() or c in "-_" for c in s.device.id)

@@ -88,7 +88,11 @@ def test_on_a_working_setup_every_check_but_the_sound_hardware_passes(tmp_path, 
     assert "accepted no username" in check_broker(settings).detail
     assert check_outbox(settings).detail.endswith(": 0 unsent orders")
     assert check_catalogue(settings).detail.startswith(f"file {SAMPLE_CATALOG}: version ")
-    assert check_wake_word(settings).detail.startswith('microwakeword "hey_jarvis" loaded in ')
+    from device.config import WakeSettings
+
+    wake = check_wake_word(settings).detail  # every active word with its threshold
+    assert wake.startswith("microwakeword listening for ") and " s" in wake.split("loaded in ")[1]
+    assert all(f'"{word}" at 0.' in wake for word in WakeSettings().words()) and "(sensitivity normal)" in wake
     from device import engines
 
     assert check_recognizer(settings).detail.startswith(f"{engines.choose(settings).engine} for en-US (auto: ")

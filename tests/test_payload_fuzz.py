@@ -350,7 +350,8 @@ def test_config_mappings_are_accepted_or_refused_with_one_line(data):
         assert "\n" not in message or "\n" in repr(data).replace("\\n", "\n"), message
         return
     STATS["config accepted"] += 1
-    for value in (s.confirmation.max_order_total, s.wake.threshold, s.recognizer.min_confidence):
+    for value in (s.confirmation.max_order_total, *map(s.wake.threshold_of, s.wake.words()),
+                  s.recognizer.min_confidence):
         assert not math.isnan(value), "NaN accepted as a setting"
     try:  # what the device does next with an accepted config: build its MQTT link
         MqttLink(s.mqtt, s.device.id, lambda item: None)

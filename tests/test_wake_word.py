@@ -150,3 +150,90 @@ def test_hold_off_closes_the_gate_and_forgets_the_pre_roll():
     for f in frames[10:]:
         gate.score(f)
     assert engine.seen == ["reset", 26, 27, 28, 29, 30]
+
+
+class Fixed:
+    """An engine that scores `value` on the listed frame indexes, 0 elsewhere."""
+
+    name = "fixed"
+    default_threshold = 0.5
+
+    def __init__(self, keyword: str, hits: dict[int, float]) -> None:
+        self.keyword, self.hits, self.i, self.resets = keyword, hits, -1, 0
+
+    def score(self, frame: bytes) -> float:
+        self.i += 1
+        return self.hits.get(self.i, 0.0)
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+def test_two_words_either_wakes_and_the_event_names_it():
+    nabu, jarvis = Fixed("okay_nabu", {10: 0.9, 100: 0.95}), Fixed("hey_jarvis", {50: 0.99, 101: 0.6})
+    detector = WakeWordDetector(nabu, 0.85, 2.0, [(jarvis, 0.97)])
+    wakes = [w for i in range(150) if (w := detector.process(bytes(2560), i * 0.08))]
+    assert [(w.keyword, w.score) for w in wakes] == [("okay_nabu", 0.9), ("hey_jarvis", 0.99), ("okay_nabu", 0.95)]
+    assert detector.keywords == ["okay_nabu", "hey_jarvis"]
+    detector.hold_off(20.0)
+    assert nabu.resets == jarvis.resets == 1  # every word's engine forgets its audio
+
+
+def test_each_word_has_its_own_threshold_and_the_refractory_period_is_shared():
+    # frame 10: okay_nabu 0.9 is under its 0.95; hey_jarvis 0.6 passes its 0.5. Frame 12: both pass, but within 2 s.
+    nabu, jarvis = Fixed("okay_nabu", {10: 0.9, 12: 0.99}), Fixed("hey_jarvis", {10: 0.6, 12: 0.99})
+    detector = WakeWordDetector(nabu, 0.95, 2.0, [(jarvis, 0.5)])
+    wakes = [w for i in range(20) if (w := detector.process(bytes(2560), i * 0.08))]
+    assert [w.keyword for w in wakes] == ["hey_jarvis"]
+
+
+def test_both_past_their_threshold_in_one_frame_the_clearer_names_the_wake():
+    nabu, jarvis = Fixed("okay_nabu", {3: 0.9}), Fixed("hey_jarvis", {3: 0.98})
+    wake = [w for i in range(5) if (w := WakeWordDetector(nabu, 0.5, 2.0, [(jarvis, 0.97)]).process(b"", i))]
+    # a fresh detector per frame: only frame 3 scores; 0.9 is 0.4 over okay_nabu's 0.5, 0.98 only 0.01 over 0.97
+    assert len(wake) == 1 and wake[0].keyword == "okay_nabu"
+
+
+def test_the_configured_words_are_built_each_with_the_threshold_of_its_sensitivity():
+    from device import config
+    from device.adapters.speech.microwakeword import THRESHOLDS
+    from device.app import make_wake_detector
+
+    s = config.from_mapping({"wake": {"keywords": ["okay_nabu", "hey_jarvis"],
+                                      "sensitivity": {"okay_nabu": "high"}, "threshold": {"hey_jarvis": 0.9}}}, "t")
+    detector = make_wake_detector(s)
+    assert detector.keywords == ["okay_nabu", "hey_jarvis"]
+    assert [t for _, t in detector.words] == [THRESHOLDS["okay_nabu"]["high"], 0.9]
+    assert all(isinstance(e, GatedEngine) for e, _ in detector.words)
+    one = make_wake_detector(config.from_mapping({"wake": {"keyword": "alexa", "vad_gate": False}}, "t"))
+    assert one.keywords == ["alexa"] and one.threshold == THRESHOLDS["alexa"]["normal"]
+
+
+@pytest.mark.parametrize("wake,message", [
+    ({"keywords": []}, "[wake] keywords in t must name at least one wake word"),
+    ({"keywords": ["alexa", "alexa"]}, "names a word twice"),
+    ({"keywords": "alexa"}, "[wake] keywords in t must be a list of strings"),
+    ({"sensitivity": "medium"}, "[wake] sensitivity in t must be low, normal, high or a number"),
+    ({"sensitivity": {"alexa": "high"}}, "[wake] sensitivity in t names alexa, which is not among the wake words"),
+    ({"threshold": {"hey_jarvis": 1.5}}, "[wake] threshold in t must be between 0 and 1"),
+    ({"sensitivity": 0}, "[wake] sensitivity in t must be low, normal, high or a number 0-1"),
+])
+def test_bad_wake_settings_are_one_line_naming_the_key(wake, message):
+    from device import config
+    from device.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        config.from_mapping({"wake": {"keywords": ["hey_jarvis"], **wake}}, "t")
+    assert message in str(err.value) and "\n" not in str(err.value), str(err.value)
+
+
+def test_a_single_keyword_replaces_the_list_and_porcupines_number_still_works():
+    from device import config
+    from device.app import sensitivity_level
+
+    s = config.from_mapping({"wake": {"keyword": "alexa", "sensitivity": 0.7}}, "t")
+    assert s.wake.words() == ("alexa",) and s.wake.sensitivity_of("alexa") == 0.7
+    assert [sensitivity_level(v) for v in (0.3, 0.5, 0.7, "low")] == ["low", "normal", "high", "low"]
+    override = config.override(config.from_mapping({"wake": {"keywords": ["okay_nabu", "hey_jarvis"]}}, "t"),
+                               {("wake", "keyword"): "hey_mycroft"})
+    assert override.wake.words() == ("hey_mycroft",)

@@ -9,7 +9,7 @@ scripts/bench_wakeword.py measures it on real recordings).
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Protocol
 
 from device.audio.endpointer import VoiceActivity
@@ -54,6 +54,7 @@ class GatedEngine:
         self.engine, self.vad = engine, vad
         self.name, self.keyword = engine.name, engine.keyword
         self.default_threshold = engine.default_threshold
+        self.thresholds: dict[str, float] = getattr(engine, "thresholds", {})
         self.hangover_frames = hangover_frames
         self._preroll: deque[bytes] = deque(maxlen=preroll_frames)
         self._left = 0
@@ -93,24 +94,51 @@ class GatedEngine:
         self._open = False
 
 
-@dataclass
 class WakeWordDetector:
-    """Threshold plus a refractory period in audio time, so one "hey jarvis" wakes once."""
+    """One or more wake words, each with its own threshold, plus a refractory period in audio time,
+    so one "okay nabu" wakes once. Every engine scores every frame (each keeps its own stream state);
+    when several pass their threshold in the same frame, the one furthest above it names the wake."""
 
-    engine: WakeWordEngine
-    threshold: float
-    refractory_seconds: float
-    _last_wake: float = float("-inf")
+    def __init__(self, engine: WakeWordEngine, threshold: float, refractory_seconds: float,
+                 more: Sequence[tuple[WakeWordEngine, float]] = ()) -> None:
+        self.words: list[tuple[WakeWordEngine, float]] = [(engine, threshold), *more]
+        self.refractory_seconds = refractory_seconds
+        self._last_wake = float("-inf")
+
+    @property
+    def engine(self) -> WakeWordEngine:
+        """The first word's engine (the only one with a single wake word)."""
+        return self.words[0][0]
+
+    @engine.setter
+    def engine(self, engine: WakeWordEngine) -> None:
+        self.words[0] = (engine, self.words[0][1])
+
+    @property
+    def threshold(self) -> float:
+        """The first word's threshold."""
+        return self.words[0][1]
+
+    @property
+    def keywords(self) -> list[str]:
+        """The words it listens for, in the configured order."""
+        return [engine.keyword for engine, _ in self.words]
 
     def process(self, frame: bytes, t: float) -> Wake | None:
-        """A Wake event when this frame completes the wake word, else None."""
-        score = self.engine.score(frame)
-        if score < self.threshold or t - self._last_wake < self.refractory_seconds:
+        """A Wake event when this frame completes one of the wake words, else None."""
+        best: tuple[float, WakeWordEngine, float] | None = None
+        for engine, threshold in self.words:
+            score = float(engine.score(frame))
+            if score >= threshold and (best is None or score - threshold > best[0]):
+                best = (score - threshold, engine, score)
+        if best is None or t - self._last_wake < self.refractory_seconds:
             return None
         self._last_wake = t
-        return Wake(t=t, engine=self.engine.name, keyword=self.engine.keyword, score=round(float(score), 3))
+        _, engine, score = best
+        return Wake(t=t, engine=engine.name, keyword=engine.keyword, score=round(score, 3))
 
     def hold_off(self, t: float) -> None:
         """Start a refractory period now (e.g. after the device spoke or a flow ended)."""
         self._last_wake = t
-        self.engine.reset()
+        for engine, _ in self.words:
+            engine.reset()

@@ -15,23 +15,29 @@ log = logging.getLogger(__name__)
 
 
 def check_wake_word(settings: Settings) -> Result:
-    """The configured wake-word engine loads (Porcupine: the AccessKey is accepted) and scores a frame."""
+    """Every configured wake word's engine loads (Porcupine: the AccessKey is accepted) and scores a frame;
+    the line names the active words with their thresholds."""
     name = "wake word"
-    from device.app import make_wake_engine
+    from device.app import make_wake_detector, sensitivity_level
 
     start = time.monotonic()
     try:
         with warnings.catch_warnings():  # onnxruntime warns that there is no GPU
             warnings.simplefilter("ignore")
-            engine = make_wake_engine(settings)
-            engine.score(SILENT_FRAME)
+            detector = make_wake_detector(settings)
+            detector.process(SILENT_FRAME, 0.0)
     except ReorderError as exc:
         return from_error(name, exc, f"check [wake] {in_config(settings)}, or use engine = \"openwakeword\"")
     except Exception as exc:  # an engine's own error types (onnxruntime, pvporcupine) on a broken install
         log.debug("wake-word engine failed", exc_info=True)
         return failed(name, f"{settings.wake.engine} cannot run ({type(exc).__name__}: {exc})",
                       "reinstall the device's Python packages (scripts/install.sh)")
-    return passed(name, f"{engine.name} \"{engine.keyword}\" loaded in {time.monotonic() - start:.1f} s")
+    w = settings.wake
+    words = ", ".join(
+        f"\"{engine.keyword}\" at {threshold:g} ("
+        + ("[wake] threshold" if w.threshold_of(word) else f"sensitivity {sensitivity_level(w.sensitivity_of(word))}")
+        + ")" for word, (engine, threshold) in zip(w.words(), detector.words, strict=True))
+    return passed(name, f"{detector.engine.name} listening for {words}; loaded in {time.monotonic() - start:.1f} s")
 
 
 def check_recognizer(settings: Settings) -> Result:

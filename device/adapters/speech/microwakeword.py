@@ -22,6 +22,11 @@ from device.errors import ModelError
 log = logging.getLogger(__name__)
 
 BUNDLED = ("hey_jarvis", "alexa", "hey_mycroft", "okay_nabu")
+THRESHOLDS: dict[str, dict[str, float]] = {
+    "hey_jarvis": {"low": 0.98, "normal": 0.97, "high": 0.9}, "alexa": {"low": 0.95, "normal": 0.9, "high": 0.8},
+    "hey_mycroft": {"low": 0.98, "normal": 0.95, "high": 0.9}, "okay_nabu": {"low": 0.93, "normal": 0.85, "high": 0.7},
+}
+"""Thresholds of [wake] sensitivity low / normal / high per bundled model (BENCHMARKS.md)."""
 LICENCE = "Apache-2.0"
 """Licence of the bundled models (the Open Home Foundation's micro-wake-word-models)."""
 
@@ -82,6 +87,8 @@ class MicroWakeWordEngine:
         self.keyword = keyword if keyword in BUNDLED else path.stem
         self.default_threshold = float(self._model.probability_cutoff)
         """The cutoff the model's authors publish in its JSON."""
+        self.thresholds = THRESHOLDS.get(self.keyword, {"normal": self.default_threshold})
+        """[wake] sensitivity → threshold (low, normal, high), measured for the bundled models."""
         self.model_file = Path(self._model.tflite_model)
 
     def score(self, frame: bytes) -> float:

@@ -9,6 +9,9 @@ import numpy as np
 
 from device.errors import ModelError
 
+SENSITIVITY = {"low": 0.3, "normal": 0.5, "high": 0.7}
+"""[wake] sensitivity levels on Porcupine's own scale (0.5 is Picovoice's default)."""
+
 
 def read_access_key(key_file: str) -> str:
     """The AccessKey from the configured file or PICOVOICE_ACCESS_KEY; one clear error otherwise."""
