@@ -11,25 +11,34 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from device.audio.endpointer import Endpointer
 from device.audio.source import AudioSource
+from device.audio.voice import Speaker, Voice
 from device.audio.wake_word import GatedEngine, WakeWordDetector, WakeWordEngine
 from device.config import MqttSettings, Settings
-from device.confirmation.mute import MuteFile, initial_mute
+from device.confirmation.gestures import PressTimer
+from device.confirmation.led import StatusLight
+from device.confirmation.mute import MuteFile, MuteMemory, initial_mute
+from device.confirmation.session import Session
 from device.contract.catalogue import Catalogue
 from device.contract.inputs import MuteChanged
 from device.contract.topics import Topics
+from device.dialogue.limits import Limits
+from device.dialogue.request import Requests
 from device.errors import CatalogueError
 from device.events import Event, StateChanged
 from device.loop import Loop
 from device.orders.delivery import Delivery
+from device.orders.lifecycle import Orders
 from device.orders.outbox import Outbox
 from device.orders.payload import iso
+from device.recognition.protocol import Recognizer
 from device.telemetry.discovery import discovery_messages
-from device.telemetry.state_report import StatsReport, state_payload
+from device.telemetry.state_report import StateReport, StatsReport, state_payload
 from device.telemetry.stats import Stats, StatsFile, TimedRecognizer
 
 if TYPE_CHECKING:
@@ -227,6 +236,31 @@ def household_settings(settings: Settings) -> MqttSettings:
                         keepalive_seconds=m.keepalive_seconds, protocol=m.protocol)
 
 
+def utc_now() -> datetime:
+    """The wall clock, for order timestamps and the retained state (audio time drives everything else)."""
+    return datetime.now(timezone.utc)
+
+
+def build_loop(settings: Settings, *, wake: WakeWordDetector, endpointer: Endpointer, recognizer: Recognizer,
+               delivery: Delivery, light: StatusLight, speaker: Speaker, emit: Callable[[Event], None],
+               catalogue: Catalogue | None = None, catalogue_cache: Path | None = None,
+               now: Callable[[], datetime] = utc_now, inbox: queue.SimpleQueue | None = None, muted: bool = False,
+               mute_memory: MuteMemory | None = None) -> Loop:
+    """The loop and the collaborators it drives, each given only its own settings."""
+    c, locale = settings.confirmation, settings.device.locale
+    voice = Voice(speaker, locale, c.speak, emit)
+    limits = Limits(Decimal(str(c.max_order_total)), c.max_orders_per_day, c.repeat_guard_hours, c.repeat_guard)
+    loop = Loop(wake=wake, endpointer=endpointer,
+                requests=Requests(recognizer, voice, locale, limits, settings.recognizer.min_confidence, emit),
+                orders=Orders(delivery, locale, voice, emit, now), session=Session(c.timeout_seconds, c.undo_seconds),
+                report=StateReport(delivery, delivery.topics.state, now), presses=PressTimer(c.long_press_seconds),
+                voice=voice, light=light, rules=c, emit=emit, now=now, catalogue_cache=catalogue_cache, inbox=inbox,
+                muted=muted, mute_memory=mute_memory)
+    if catalogue is not None:
+        loop.set_catalogue(catalogue)
+    return loop
+
+
 def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None], *, play_audio: bool = True,
           pin_factory=None) -> Device:
     """Wire every stage; raises a ReorderError with one clear line for anything missing."""
@@ -240,18 +274,18 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
     recognizer = make_recognizer(settings)
     stats_file = StatsFile(settings.storage.outbox_path().with_name("stats.json"))
     stats = Stats(getattr(recognizer, "name", type(recognizer).__name__), stats_file.load(),
-                  iso(datetime.now(timezone.utc)))
+                  iso(utc_now()))
     recognizer = TimedRecognizer(recognizer, stats.decoded)
     emit, stats_holder = counted(emit, stats)
     r = settings.recognizer
     endpointer = Endpointer(WebRtcVad(), r.end_silence_seconds, r.max_utterance_seconds, r.no_speech_seconds,
                             r.min_speech_seconds)
-    outbox = Outbox(settings.storage.outbox_path(), settings.storage.outbox_capacity)
+    outbox = Outbox(settings.storage.outbox_path(), settings.storage.outbox_capacity, now=utc_now)
     topics = Topics(settings.mqtt.topic_prefix, settings.device.id)
     inbox: queue.SimpleQueue = queue.SimpleQueue()
     # The last will: what the store sees if the device vanishes without a goodbye.
     offline = state_payload(online=False, outbox_depth=outbox.depth(), muted=False,
-                            since=iso(datetime.now(timezone.utc)))
+                            since=iso(utc_now()))
     ha = settings.home_assistant
     remote = RemoteMute(inbox.put)
     subscriptions: tuple[str, ...] = (topics.order_status, topics.catalog)
@@ -273,17 +307,17 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
         muted = initial_mute(panel.mute_level(), memory)  # known before the microphone is ever read
         panel.mute_state(muted)
         delivery = Delivery(outbox, link, topics)
-        loop = Loop(settings, wake=wake, endpointer=endpointer, recognizer=recognizer, delivery=delivery,
-                    light=panel, speaker=EspeakSpeaker(settings.audio.output_device, play=play_audio,
-                                                       rate=settings.audio.speech_rate, volume=settings.audio.volume),
-                    emit=emit,
-                    catalogue=catalogue, catalogue_cache=settings.storage.catalog_cache_path(), inbox=inbox,
-                    muted=muted, mute_memory=memory)
+        speaker = EspeakSpeaker(settings.audio.output_device, play=play_audio, rate=settings.audio.speech_rate,
+                                volume=settings.audio.volume)
+        loop = build_loop(settings, wake=wake, endpointer=endpointer, recognizer=recognizer, delivery=delivery,
+                          light=panel, speaker=speaker, emit=emit, catalogue=catalogue,
+                          catalogue_cache=settings.storage.catalog_cache_path(), inbox=inbox, muted=muted,
+                          mute_memory=memory)
     except BaseException:
         panel.close()
         outbox.close()
         raise
-    report = StatsReport(stats, delivery, topics.stats, settings.device.id, lambda: datetime.now(timezone.utc),
+    report = StatsReport(stats, delivery, topics.stats, settings.device.id, utc_now,
                          lambda: _free_bytes(settings.storage.outbox_path().parent), stats_file)
     stats_holder.append(report)
     loop.report.attach(stats=report)

@@ -23,6 +23,12 @@ class AudioError(ReorderError, OSError):
     """A microphone, speaker or audio file cannot be used."""
 
 
+class RecordingError(AudioError):
+    """A recording given to `replay` or `transcribe` is missing or not usable audio: bad input."""
+
+    exit_code = 2
+
+
 class ModelError(ReorderError, FileNotFoundError):
     """A wake-word or speech model is missing, unreadable or refused (e.g. a bad AccessKey)."""
 

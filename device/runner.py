@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from device.adapters.hardware.systemd import Notifier
 from device.app import Device
@@ -19,7 +20,19 @@ CATALOGUE_WAIT_SECONDS = 5.0
 DRAIN_SECONDS = 10.0
 
 
-def run_live(device: Device, stop: threading.Event, notifier: Notifier | None = None) -> None:
+class WallClock(Protocol):
+    """Wall time, for what must pace itself against the world (a live microphone, the broker's answers);
+    the `time` module is one. Audio time is the loop's own `t`."""
+
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary start, never going back."""
+
+    def sleep(self, seconds: float) -> None:
+        """Wait this long."""
+
+
+def run_live(device: Device, stop: threading.Event, notifier: Notifier | None = None,
+             clock: WallClock = time) -> None:
     """Read the microphone until `stop` is set; mute closes the stream, unmute reopens it.
 
     Under systemd (Type=notify) it says READY=1 once the microphone is open, WATCHDOG=1 every 5 s
@@ -29,20 +42,20 @@ def run_live(device: Device, stop: threading.Event, notifier: Notifier | None = 
     if not loop.muted:  # muted from boot: the microphone is not even opened
         source.open()
     notifier.notify("READY=1")
-    last_ping = time.monotonic()
+    last_ping = clock.monotonic()
     while not stop.is_set():
         if loop.muted:
             if source.is_open:
                 source.close()
-            time.sleep(FRAME_SECONDS)
+            clock.sleep(FRAME_SECONDS)
             loop.step(None)
         else:
             if not source.is_open:
                 source.open()
             loop.step(source.read())
-        if time.monotonic() - last_ping > 5:
+        if clock.monotonic() - last_ping > 5:
             notifier.notify("WATCHDOG=1")  # only while the loop really turns
-            last_ping = time.monotonic()
+            last_ping = clock.monotonic()
     notifier.notify("STOPPING=1")
     notifier.close()
 
@@ -72,7 +85,7 @@ def _wait_for_grammar(device: Device) -> None:
 
 
 def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linger: float = 0.0,
-               actions: Sequence[tuple[float, Callable[[], None]]] = ()) -> None:
+               actions: Sequence[tuple[float, Callable[[], None]]] = (), clock: WallClock = time) -> None:
     """Feed the recording, then silence until the loop is idle and the outbox drained, then linger.
 
     `presses` drive the confirm button's mock pin; `actions` are any other (seconds, callable)
@@ -81,10 +94,10 @@ def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linge
     loop, source = device.loop, device.source
     edges = sorted([*presses.actions(device.panel.confirm_button.pin), *actions], key=lambda e: e[0])
     if loop.catalogue is None:  # no file and no cache: the retained catalogue comes from the broker
-        deadline = time.monotonic() + CATALOGUE_WAIT_SECONDS
-        while loop.catalogue is None and time.monotonic() < deadline:
+        deadline = clock.monotonic() + CATALOGUE_WAIT_SECONDS
+        while loop.catalogue is None and clock.monotonic() < deadline:
             loop.drain()
-            time.sleep(0.02)
+            clock.sleep(0.02)
         if loop.catalogue is None:
             log.warning("no catalogue after %.0fs: give --catalog or publish one retained", CATALOGUE_WAIT_SECONDS)
     if not loop.muted:
@@ -92,7 +105,7 @@ def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linge
     ended = False
     length = float(getattr(source, "duration", 0.0))  # WavSource: the recording's length (seconds)
     drain_deadline = None
-    started = time.monotonic()
+    started = clock.monotonic()
     while True:
         while edges and edges[0][0] <= loop.t + 1e-9:
             edges.pop(0)[1]()
@@ -111,18 +124,18 @@ def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linge
         loop.step(frame)
         _wait_for_grammar(device)
         if realtime:
-            time.sleep(max(0.0, started + loop.t - time.monotonic()))
+            clock.sleep(max(0.0, started + loop.t - clock.monotonic()))
         if ended and not edges and loop.idle:
             if drain_deadline is None:
-                drain_deadline = time.monotonic() + DRAIN_SECONDS
+                drain_deadline = clock.monotonic() + DRAIN_SECONDS
             if loop.outbox.depth() == 0 and loop.delivery.in_flight == 0:
                 break
-            if time.monotonic() >= drain_deadline:
+            if clock.monotonic() >= drain_deadline:
                 log.warning("%d orders still unsent after %.0fs; they stay in the outbox", loop.outbox.depth(),
                             DRAIN_SECONDS)
                 break
-            time.sleep(0.01)
-    end = time.monotonic() + linger
-    while time.monotonic() < end:  # the store's answers, in wall time, silence as audio
+            clock.sleep(0.01)
+    end = clock.monotonic() + linger
+    while clock.monotonic() < end:  # the store's answers, in wall time, silence as audio
         loop.step(SILENT_FRAME)
-        time.sleep(FRAME_SECONDS)
+        clock.sleep(FRAME_SECONDS)

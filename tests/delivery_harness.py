@@ -39,6 +39,7 @@ from device.confirmation.session import Pending
 from device.contract.catalogue import Catalogue
 from device.contract.topics import Topics
 from device.events import Event, Intent, IntentItem
+from device.app import build_loop
 from device.loop import Loop
 from device.orders.delivery import Delivery
 from device.orders.outbox import Outbox
@@ -149,9 +150,9 @@ class Pump:
                              (self.topics.order_status, self.topics.catalog), will=(self.topics.state, offline),
                              topics=self.topics)
         quiet = _Quiet()
-        self.loop = Loop(self.settings, wake=_Deaf(), endpointer=None, recognizer=_NoRecognizer(),  # type: ignore
-                         delivery=Delivery(outbox, self.link, self.topics), light=quiet, speaker=quiet,
-                         emit=self._emit, catalogue=self.catalogue, inbox=inbox)
+        self.loop = build_loop(self.settings, wake=_Deaf(), endpointer=None,  # type: ignore[arg-type]
+                               recognizer=_NoRecognizer(), delivery=Delivery(outbox, self.link, self.topics),
+                               light=quiet, speaker=quiet, emit=self._emit, catalogue=self.catalogue, inbox=inbox)
         self.link.start()
 
     def _emit(self, event: Event) -> None:
@@ -212,13 +213,14 @@ class Pump:
         return self.call(run, timeout=60)
 
     def press(self, *items: tuple[str, int]) -> str:
-        """What a confirming press does (Loop._confirm) for these (sku, quantity); the order id."""
+        """What a confirming press does to the order (orders.lifecycle places it, the session opens its undo
+        window) for these (sku, quantity), without the read-back before it; the order id."""
         def run() -> str:
             assert self.loop is not None
             intent = Intent("reorder", tuple(IntentItem(sku, qty) for sku, qty in items))
             pending = Pending(intent.items, self.catalogue, None, 0.0, self.loop.t + 60, 1)  # type: ignore[arg-type]
             before = len(self.events)
-            self.loop._confirm(pending, "button")
+            self.loop.session.place(self.loop.orders.place(pending, "button", self.loop.t), self.loop.t)
             queued = [e for e in self.events[before:] if e["event"] == "queued"]
             assert queued, f"no queued event after the press: {self.events[before:]}"
             return queued[0]["order_id"]

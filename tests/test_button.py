@@ -1,6 +1,6 @@
 """The button language in audio time: debounced edges, short and long presses."""
 
-from device.confirmation.gestures import Down, Press, PressTimer
+from device.confirmation.gestures import Down, Push, PressTimer
 
 FRAME = 0.08
 
@@ -18,23 +18,23 @@ def run(timer: PressTimer, edges: dict[float, list[bool]], until: float) -> list
 
 def test_short_press_on_release():
     got = run(PressTimer(1.5), {0.8: [True], 1.04: [False]}, 2.0)
-    assert got == [(0.88, Down(0.8)), (1.12, Press(False, 0.8))]
+    assert got == [(0.88, Down(0.8)), (1.12, Push(False, 0.8))]
 
 
 def test_chatter_at_both_ends_of_one_press_is_one_press():
     # down/up/down within one frame, held, then up/down/up: the level settles once each way.
     got = run(PressTimer(1.5), {0.8: [True, False, True], 1.04: [False, True, False]}, 2.0)
-    assert [g for _, g in got] == [Down(0.8), Press(False, 0.8)]
+    assert [g for _, g in got] == [Down(0.8), Push(False, 0.8)]
 
 
 def test_chatter_across_frame_boundaries_is_still_one_press():
     got = run(PressTimer(1.5), {0.8: [True], 0.88: [False, True], 1.2: [False], 1.28: [True, False]}, 2.0)
-    assert [g for _, g in got] == [Down(0.8), Press(False, 0.8)]
+    assert [g for _, g in got] == [Down(0.8), Push(False, 0.8)]
 
 
 def test_a_press_seen_for_one_frame_counts():
     # replay's 0.15 s press can be down in one frame and up in the next
-    assert run(PressTimer(1.5), {0.8: [True], 0.88: [False]}, 2.0) == [(0.88, Down(0.8)), (0.96, Press(False, 0.8))]
+    assert run(PressTimer(1.5), {0.8: [True], 0.88: [False]}, 2.0) == [(0.88, Down(0.8)), (0.96, Push(False, 0.8))]
 
 
 def test_a_burst_of_chatter_that_ends_released_is_no_press():
@@ -49,7 +49,7 @@ def test_a_press_shorter_than_the_minimum_is_no_press():
 
 def test_long_press_acts_while_held_and_its_release_is_nothing():
     got = run(PressTimer(1.5), {0.8: [True], 3.2: [False]}, 4.0)
-    assert got == [(0.88, Down(0.8)), (2.32, Press(True, 0.8))]
+    assert got == [(0.88, Down(0.8)), (2.32, Push(True, 0.8))]
 
 
 def test_a_used_press_releases_as_nothing():

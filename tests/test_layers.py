@@ -15,7 +15,8 @@ LAYERS = [
     # the foundation every part may use
     "__init__", "errors", "events", "config", "extras",
     # pure logic, in the order a request flows
-    "contract", "audio", "language", "recognition", "dialogue", "confirmation", "orders", "telemetry", "loop",
+    "contract", "audio", "language", "recognition", "dialogue", "confirmation", "orders", "telemetry", "states",
+    "loop",
     # the edges, then what is built from them
     "adapters", "prepare", "engines", "fakes", "app", "runner", "doctor", "transcribe", "store", "demo", "__main__",
 ]

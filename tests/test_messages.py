@@ -21,7 +21,8 @@ STORE_REASONS = ("not-in-catalog", "price-mismatch", "over-max-quantity", "total
 
 def test_the_store_reasons_listed_here_are_the_stores():
     source = "\n".join(p.read_text() for p in (ROOT / "device" / "store").glob("*.py"))
-    returned = set(re.findall(r'return "([a-z]+(?:-[a-z]+)+)"', (ROOT / "device" / "store" / "validation.py").read_text()))
+    validation = (ROOT / "device" / "store" / "validation.py").read_text()
+    returned = set(re.findall(r'return "([a-z]+(?:-[a-z]+)+)"', validation))
     assert returned <= set(STORE_REASONS)
     assert all(f'"{r}"' in source for r in STORE_REASONS)
 

@@ -106,7 +106,7 @@ def test_missing_model_folder_is_one_line_naming_it_and_the_fix(tmp_path: Path) 
     with pytest.raises(ModelError) as err:
         Moonshine(tmp_path / "nowhere")
     message = str(err.value)
-    assert "\n" not in message and str(tmp_path / "nowhere") in message and "moonshine_prepare" in message
+    assert "\n" not in message and str(tmp_path / "nowhere") in message and "device.prepare.moonshine" in message
 
 
 def test_corrupt_model_file_is_one_line(tmp_path: Path) -> None:

@@ -127,7 +127,7 @@ def test_a_toggled_mute_is_remembered_across_a_restart(device, clip, tmp_path):
     run_replay(d, PressPlan(), actions=[(0.2, pin.drive_low), (0.3, pin.drive_high)])  # one toggle: muted
     assert d.loop.muted
     d.close()
-    assert MuteFile(mute_memory_path(d.loop.settings)).recall() is True
+    assert MuteFile(tmp_path / "mute-state").recall() is True  # beside the outbox (app.mute_memory_path)
 
     again = MockFactory(pin_class=MockPWMPin)
     d2, events = device(clip, again, mute_button=MUTE_PIN)

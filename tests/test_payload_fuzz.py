@@ -34,7 +34,8 @@ from device.contract.catalogue import Catalogue
 from device.contract.topics import Topics
 from device.errors import CatalogueError, ReorderError
 from device.language.parser import normalise
-from device.loop import Loop, State
+from device.app import build_loop
+from device.loop import State
 from device.orders.delivery import Delivery
 from device.orders.outbox import Outbox
 from tests.delivery_harness import CATALOG, _Deaf, _NoRecognizer, _Quiet, random_order, settings_for
@@ -130,9 +131,9 @@ def device(tmp_path_factory):
     topics = Topics(s.mqtt.topic_prefix, s.device.id)
     events: list[Any] = []
     quiet = _Quiet()
-    loop = Loop(s, wake=_Deaf(), endpointer=None, recognizer=_NoRecognizer(),  # type: ignore[arg-type]
-                delivery=Delivery(outbox, Publisher(), topics), light=quiet, speaker=quiet, emit=events.append,
-                catalogue=catalogue, inbox=queue.SimpleQueue())
+    loop = build_loop(s, wake=_Deaf(), endpointer=None, recognizer=_NoRecognizer(),  # type: ignore[arg-type]
+                      delivery=Delivery(outbox, Publisher(), topics), light=quiet, speaker=quiet, emit=events.append,
+                      catalogue=catalogue, inbox=queue.SimpleQueue())
     orders = [random_order(catalogue, s.device.id) for _ in range(3)]
     for order in orders:
         outbox.add(order)

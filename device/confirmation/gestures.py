@@ -30,14 +30,14 @@ class Down:
 
 
 @dataclass(frozen=True)
-class Press:
+class Push:
     """A completed gesture: `long` or short, and when the finger went down."""
 
     long: bool
     down: float
 
 
-Gesture = Down | Press
+Gesture = Down | Push
 
 
 class PressTimer:
@@ -80,17 +80,17 @@ class PressTimer:
         elif self._down is not None:
             held = self._raw_at - self._down
             if not self._used and held >= self.min_press_seconds - 1e-9:
-                self._done.append(Press(False, self._down))
+                self._done.append(Push(False, self._down))
             elif not self._used:
                 log.debug("a press of %.3f s is shorter than %.2f s: not a press", held, self.min_press_seconds)
             self._down = None
 
     def tick(self, t: float) -> list[Gesture]:
-        """The gestures completed by audio time `t`: a settled Down, a short Press on a settled
-        release, a long Press as soon as it has been held long enough (while still held)."""
+        """The gestures completed by audio time `t`: a settled Down, a short Push on a settled
+        release, a long Push as soon as it has been held long enough (while still held)."""
         self._settle(t)
         if self._level and self._down is not None and not self._used and t - self._down >= self.long_seconds:
             self._used = True
-            self._done.append(Press(True, self._down))
+            self._done.append(Push(True, self._down))
         out, self._done = self._done, []
         return out

@@ -29,7 +29,7 @@ PRESS_GAP_SECONDS = 1.0
 press (or spoken yes) before it: a deliberate press, not the same one again."""
 
 
-class Press(str, Enum):
+class Meaning(str, Enum):
     """What a short press means while an order is read back or undoable."""
 
     EARLY = "early"
@@ -60,12 +60,12 @@ class Pending:
     asked_again: bool = False
     """A press counted and "press again" was asked for; `press_after` is then when it was said."""
 
-    def press(self, down: float) -> Press:
+    def press(self, down: float) -> Meaning:
         """A short press that went down at `down`: EARLY, AGAIN or CONFIRM."""
         if down < self.press_after:
-            return Press.EARLY
+            return Meaning.EARLY
         self.presses_needed -= 1
-        return Press.AGAIN if self.presses_needed > 0 else Press.CONFIRM
+        return Meaning.AGAIN if self.presses_needed > 0 else Meaning.CONFIRM
 
     def again_said(self, said_at: float, t: float) -> None:
         """"Press again" was said by `said_at` after a press released at `t`: the next press counts
@@ -116,15 +116,15 @@ class Session:
         """The read-back's deadline has passed without its press."""
         return self.pending is not None and t >= self.pending.deadline
 
-    def press(self, down: float, t: float, confirming: bool, undoable: bool) -> Press:
+    def press(self, down: float, t: float, confirming: bool, undoable: bool) -> Meaning:
         """A short press (down at `down`, up at `t`) in the loop's state (`confirming`: the read-back;
         `undoable`: a confirmed order waits); CONFIRM leaves `pending` set for the loop to place."""
         if confirming and self.pending is not None:
             return self.pending.press(down)
         if undoable and self.can_undo(t):
             assert self.placed is not None
-            return Press.UNDO if down >= self.placed.undo_from else Press.TOO_SOON
-        return Press.NOTHING
+            return Meaning.UNDO if down >= self.placed.undo_from else Meaning.TOO_SOON
+        return Meaning.NOTHING
 
     def place(self, order: dict[str, Any], t: float) -> None:
         """The order was committed: its undo window opens; the read-back is done."""

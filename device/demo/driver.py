@@ -148,7 +148,7 @@ class Driver:
     def press(self, long: bool = False) -> None:
         """Schedule a press now, released after a short or a long hold (in audio time)."""
         t = self.device.loop.t
-        hold = (self.device.loop.settings.confirmation.long_press_seconds + LONG_PRESS_EXTRA) if long \
+        hold = (self.device.loop.presses.long_seconds + LONG_PRESS_EXTRA) if long \
             else SHORT_PRESS_SECONDS
         self._edges += [(t, True), (t + hold, False)]
         self._edges.sort()

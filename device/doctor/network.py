@@ -20,7 +20,7 @@ from device.contract.catalogue import Catalogue
 from device.contract.inputs import BrokerDown, BrokerUp, Message
 from device.contract.topics import Topics
 from device.doctor.result import Result, failed, in_config, passed, split_message, warned
-from device.errors import CatalogueError, ConfigError
+from device.errors import BrokerError, CatalogueError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ CATALOGUE_TIMEOUT = 5.0
 REFUSED_CREDENTIALS = ("Bad user name or password", "Not authorized", "Bad username or password")
 
 
-class BrokerProblem(Exception):
+class BrokerProblem(BrokerError):
     """The doctor could not talk to the broker: `what` is wrong and `fix` says how to mend it."""
 
     def __init__(self, what: str, fix: str) -> None:

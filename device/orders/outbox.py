@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -46,9 +46,12 @@ class OutboxFull(OutboxError):
 class Outbox:
     """Durable queue of orders, oldest first; also the device's order history."""
 
-    def __init__(self, path: str | Path, capacity: int = 1000) -> None:
+    def __init__(self, path: str | Path, capacity: int = 1000,
+                 now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.path = Path(path)
         self.capacity = capacity
+        self.now = now
+        """The wall clock (UTC) for when orders were sent and a corrupt file was set aside."""
         self.recovered_from: Path | None = None
         """Where a corrupt outbox was moved at start (it is kept for recovery, never deleted)."""
         try:
@@ -82,7 +85,7 @@ class Outbox:
 
     def _set_aside(self, exc: Exception) -> sqlite3.Connection:
         """Keep a corrupt file (and its WAL) beside the new one, and start empty."""
-        stamp = time.strftime("%Y%m%dT%H%M%S")
+        stamp = self.now().strftime("%Y%m%dT%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}")
         for suffix in ("", "-wal", "-shm"):
             src = Path(str(self.path) + suffix)
@@ -127,7 +130,7 @@ class Outbox:
     def mark_sent(self, order_id: str) -> bool:
         """Record the broker's acknowledgement; True the first time."""
         cur = self._relaxed("UPDATE orders SET sent_at = ? WHERE order_id = ? AND sent_at IS NULL",
-                            (iso(datetime.now(timezone.utc)), order_id))
+                            (iso(self.now()), order_id))
         return cur.rowcount > 0
 
     def is_sent(self, order_id: str) -> bool:

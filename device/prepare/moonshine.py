@@ -167,13 +167,23 @@ def convert(ort_file: Path, out: Path, variant: str, scratch: Path) -> None:
     if variant == "fp32":
         onnx.save(model, str(out))
         return
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
     shared = scratch / f"{out.stem}.shared.onnx"
     onnx.save(model, str(shared))
-    logging.getLogger("root").setLevel(logging.ERROR)  # quantize_dynamic warns about pre-processing
-    quantize_dynamic(str(shared), str(out), op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8,
-                     extra_options={"EnableSubgraph": True})
+    quantize_matmuls(shared, out)
+
+
+def quantize_matmuls(src: Path, out: Path) -> None:
+    """int8 MatMul weights (onnxruntime's dynamic quantisation); the root logger's level is left as it was."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # quantize_dynamic warns about pre-processing (through the root logger)
+    try:
+        quantize_dynamic(str(src), str(out), op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8,
+                         extra_options={"EnableSubgraph": True})
+    finally:
+        root.setLevel(level)  # the rest of the process logs as it did
 
 
 def _tokenizer_json() -> Path | None:

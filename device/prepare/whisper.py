@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
+from device.errors import ModelError
 from device.adapters.speech.ct2_weights import FormatError, write_encoder_only
 from device.adapters.speech.whisper import default_model_dir
 
@@ -48,8 +49,8 @@ PROVENANCE = {
 }
 
 
-class PrepareError(Exception):
-    """One line saying what is missing and what to do."""
+class PrepareError(ModelError):
+    """The model cannot be prepared: one line saying what is missing and what to do."""
 
 
 def _sha256(path: Path) -> str:

@@ -44,10 +44,19 @@ class StateReport:
             self.mirrors.append(mirror)
 
     def connection_changed(self) -> None:
-        """The broker connection came up or went down."""
+        """The broker connection came up or went down: the state is new since now."""
         self.since = iso(self.now())
         if self.stats is not None:
             self.stats.resend()
+
+    def connection(self, up: bool, muted: bool) -> None:
+        """The broker connection came up (delivery resumes, the state is published) or went down."""
+        self.connection_changed()
+        if up:
+            self.delivery.connection_up()
+            self.publish(muted)
+        else:
+            self.delivery.connection_down()
 
     def payload(self, muted: bool, online: bool = True) -> dict[str, Any]:
         """The message as of now."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from device.audio.source import FRAME_SAMPLES, SAMPLE_RATE
-from device.errors import AudioError
+from device.errors import AudioError, RecordingError
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +23,12 @@ def load_wav(path: str | Path) -> np.ndarray:
             channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
             raw = wav.readframes(wav.getnframes())
     except FileNotFoundError:
-        raise AudioError(f"audio file {path} does not exist") from None
+        raise RecordingError(f"audio file {path} does not exist") from None
     except (wave.Error, EOFError) as exc:
-        raise AudioError(f"audio file {path} is not a PCM WAV file ({exc}); convert it with "
+        raise RecordingError(f"audio file {path} is not a PCM WAV file ({exc}); convert it with "
                          f"`sox {path.name} -r 16000 -c 1 -b 16 out.wav`") from None
     except OSError as exc:
-        raise AudioError(f"audio file {path} cannot be read ({exc.strerror})") from None
+        raise RecordingError(f"audio file {path} cannot be read ({exc.strerror})") from None
     if width == 1:
         samples = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128) / 128
     elif width == 2:
@@ -39,14 +39,14 @@ def load_wav(path: str | Path) -> np.ndarray:
     elif width == 4:
         samples = np.frombuffer(raw, "<i4").astype(np.float32) / 2147483648
     else:  # pragma: no cover - wave rejects other widths
-        raise AudioError(f"audio file {path} has {width}-byte samples; use 16-bit PCM")
+        raise RecordingError(f"audio file {path} has {width}-byte samples; use 16-bit PCM")
     samples = samples[: len(samples) // channels * channels].reshape(-1, channels).mean(axis=1)
     if rate != SAMPLE_RATE:
         log.info("%s: resampling %d Hz to %d Hz", path, rate, SAMPLE_RATE)
         try:
             from scipy.signal import resample_poly  # only files at other rates pay for scipy (not on a device)
         except ImportError:
-            raise AudioError(f"audio file {path} is at {rate} Hz: resampling it needs scipy (pip install scipy, "
+            raise RecordingError(f"audio file {path} is at {rate} Hz: resampling it needs scipy (pip install scipy, "
                              f"or the [bench] extra), or convert it first: sox {path} -r 16000 -c 1 -b 16 "
                              f"out.wav") from None
 

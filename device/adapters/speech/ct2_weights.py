@@ -16,11 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
+from device.errors import ModelError
+
 # CTranslate2's DataType enum (include/ctranslate2/types.h).
 DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 
 
-class FormatError(ValueError):
+class FormatError(ModelError, ValueError):
     """The file is not a CTranslate2 model.bin this reader understands (or it is cut short)."""
 
 
