@@ -23,7 +23,7 @@ from device.config import MqttSettings, Settings
 from device.confirmation.gestures import PressTimer
 from device.confirmation.led import StatusLight
 from device.confirmation.mute import MuteFile, MuteMemory, initial_mute
-from device.confirmation.session import Session
+from device.confirmation.session import OrderSession
 from device.contract.catalogue import Catalogue
 from device.contract.inputs import MuteChanged
 from device.contract.topics import Topics
@@ -113,7 +113,7 @@ def make_recognizer(settings: Settings):
     """The recogniser `[recognizer] engine` asks for; "auto" picks by locale, models and memory (device.engines)."""
     from device import engines
 
-    return engines.build(settings)
+    return engines.load(settings)
 
 
 def initial_catalogue(settings: Settings) -> Catalogue | None:
@@ -252,7 +252,8 @@ def build_loop(settings: Settings, *, wake: WakeWordDetector, endpointer: Endpoi
     limits = Limits(Decimal(str(c.max_order_total)), c.max_orders_per_day, c.repeat_guard_hours, c.repeat_guard)
     loop = Loop(wake=wake, endpointer=endpointer,
                 requests=Requests(recognizer, voice, locale, limits, settings.recognizer.min_confidence, emit),
-                orders=Orders(delivery, locale, voice, emit, now), session=Session(c.timeout_seconds, c.undo_seconds),
+                orders=Orders(delivery, locale, voice, emit, now),
+                session=OrderSession(c.timeout_seconds, c.undo_seconds),
                 report=StateReport(delivery, delivery.topics.state, now), presses=PressTimer(c.long_press_seconds),
                 voice=voice, light=light, rules=c, emit=emit, now=now, catalogue_cache=catalogue_cache, inbox=inbox,
                 muted=muted, mute_memory=mute_memory)

@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
-from device.audio.endpointer import Endpointer, Outcome
+from device.audio.endpointer import Endpointer, Ending
 from device.audio.source import FRAME_SECONDS, SILENT_FRAME
 from device.audio.voice import Voice
 from device.audio.wake_word import WakeWordDetector
@@ -26,7 +26,7 @@ from device.config import ConfirmationSettings
 from device.confirmation.gestures import Down, Gesture, PressTimer, Push
 from device.confirmation.led import PATTERNS, StatusLight
 from device.confirmation.mute import MuteMemory
-from device.confirmation.session import Meaning, Pending, Session
+from device.confirmation.session import Meaning, Pending, OrderSession
 from device.contract.catalogue import Catalogue
 from device.contract.inputs import Acked, BrokerDown, BrokerUp, ButtonEdge, CatalogueArrived, MuteChanged, OrderStatus
 from device.dialogue.decision import Cancel, ReadBack, Refuse
@@ -46,7 +46,7 @@ class Loop:
     """The device: feed it frames with step(); it emits events and drives the LED, speaker and outbox."""
 
     def __init__(self, *, wake: WakeWordDetector, endpointer: Endpointer, requests: Requests, orders: Orders,
-                 session: Session, report: StateReport, presses: PressTimer, voice: Voice, light: StatusLight,
+                 session: OrderSession, report: StateReport, presses: PressTimer, voice: Voice, light: StatusLight,
                  rules: ConfirmationSettings, emit: Callable[[Event], None], now: Callable[[], datetime],
                  catalogue_cache: Path | None = None, inbox: queue.SimpleQueue | None = None, muted: bool = False,
                  mute_memory: MuteMemory | None = None) -> None:
@@ -193,7 +193,7 @@ class Loop:
         end = self.endpointer.feed(item.audio)
         if end is None:
             return
-        if end.outcome is Outcome.NO_SPEECH:
+        if end.outcome is Ending.NO_SPEECH:
             self.emit(Timeout(self.t, by="timer", during="listening"))
             self.wake.hold_off(self.t)
             self._rest()
@@ -221,7 +221,7 @@ class Loop:
                 self.confirm(pending, "button")
         elif isinstance(item, Heard) and not item.deaf and self.rules.voice_confirmation:
             end = self.endpointer.feed(item.audio)
-            if end is not None and end.outcome is Outcome.UTTERANCE:
+            if end is not None and end.outcome is Ending.UTTERANCE:
                 self._voice_answer(pending, self.requests.answer(end.audio, self.t))
         elif isinstance(item, Tick) and self.session.expired(self.t):
             self.emit(Timeout(self.t, by="timer"))

@@ -92,7 +92,8 @@ TICK = Tick()
 
 def mermaid() -> str:
     """The table as a Mermaid state diagram (docs/architecture.md holds it; tests/test_docs.py keeps it true)."""
-    lines = ["stateDiagram-v2", "    [*] --> offline: start", "    [*] --> muted: start, mute switch closed or remembered"]
+    lines = ["stateDiagram-v2", "    [*] --> offline: start",
+             "    [*] --> muted: start, mute switch closed or mute remembered"]
     for (a, b), why in TRANSITIONS.items():
         lines.append(f"    {_node(a)} --> {_node(b)}: {why}")
     return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from device.confirmation.session import PRESS_GAP_SECONDS, UNDO_CLOSING_SECONDS, Meaning, Session
+from device.confirmation.session import PRESS_GAP_SECONDS, UNDO_CLOSING_SECONDS, Meaning, OrderSession
 from device.contract.catalogue import Catalogue
 from device.dialogue.readback import readback
 from device.events import IntentItem
@@ -21,9 +21,9 @@ def catalogue() -> Catalogue:
     return Catalogue.load(CATALOG)
 
 
-def offered(catalogue: Catalogue, presses: int = 1, timeout: float = 10.0, undo: float = 30.0) -> Session:
+def offered(catalogue: Catalogue, presses: int = 1, timeout: float = 10.0, undo: float = 30.0) -> OrderSession:
     """A session whose items and total were said by t=4, the instruction by t=6."""
-    s = Session(timeout_seconds=timeout, undo_seconds=undo)
+    s = OrderSession(timeout_seconds=timeout, undo_seconds=undo)
     s.offer(ITEMS, catalogue, readback(ITEMS, catalogue, "en-US"), heard_at=4.0, said_at=6.0, presses_needed=presses)
     return s
 
@@ -95,7 +95,7 @@ def test_closing_the_undo_window_keeps_the_last_order(catalogue):
 
 
 def test_nothing_waits_for_a_press_at_first():
-    s = Session(timeout_seconds=10.0, undo_seconds=30.0)
+    s = OrderSession(timeout_seconds=10.0, undo_seconds=30.0)
     assert s.press(down=1.0, t=1.2, confirming=True, undoable=True) is Meaning.NOTHING
     assert s.undo_over(0.0) and not s.undo_closing(0.0) and not s.expired(1e9)
     s.close_undo()  # harmless without an order

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from device.audio.voice import Voice
-from device.confirmation.session import Session
+from device.confirmation.session import OrderSession
 from device.contract import schemas
 from device.contract.catalogue import Catalogue
 from device.contract.inputs import OrderStatus
@@ -36,7 +36,7 @@ class Rig:
         self.voice = Voice(Speaker(1.0, 0.25), locale, True, self.events.append)
         self.orders = Orders(self.delivery, locale, self.voice, self.events.append, lambda: NOW)
         self.catalogue = Catalogue.load(CATALOG)
-        self.session = Session(timeout_seconds=20.0, undo_seconds=30.0)
+        self.session = OrderSession(timeout_seconds=20.0, undo_seconds=30.0)
         self.locale = locale
 
     def pending(self, sku: str = "MILK-1L", quantity: int = 2):

@@ -20,7 +20,7 @@ class VoiceActivity(Protocol):
         """True when this 80 ms frame is mostly speech."""
 
 
-class Outcome(Enum):
+class Ending(Enum):
     """How listening ended."""
 
     UTTERANCE = "utterance"
@@ -31,7 +31,7 @@ class Outcome(Enum):
 class Endpoint:
     """The end of listening: the request audio (with lead-in and trailing silence) or nothing heard."""
 
-    outcome: Outcome
+    outcome: Ending
     audio: bytes = b""
     speech_seconds: float = 0.0
     cut: bool = False
@@ -75,7 +75,7 @@ class Endpointer:
                 self._lead_in.popleft()
             if self._waited >= self.no_speech_seconds:
                 self.reset()
-                return Endpoint(Outcome.NO_SPEECH)
+                return Endpoint(Ending.NO_SPEECH)
             return None
         self._utterance.append(frame)
         if speech:
@@ -94,6 +94,6 @@ class Endpointer:
         return None
 
     def _finish(self, cut: bool) -> Endpoint:
-        result = Endpoint(Outcome.UTTERANCE, b"".join(self._utterance), round(self._speech, 3), cut)
+        result = Endpoint(Ending.UTTERANCE, b"".join(self._utterance), round(self._speech, 3), cut)
         self.reset()
         return result

@@ -7,7 +7,7 @@ after the first); no press by the deadline and the offer lapses. A confirmed ord
 until `undo_until` by a press that went down PRESS_GAP_SECONDS or more after the confirmation,
 so the tail of the confirming press never undoes it; the last UNDO_CLOSING_SECONDS are "closing"
 (the LED blinks fast). Every press the loop hears while confirming or undoable is decided here
-(`Session.press`); chatter is already gone (stages.button). The loop owns the State; this owns
+(`OrderSession.press`); chatter is already gone (stages.button). The loop owns the State; this owns
 the times.
 """
 
@@ -93,7 +93,7 @@ class Placed:
     """A press that went down before this is the confirming press's tail (or chatter), not an undo."""
 
 
-class Session:
+class OrderSession:
     """The pending read-back and the last order's undo window; the loop asks, this answers in audio time."""
 
     def __init__(self, timeout_seconds: float, undo_seconds: float) -> None:

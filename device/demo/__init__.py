@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, cast
 from device.app import build, sample_path
 from device.config import Settings, from_mapping
 from device.contract.catalogue import Catalogue
-from device.demo.driver import Driver, KeyReader, Outcome
+from device.demo.driver import Driver, KeyReader, DemoResult
 from device.demo.view import LiveView, PlainView, View, ViewLogHandler, short_id
 from device.errors import AudioError, ModelError, ReorderError
 from device.events import Event
@@ -94,7 +94,7 @@ def _run(args: argparse.Namespace, view: View, stack: ExitStack, tmp: Path, keys
     else:
         view.note(f"broker: {url}")
 
-    outcome = Outcome()
+    outcome = DemoResult()
     stored: set[str] = set()
 
     def on_order(request: dict[str, Any], answer: dict[str, Any]) -> None:
@@ -157,7 +157,7 @@ def _run(args: argparse.Namespace, view: View, stack: ExitStack, tmp: Path, keys
     return 0 if session else _result(outcome, interrupted, view)
 
 
-def _result(outcome: Outcome, interrupted: list[int], view: View) -> int:
+def _result(outcome: DemoResult, interrupted: list[int], view: View) -> int:
     """0 for an accepted order, a cancel or a quit; 128 + the signal when interrupted; else DemoFailed."""
     if outcome.accepted:
         view.note(f"done: the store accepted order {short_id(outcome.order_id)} ({outcome.total})")

@@ -36,7 +36,7 @@ STORE_WAIT_SECONDS = 2.0
 
 
 @dataclass
-class Outcome:
+class DemoResult:
     """How the request ended, as far as the demo can tell from the events."""
 
     order_id: str | None = None
@@ -136,7 +136,7 @@ class Driver:
 
     device: Device
     view: View
-    outcome: Outcome
+    outcome: DemoResult
     auto_press: bool
     live_source: bool = False
     """True for the microphone (its read() paces itself; it never ends)."""

@@ -48,7 +48,7 @@ def check_recognizer(settings: Settings) -> Result:
     start = time.monotonic()
     try:
         choice = engines.choose(settings)
-        engines.build(settings, choice)
+        engines.load(settings, choice)
     except ReorderError as exc:
         return from_error(name, exc, f"check [recognizer] {in_config(settings)}")
     except Exception as exc:  # the engines' own error types on a broken install

@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS catalogues (
 """
 
 
-def iso(moment: datetime) -> str:
+def stored_time(moment: datetime) -> str:
     """A UTC timestamp as stored in the book."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
@@ -122,7 +122,7 @@ class OrderBook:
             inserted = db.execute(
                 "INSERT INTO orders (order_id, device_id, payload, status, reason, applied_at)"
                 " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(order_id) DO NOTHING",
-                (order_id, device_id, payload, status, reason, iso(now)),
+                (order_id, device_id, payload, status, reason, stored_time(now)),
             ).rowcount == 1
             if inserted and status == "accepted" and db.execute(
                 "SELECT 1 FROM cancels WHERE order_id = ? AND device_id = ?", (order_id, device_id)
@@ -157,7 +157,7 @@ class OrderBook:
                 db.execute(
                     "INSERT INTO cancels (order_id, device_id, payload, result, received_at)"
                     " VALUES (?, ?, ?, ?, ?) ON CONFLICT(order_id) DO UPDATE SET result = excluded.result",
-                    (order_id, device_id, payload, outcome.reason or outcome.status, iso(now)),
+                    (order_id, device_id, payload, outcome.reason or outcome.status, stored_time(now)),
                 )
         return outcome
 
@@ -167,7 +167,7 @@ class OrderBook:
             db.execute(
                 "INSERT INTO catalogues (device_id, payload, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT(device_id) DO UPDATE SET payload = excluded.payload, updated_at = excluded.updated_at",
-                (device_id, payload, iso(now)),
+                (device_id, payload, stored_time(now)),
             )
 
     def catalogue(self, device_id: str) -> str | None:

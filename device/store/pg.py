@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from device.errors import ConfigError
 from device.extras import require
-from device.store.db import CancelOutcome, Recorded, iso
+from device.store.db import CancelOutcome, Recorded, stored_time
 
 try:
     import psycopg
@@ -265,7 +265,7 @@ class PostgresBook:
         if row is None:
             return None
         keys = ("order_id", "device_id", "payload", "status", "reason", "applied_at")
-        return {**dict(zip(keys, row, strict=True)), "applied_at": iso(row[5])}
+        return {**dict(zip(keys, row, strict=True)), "applied_at": stored_time(row[5])}
 
     def counts(self) -> dict[str, int]:
         """How many orders the book holds per status."""

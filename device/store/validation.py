@@ -14,7 +14,7 @@ INVALID = "invalid-order"
 """The payload is not a `reorder.order/1` of the device whose topic carried it."""
 
 
-def money(value: Any) -> Decimal:
+def as_decimal(value: Any) -> Decimal:
     """A JSON number as the decimal the sender wrote (1.15 stays 1.15)."""
     return Decimal(str(value))
 
@@ -47,12 +47,12 @@ def rejection(order: dict[str, Any], catalogue: Catalogue | None) -> str | None:
         item = catalogue.item(line["sku"])
         if item is None:
             return "not-in-catalog"
-        if money(line["unit_price"]) != item.unit_price:
+        if as_decimal(line["unit_price"]) != item.unit_price:
             return "price-mismatch"
         quantities[item.sku] = quantities.get(item.sku, 0) + line["quantity"]
         if quantities[item.sku] > item.max_quantity:
             return "over-max-quantity"
         expected += item.unit_price * line["quantity"]
-    if money(order["total"]) != expected.quantize(CENT, rounding=ROUND_HALF_UP):
+    if as_decimal(order["total"]) != expected.quantize(CENT, rounding=ROUND_HALF_UP):
         return "total-mismatch"
     return None
