@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install or update the reorder speaker on Raspberry Pi OS Bookworm. Safe to run again.
+# Install or update the reorder speaker on Raspberry Pi OS 64-bit (Bookworm or Trixie). Safe to run again.
 #
 #   sudo scripts/install.sh                      from a checkout on the Pi
 #   sudo scripts/install.sh --dry-run            print every step, change nothing
@@ -10,8 +10,9 @@
 # (provisioning from the boot partition to /etc/reorder) -> model
 # (speech model for the configured locale, e.g. Moonshine for en-US, then prepared) -> service (systemd unit, enabled and started).
 set -euo pipefail
-# Raspberry Pi OS Bookworm 64-bit only (aarch64, Python 3.11: what requirements/device.txt is locked for);
-# 32-bit Raspberry Pi OS cannot run the device: onnxruntime publishes no 32-bit ARM wheel.
+# Raspberry Pi OS 64-bit only, Bookworm (Python 3.11) or Trixie (Python 3.13): requirements/device.txt is locked
+# for both (scripts/lock checks every pinned package has an aarch64 wheel for each). 32-bit Raspberry Pi OS cannot
+# run the device: onnxruntime publishes no 32-bit ARM wheel.
 
 PREFIX=${REORDER_PREFIX:-/opt/reorder}
 CONFIG_DIR=${REORDER_CONFIG_DIR:-/etc/reorder}
@@ -19,6 +20,8 @@ SERVICE_USER=${REORDER_USER:-reorder}
 SYSTEMD_DIR=${REORDER_SYSTEMD_DIR:-/etc/systemd/system}
 PYTHON=${REORDER_PYTHON:-python3}
 STATE_DIR=/var/lib/reorder
+OS_RELEASE=${REORDER_OS_RELEASE:-/etc/os-release}
+SUPPORTED_OS=(bookworm trixie)
 APT_PACKAGES=(python3-venv libportaudio2 espeak-ng python3-lgpio)
 STEPS=(apt user venv pip config model service)
 SECRETS=(mqtt-password client.key picovoice.key)
@@ -33,7 +36,7 @@ MODEL_URL=""
 DRY_RUN=0
 TRUST_UNVERIFIED=0
 EXTRAS=""
-KNOWN_EXTRAS=(porcupine vosk prepare)
+KNOWN_EXTRAS=(french porcupine vosk prepare)
 FIRSTBOOT=0
 START=1
 ONLY=""
@@ -52,15 +55,17 @@ Install or update the reorder speaker (idempotent: re-running it is safe).
   --manifest FILE        model manifest (default: SOURCE/models/manifest.json)
   --model-url URL        download the model from this mirror (same checksum)
   --trust-unverified     install a model whose manifest entry has no sha256
-  --extras LIST          also install these extras (${KNOWN_EXTRAS[*]}), e.g. vosk for
-                         [recognizer] engine = "vosk", porcupine for [wake] engine = "porcupine"
+  --extras LIST          also install these extras (${KNOWN_EXTRAS[*]}), e.g. porcupine for
+                         [wake] engine = "porcupine" (french for a fr-FR locale and vosk for
+                         [recognizer] engine = "vosk" are added from the device's config)
   --only STEP[,STEP]     run only these steps: ${STEPS[*]}
   --no-start             enable the service but do not (re)start it
   --firstboot            also remove reorder-firstboot.service when done
   -h, --help             this help
 
 Environment: REORDER_PREFIX (/opt/reorder), REORDER_CONFIG_DIR (/etc/reorder),
-REORDER_USER (reorder), REORDER_SYSTEMD_DIR (/etc/systemd/system), REORDER_PYTHON (python3).
+REORDER_USER (reorder), REORDER_SYSTEMD_DIR (/etc/systemd/system), REORDER_PYTHON (python3),
+REORDER_OS_RELEASE (/etc/os-release).
 EOF
 }
 
@@ -121,6 +126,22 @@ fi
 if selected model && [ ! -f "$MANIFEST" ]; then
   die "model manifest $MANIFEST not found; give --manifest FILE"
 fi
+# The system the device runs: 64-bit, and a Debian release the lock is checked for (its VERSION_CODENAME).
+check_os() {
+  local machine codename="" pretty="an unknown system"
+  machine=$(uname -m)
+  case "$machine" in
+    armv6l | armv7l | armhf) die "this is a 32-bit system ($machine); flash Raspberry Pi OS 64-bit (${SUPPORTED_OS[*]}): onnxruntime has no 32-bit ARM wheel" ;;
+  esac
+  if [ -f "$OS_RELEASE" ]; then
+    codename=$(sed -n 's/^VERSION_CODENAME=["'\'']\{0,1\}\([^"'\'']*\).*/\1/p' "$OS_RELEASE")
+    pretty=$(sed -n 's/^PRETTY_NAME=["'\'']\{0,1\}\([^"'\'']*\).*/\1/p' "$OS_RELEASE")
+  fi
+  [[ " ${SUPPORTED_OS[*]} " == *" ${codename:-?} "* ]] ||
+    die "this system is ${pretty:-unknown} (${codename:-no VERSION_CODENAME in $OS_RELEASE}); supported: Raspberry Pi OS 64-bit ${SUPPORTED_OS[*]} (flash one with Raspberry Pi Imager)"
+}
+if selected apt || selected pip; then check_os; fi
+
 if [ "$DRY_RUN" = 0 ] && [ "$(id -u)" != 0 ]; then
   for step in apt user config service; do
     if selected "$step"; then die "the $step step needs root: run 'sudo $0' (or --dry-run to look first)"; fi
@@ -187,6 +208,17 @@ step_apt() {
   fi
 }
 
+# Install Debian packages that are missing (apt-get update first), e.g. `apt_install libatomic1`.
+apt_install() {
+  local missing=() pkg
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  [ ${#missing[@]} = 0 ] && return 0
+  run apt-get update
+  run env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
 step_user() {
   step user "system user '$SERVICE_USER' in groups audio and gpio"
   if ! getent group gpio >/dev/null; then
@@ -212,15 +244,14 @@ step_venv() {
 }
 
 step_pip() {
-  local target=${WHEEL:-$SOURCE} machine extra
+  local target=${WHEEL:-$SOURCE} extra all=()
   local pip=("$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check --no-cache-dir)
   local locks=(-r "$LOCK_DIR/device.txt")
-  for extra in "${EXTRA_LIST[@]}"; do locks+=(-r "$LOCK_DIR/device-$extra.txt"); done
-  step pip "the locked dependencies (requirements/device.txt${EXTRAS:+ and extras $EXTRAS}), then the project from $target"
-  machine=$(uname -m)
-  case "$machine" in
-    armv6l | armv7l | armhf) die "this is a 32-bit system ($machine); flash Raspberry Pi OS Bookworm 64-bit: onnxruntime has no 32-bit ARM wheel" ;;
-  esac
+  # The extras asked for, and those the device's config needs (french for fr-FR, vosk for that engine)
+  mapfile -t all < <(printf '%s\n' "${EXTRA_LIST[@]}" "$(config_extras)" | sed '/^$/d' | awk '!seen[$0]++')
+  for extra in "${all[@]}"; do locks+=(-r "$LOCK_DIR/device-$extra.txt"); done
+  step pip "the locked dependencies (requirements/device.txt${all[*]:+ and extras ${all[*]}}), then the project from $target"
+  if [[ " ${all[*]} " == *" vosk "* ]]; then apt_install libatomic1; fi  # vosk's library links against it
   # Exactly the versions and files (sha256) of the lock, on every device, whenever it is flashed.
   run "${pip[@]}" --require-hashes --no-deps "${locks[@]}"
   # The project itself: nothing more to fetch, built with the locked setuptools.
@@ -270,12 +301,56 @@ except errors.ConfigError as exc:
 }
 
 # A setting of the device's config as the device reads it (its config's value, else the package's
-# default), e.g. `configured wake.engine`; empty when the config is unreadable.
+# default), e.g. `configured wake.engine`; from the installed config, else the provisioning's (the first
+# boot's pip step comes before its config step); empty when neither is readable.
 configured() {
+  local file=$CONFIG_DIR/device.toml
+  if [ ! -f "$file" ] && [ -n "$PROVISIONING" ]; then file=$PROVISIONING/device.toml; fi
   PYTHONPATH="$SOURCE" "$PYTHON" -c 'import sys
 from operator import attrgetter
 from device import config
-print(attrgetter(sys.argv[2])(config.load(sys.argv[1])))' "$CONFIG_DIR/device.toml" "$1" 2>/dev/null || true
+print(attrgetter(sys.argv[2])(config.load(sys.argv[1])))' "$file" "$1" 2>/dev/null || true
+}
+
+# The extras the device's config needs: french (CTranslate2, Whisper's encoder) for a French locale,
+# vosk for `[recognizer] engine = "vosk"`. An English device carries neither.
+config_extras() {
+  case "$(configured device.locale)" in fr*) echo french ;; esac
+  if [ "$(configured recognizer.engine)" = vosk ]; then echo vosk; fi
+}
+
+# Install an extra's lock (hashed, like the core) when its module is missing; it is then kept.
+ensure_extra() {
+  local extra=$1 module=$2
+  "$PREFIX/venv/bin/python" -c "import $module" 2>/dev/null && return 0
+  if [ "$extra" = vosk ]; then apt_install libatomic1; fi
+  run "$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check --no-cache-dir --require-hashes \
+    --no-deps -r "$LOCK_DIR/device-$extra.txt"
+}
+
+# Verify a model folder the installer's laptop prepared (scripts/provision --prepare-model: every file's
+# sha256 in its model.json) and move it into $PREFIX/models, replacing the old one.
+install_provisioned_models() {
+  local folder name
+  for folder in "$PROVISIONING"/models/*/; do
+    [ -f "$folder/model.json" ] || continue
+    folder=${folder%/}
+    name=$(basename "$folder")
+    note "model $name prepared by scripts/provision: checking its files' sha256"
+    "$PYTHON" -c 'import hashlib, json, sys
+from pathlib import Path
+folder = Path(sys.argv[1])
+for name, digest in json.loads((folder / "model.json").read_text())["files"].items():
+    if hashlib.sha256((folder / name).read_bytes()).hexdigest() != digest:
+        sys.exit(f"install.sh: {folder / name} does not match its sha256 in model.json; run scripts/provision --prepare-model again")
+' "$folder" || exit 1
+    run install -d -m 0755 "$PREFIX/models"
+    run rm -rf "$PREFIX/models/.$name.new"
+    run cp -r "$folder" "$PREFIX/models/.$name.new"
+    run rm -rf "$PREFIX/models/$name"
+    run mv "$PREFIX/models/.$name.new" "$PREFIX/models/$name"
+    run rm -rf "$folder"  # the boot partition is small: the copy on the card is not needed any more
+  done
 }
 
 step_model() {
@@ -284,11 +359,12 @@ step_model() {
   if [ -n "$MODEL_URL" ]; then args+=(--url "$MODEL_URL"); fi
   if [ "$TRUST_UNVERIFIED" = 1 ]; then args+=(--trust-unverified); fi
   # model_fetch takes the locale's first model, or its Vosk model for `[recognizer] engine = "vosk"`;
-  # that engine's package (the [vosk] extra, hashed like the core) is then installed too, and kept.
-  if [ "$(configured recognizer.engine)" = vosk ] && ! "$PREFIX/venv/bin/python" -c 'import vosk' 2>/dev/null; then
-    run "$PREFIX/venv/bin/python" -m pip install --disable-pip-version-check --no-cache-dir --require-hashes \
-      --no-deps -r "$LOCK_DIR/device-vosk.txt"
-  fi
+  # that engine's package (an extra, hashed like the core) is then installed too, and kept.
+  local extra
+  for extra in $(config_extras); do
+    case "$extra" in french) ensure_extra french ctranslate2 ;; vosk) ensure_extra vosk vosk ;; esac
+  done
+  if [ -n "$PROVISIONING" ] && [ -d "$PROVISIONING/models" ]; then install_provisioned_models; fi
   run "$PYTHON" "$SOURCE/scripts/model_fetch.py" "${args[@]}"
   # openWakeWord's ONNX files, taken from its wheel as data (the package itself, with scipy and
   # scikit-learn, is not installed): only for a device configured with that engine.
@@ -310,6 +386,17 @@ step_model() {
     if [ -f "$candidate/encoder_model.ort" ]; then source=${candidate%/}; fi
   done
   [ -n "$source" ] || return 0
+  # Already prepared from these very files (here, or by scripts/provision on the installer's laptop):
+  # nothing to do, and no onnx to install for it.
+  if [ -x "$PREFIX/venv/bin/python" ] && "$PREFIX/venv/bin/python" -c 'import sys
+from pathlib import Path
+from device.prepare import moonshine as m
+src = Path(sys.argv[1])
+sys.exit(0 if m.is_current(Path(sys.argv[2]), {n: m.sha256_of(src / n) for n in m.SOURCE_FILES}, "int8") else 1)' \
+    "$source" "$PREFIX/models/moonshine-base-en" 2>/dev/null; then
+    note "Moonshine model in $PREFIX/models/moonshine-base-en is current"
+    return 0
+  fi
   # Rebuilding the graphs needs onnx (the [prepare] extra, hashed like the core): installed for the
   # preparation only, unless --extras prepare keeps it; the device itself never imports it.
   local onnx_for_now=0
@@ -319,7 +406,7 @@ step_model() {
       --no-deps -r "$LOCK_DIR/device-prepare.txt"
   fi
   # Preparing takes about 1.7 GB of memory for a minute: where it fails the install goes on, and the
-  # device uses Vosk or pocketsphinx for English (a folder prepared on another machine can be copied in).
+  # device uses Vosk or pocketsphinx for English (scripts/provision --prepare-model prepares it on the laptop).
   if ! run "$PREFIX/venv/bin/python" -m device.prepare.moonshine --from "$source" \
     --out "$PREFIX/models/moonshine-base-en" --quiet; then
     note "Moonshine was not prepared (see above); English falls back to Vosk or pocketsphinx"

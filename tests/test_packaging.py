@@ -32,10 +32,20 @@ def test_the_version_has_one_source_shown_by_the_command():
 def test_the_core_holds_no_demo_bench_test_or_optional_engine_package():
     core = _names(PROJECT["project"]["dependencies"])
     for tool in ("openwakeword", "scipy", "scikit-learn", "rich", "amqtt", "sdnotify", "pvporcupine", "vosk", "onnx",
-                 "pytest", "psycopg"):
+                 "pytest", "psycopg", "ctranslate2"):
         assert tool not in core, f"{tool} is in the core"
     extras = PROJECT["project"]["optional-dependencies"]
-    assert {"porcupine", "vosk", "prepare", "store", "demo", "bench", "test"} <= set(extras)
+    assert {"french", "porcupine", "vosk", "prepare", "store", "demo", "bench", "test"} <= set(extras)
+
+
+def test_ctranslate2_is_the_french_extra_which_the_tests_bring():
+    """CTranslate2 (146 MB) runs Whisper's encoder for fr-FR only: an en-US device does not carry it."""
+    extras = PROJECT["project"]["optional-dependencies"]
+    assert _names(extras["french"]) == {"ctranslate2"}
+    assert "french" in re.search(r"reorder-speaker\[([^\]]*)\]", extras["test"][0]).group(1).split(",")
+    locks = ROOT / "requirements"
+    assert "\nctranslate2==" not in (locks / "device.txt").read_text()
+    assert "\nctranslate2==" in (locks / "device-french.txt").read_text()
 
 
 def _source_copy(tmp_path: Path) -> Path:

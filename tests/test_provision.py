@@ -622,3 +622,69 @@ def test_fat_boot_partition_without_file_modes(boot: Path, monkeypatch: pytest.M
     err = capsys.readouterr().err
     assert "cannot store Unix file modes" in err and "Traceback" not in err
     assert (boot / "reorder" / "mqtt-password").is_file()
+
+
+# --------------------------------------------------------------------------- --prepare-model
+
+FAKE_PYTHON = """#!/usr/bin/env python3
+import json, sys
+from pathlib import Path
+args = sys.argv[1:]
+with open(LOG, "a") as log:
+    log.write(" ".join(args) + "\\n")
+if args[0].endswith("model_fetch.py"):  # the manifest's model, fetched and checked
+    folder = Path(args[args.index("--dest") + 1]) / "moonshine-cpp-0.1.4"
+    folder.mkdir(parents=True)
+    print(folder)
+elif args[:2] == ["-m", "device.prepare.moonshine"]:
+    if FAIL:
+        sys.exit("moonshine_prepare: the [prepare] extra is missing")
+    out = Path(args[args.index("--out") + 1])
+    out.mkdir(parents=True)
+    (out / "encoder.onnx").write_bytes(b"enc")
+    (out / "model.json").write_text(json.dumps({"files": {"encoder.onnx": "..."}}))
+"""
+
+
+def fake_python(tmp_path: Path, fail: bool = False) -> tuple[Path, Path]:
+    log = tmp_path / "python.log"
+    path = tmp_path / "fake-python"
+    path.write_text(FAKE_PYTHON.replace("LOG", repr(str(log))).replace("FAIL", str(fail)))
+    path.chmod(0o755)
+    return path, log
+
+
+def test_prepare_model_puts_the_prepared_moonshine_on_the_card(boot: Path, tmp_path: Path) -> None:
+    python, log = fake_python(tmp_path)
+    done = provision(boot, *basic_args(), "--prepare-model", "--python", str(python))
+    assert done.returncode == 0, done.stderr
+    model = boot / "reorder" / "models" / "moonshine-base-en"
+    assert (model / "encoder.onnx").read_bytes() == b"enc" and (model / "model.json").is_file()
+    fetch, prepare = log.read_text().splitlines()
+    assert fetch.endswith("--locale en-US --dest " + fetch.split("--dest ")[1]) and "--print-path" in fetch
+    assert prepare.startswith(f"-m device.prepare.moonshine --from {fetch.split('--dest ')[1].split()[0]}/moonshine")
+    scratch = Path(fetch.split("--dest ")[1].split()[0]).parent
+    assert not scratch.exists()  # the laptop's temporary copy is gone
+    assert "reorder/models/moonshine-base-en" in done.stderr
+
+
+def test_install_sh_gets_the_lock_files_with_the_source(boot: Path) -> None:
+    assert provision(boot, *basic_args()).returncode == 0
+    assert (boot / "reorder" / "src" / "requirements" / "device.txt").is_file()
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    (["--locale", "fr-FR"], "nothing to prepare for fr-FR"),
+    (["--python", "/nonexistent/python"], "/nonexistent/python is missing"),
+])
+def test_prepare_model_refusals_are_one_line_and_write_nothing(boot: Path, extra: list[str], words: str) -> None:
+    done = provision(boot, *basic_args(), "--prepare-model", *extra)
+    assert done.returncode == 2 and words in done.stderr and done.stderr.count("\n") == 1
+    assert not (boot / "reorder").exists()
+
+
+def test_a_failed_preparation_writes_nothing(boot: Path, tmp_path: Path) -> None:
+    python, _ = fake_python(tmp_path, fail=True)
+    done = provision(boot, *basic_args(), "--prepare-model", "--python", str(python))
+    assert done.returncode == 1 and "[prepare] extra is missing" in done.stderr and done.stderr.count("\n") == 1
+    assert not (boot / "reorder").exists()
