@@ -2,7 +2,7 @@
 
     en-US: Moonshine base-en (grammar-constrained) when its model is prepared and the board has
            the memory for it; else Vosk when a Vosk en-US model is installed; else pocketsphinx
-           (its model ships in its wheel: the Pi Zero 2 W's recogniser).
+           (its model ships in its wheel). The memory is the loop's, measured (LOOP_PEAK_MB).
     fr-FR: Whisper base (grammar-constrained) when its model is prepared and the memory is there;
            else Vosk when a Vosk fr-FR model is installed; else no recogniser (one clear line).
 """
@@ -20,9 +20,20 @@ from device.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-NEURAL_MIN_MEMORY_MB = 900
-"""Moonshine's or Whisper's loop peaks at ~300–400 MB: boards with less than ~1 GB (the Pi Zero 2 W's
-512 MB) use pocketsphinx or Vosk instead."""
+LOOP_PEAK_MB = {"moonshine": 290, "whisper": 416}
+"""The device loop's measured peak RSS with each neural engine (BENCHMARKS.md "Real speech": 280–290 MB;
+"Real French speech": 416 MB). The model's preparation (~1.7 GB for Moonshine) is not the loop's: it runs
+once, on the installer's laptop with scripts/provision --prepare-model, or fails harmlessly on a small board."""
+SYSTEM_MB = 100
+"""What Raspberry Pi OS Lite holds besides the loop (kernel, systemd, NetworkManager, sshd: ~100 MB)."""
+
+
+def neural_min_memory_mb(engine: str) -> int:
+    """The memory (MemTotal, MB) a board needs to run this neural engine's loop: its peak plus the system's.
+
+    Moonshine 390 MB: every 64-bit board, the Pi Zero 2 W (MemTotal ~427 MB) too; Whisper 516 MB: not the Zero.
+    """
+    return LOOP_PEAK_MB[engine] + SYSTEM_MB
 
 
 @dataclass(frozen=True)
@@ -72,9 +83,10 @@ def choose(settings: Settings, memory: int | None = None) -> Choice:
     if r.engine == "vosk":
         return Choice("vosk", "configured", vosk)
     neural, folder = _neural_model(locale)
-    if neural and (memory == 0 or memory >= NEURAL_MIN_MEMORY_MB or os.environ.get("REORDER_FORCE_NEURAL")):
+    need = neural_min_memory_mb(neural) if neural else 0
+    if neural and (memory == 0 or memory >= need or os.environ.get("REORDER_FORCE_NEURAL")):
         return Choice(neural, f"auto: {neural} model in {folder}, {memory or '?'} MB of memory", folder)
-    short = f"{memory} MB of memory is under the {NEURAL_MIN_MEMORY_MB} MB a neural recogniser needs" if neural \
+    short = f"{memory} MB of memory is under the {need} MB {neural}'s loop needs" if neural \
         else f"no {('Moonshine' if locale.startswith('en') else 'Whisper')} model in {folder}"
     if vosk is not None:
         return Choice("vosk", f"auto: {short}; Vosk model in {vosk}", vosk)
@@ -84,7 +96,7 @@ def choose(settings: Settings, memory: int | None = None) -> Choice:
                      f"(laptop) or scripts/install.sh (device), or set [recognizer] vosk_model")
 
 
-def build(settings: Settings, choice: Choice | None = None):
+def load(settings: Settings, choice: Choice | None = None):
     """The recogniser object for this choice (models load here)."""
     choice = choice or choose(settings)
     r, locale = settings.recognizer, settings.device.locale
