@@ -4,14 +4,14 @@ noise mixed at a chosen SNR against the speech's active level."""
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import random
-import subprocess
 import wave
 from pathlib import Path
 
-import accuracy_templates as templates
 import numpy as np
+
+from bench import accuracy_templates as templates
+from bench.corpus import speak
 
 RATE = 16000
 SPEECH_DBFS = -26.0
@@ -44,19 +44,10 @@ BABBLE = (
 )
 BABBLE_VOICES = ("en-us", "en-gb", "en-us+f2", "en-gb-x-rp", "en-029", "fr", "fr+f2")
 
+
 def synth(cache: Path, text: str, voice: str, speed: int) -> np.ndarray:
-    """espeak-ng speech as float samples at 16 kHz (sox resamples), cached by content."""
-    key = hashlib.sha1(f"{voice}|{speed}|{text}".encode()).hexdigest()[:16]
-    out = cache / f"say-{key}.wav"
-    if not out.exists():
-        raw = cache / f"raw-{key}.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text], check=True,
-                       capture_output=True)
-        subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out)], check=True,
-                       capture_output=True)
-        raw.unlink()
-    with wave.open(str(out), "rb") as w:
-        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float64) / 32768
+    """espeak-ng speech as float samples at 16 kHz, untrimmed (bench/corpus.py makes and caches it)."""
+    return speak(cache, text, voice, speed, trimmed=False).astype(np.float64) / 32768
 
 
 def active_level(x: np.ndarray) -> float:

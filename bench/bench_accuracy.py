@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """Accuracy benchmark: exact intents per locale and SNR, refusals and wrong orders, into BENCHMARKS.md.
 
-    python scripts/bench_accuracy.py            # full run (about 20 minutes on 2 cores)
-    python scripts/bench_accuracy.py --short    # a few requests, for CI (prints the section)
+    python -m bench accuracy            # full run (about 20 minutes on 2 cores)
+    python -m bench accuracy --short    # a few requests, for CI (prints the section)
 
-Requests come from scripts/accuracy_templates.py (its own phrasings, none of the tests') against
-scripts/bench_catalog.json; the expected intent is made with the words, never by the parser.
+Requests come from bench/accuracy_templates.py (its own phrasings, none of the tests') against
+bench/bench_catalog.json; the expected intent is made with the words, never by the parser.
 
 Text path: the IntentParser on every generated sentence, both locales.
 Audio path (a locale runs when the device has a recogniser for it): espeak-ng says "hey jarvis", a
@@ -26,7 +25,6 @@ import json
 import logging
 import random
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,12 +34,12 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-sys.path.insert(0, str(HERE))
-import accuracy_templates as templates  # noqa: E402
-from accuracy_audio import ACCENTS_LABEL, OTHER_ACCENTS, RATE, make_babble, make_clip, noisy, write_wav  # noqa: E402
-from accuracy_report import LOCALES, git_head, section, write_section  # noqa: E402
+from bench import accuracy_templates as templates
+from bench.accuracy_audio import ACCENTS_LABEL, OTHER_ACCENTS, RATE, make_babble, make_clip, noisy, write_wav
+from bench.accuracy_report import LOCALES, section, write_section
+from bench.common import ROOT as REPO
+from bench.common import code_version
+from tests.support import Mosquitto, free_port
 
 SNRS = (12, 9, 6)
 NOISES = ("babble", "white")
@@ -111,32 +109,16 @@ def run_text(locale: str, requests: list[templates.Request]) -> list[dict]:
 # -- audio path -------------------------------------------------------------------------------------
 
 class Broker:
-    """A Mosquitto on a free loopback port, or none (the device then runs offline, which it allows)."""
+    """A Mosquitto on a free loopback port (tests/support.py), or none: the device then runs offline (it may)."""
 
     def __init__(self, workdir: Path) -> None:
-        self.process = None
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        if shutil.which("mosquitto"):
-            conf = workdir / "mosquitto.conf"
-            conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
-            self.process = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL)
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline:
-                try:
-                    socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-        self.url = f"mqtt://127.0.0.1:{self.port}"
-        self.name = "Mosquitto on loopback" if self.process else "none (device offline)"
+        self.server = Mosquitto(workdir / "mosquitto").start() if shutil.which("mosquitto") else None
+        self.url = self.server.url if self.server else f"mqtt://127.0.0.1:{free_port()}"
+        self.name = "Mosquitto on loopback" if self.server else "none (device offline)"
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+        if self.server:
+            self.server.stop()
 
 
 def recognisers_for(locale: str, vosk_fr: str) -> list[tuple[str, str]]:
@@ -226,7 +208,7 @@ class FreshState:
         self.features = getattr(model, "preprocessor", None)
         self.saved = {k: copy.deepcopy(v) for k, v in vars(self.features).items()
                       if isinstance(v, (np.ndarray, deque, int))} if self.features is not None else {}
-        self.decoder = getattr(device.loop.recognizer, "_decoder", None)
+        self.decoder = getattr(device.loop.requests.recognizer, "_decoder", None)
 
     def restore(self, device) -> None:
         from device.adapters.audio.vad import WebRtcVad
@@ -363,7 +345,7 @@ def grammar_gaps(device, locale: str, requests: list[templates.Request]) -> list
     from device.contract.catalogue import Catalogue
     from device.language.grammar import build
 
-    recogniser = device.loop.recognizer
+    recogniser = device.loop.requests.recognizer
     knows = getattr(recogniser, "knows", lambda word: True)  # a neural recogniser spells any word
     usable = {w for w in build(Catalogue.load(templates.CATALOG_PATH), locale).words() if knows(w)}
     said: Counter = Counter()
@@ -408,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
     started = time.monotonic()
-    commit = git_head()  # before the run: what was measured
+    commit = code_version()  # before the run: what was measured
     avoid = test_phrasings(REPO / "tests")
     results: list[dict] = []
     stats: Counter = Counter()

@@ -56,12 +56,13 @@ def version(dist: str) -> str:
 
 
 def tool_version(*cmd: str) -> str:
-    """The first line of a tool's output that names its version (mosquitto -h, postgres --version), or cmd[0]."""
+    """The line of a tool's output that names its version (mosquitto -h), else its first line (postgres --version)."""
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.splitlines()
     except (OSError, subprocess.TimeoutExpired):
         return f"{cmd[0]} not found"
-    return next((line.strip() for line in out if "version" in line.lower() or "postgres" in line.lower()), cmd[0])
+    lines = [line.split("  ")[0].strip() for line in out if line.strip()]  # espeak-ng: "... 1.51  Data at: ..."
+    return next((line for line in lines if "version" in line.lower()), lines[0] if lines else cmd[0])
 
 
 def machine(*dists: str, tools: Sequence[Sequence[str]] = ()) -> str:

@@ -125,8 +125,8 @@ def write_wav(path: Path, samples: np.ndarray) -> Path:
     return path
 
 
-def speak(cache: Path, text: str, voice: str, speed: int) -> np.ndarray:
-    """espeak-ng speech at 16 kHz (cached by content), leading and trailing silence trimmed."""
+def speak(cache: Path, text: str, voice: str, speed: int, trimmed: bool = True) -> np.ndarray:
+    """espeak-ng speech at 16 kHz (cached by content), leading and trailing silence trimmed unless not `trimmed`."""
     key = hashlib.sha1(f"{voice}|{speed}|{text}".encode()).hexdigest()[:16]
     out = cache / f"say-{key}.wav"
     if not out.exists():
@@ -134,7 +134,7 @@ def speak(cache: Path, text: str, voice: str, speed: int) -> np.ndarray:
         _run("espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text)
         _run("sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out))
         raw.unlink()
-    return trim(read_wav(out))
+    return trim(read_wav(out)) if trimmed else read_wav(out)
 
 
 def trim(x: np.ndarray, floor_db: float = -50.0) -> np.ndarray:

@@ -1,9 +1,8 @@
-"""The accuracy benchmark (scripts/bench_accuracy.py) runs end to end in --short mode and writes only its
+"""The accuracy benchmark (`python -m bench accuracy`) runs end to end in --short mode and writes only its
 own section of BENCHMARKS.md. No accuracy thresholds here: those are the benchmark's to report."""
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import subprocess
 import sys
@@ -11,32 +10,25 @@ from pathlib import Path
 
 import pytest
 
+from bench import accuracy_report, bench_accuracy
+
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "bench" / "bench_accuracy.py"
 OTHER = "<!-- bench:latency:start -->\nsomeone else's numbers\n<!-- bench:latency:end -->\n"
 
 pytestmark = pytest.mark.slow
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location("bench_accuracy", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_accuracy"] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_short_run_writes_its_section_with_numbers(tmp_path: Path) -> None:
     out = tmp_path / "BENCHMARKS.md"
     out.write_text("# Benchmarks\n\n" + OTHER)
-    done = subprocess.run([sys.executable, str(SCRIPT), "--short", "--output", str(out)], cwd=REPO,
+    done = subprocess.run([sys.executable, "-m", "bench", "accuracy", "--short", "--output", str(out)], cwd=REPO,
                           capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     text = out.read_text()
     assert OTHER in text  # the other section is untouched
     assert text.count("<!-- bench:accuracy:start -->") == 1 and text.count("<!-- bench:accuracy:end -->") == 1
     section = text.split("<!-- bench:accuracy:start -->")[1].split("<!-- bench:accuracy:end -->")[0]
-    assert "python scripts/bench_accuracy.py --short" in section and "Machine:" in section
+    assert "python -m bench accuracy --short" in section and "Machine:" in section
     number = r"(\d+) \| (\d+) \| ([\d.]+) \| (\d+) \|"
     for locale in ("en-US", "fr-FR"):
         row = re.search(rf"\| text \| {locale} \| - \| - \| {number}", section)
@@ -54,8 +46,7 @@ def test_short_run_writes_its_section_with_numbers(tmp_path: Path) -> None:
 
 
 def test_section_replaced_in_place(tmp_path: Path) -> None:
-    load_script()
-    report = sys.modules["accuracy_report"]
+    report = accuracy_report
     out = tmp_path / "BENCHMARKS.md"
     report.write_section(out, "first")
     out.write_text(out.read_text() + "\n" + OTHER)
@@ -67,7 +58,7 @@ def test_section_replaced_in_place(tmp_path: Path) -> None:
 
 
 def test_expected_intents_come_from_the_templates_not_the_parser() -> None:
-    bench = load_script()
+    bench = bench_accuracy
     templates = bench.templates
     assert templates.check_tables() == []
     requests = templates.generate("fr-FR", 200, seed=1)
@@ -82,7 +73,7 @@ def test_expected_intents_come_from_the_templates_not_the_parser() -> None:
 
 
 def test_grammar_gaps_split_words_as_the_grammar_does() -> None:
-    unproducible = load_script().unproducible
+    unproducible = bench_accuracy.unproducible
     usable = {"peux", "tu", "commander", "d'", "eau", "de", "l'huile", "okay"}
     assert unproducible("peux-tu commander d'eau, de l'huile", usable) == set()
     assert unproducible("peux-tu commander du vin", usable) == {"du", "vin"}
