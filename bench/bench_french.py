@@ -41,8 +41,6 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(HERE))
 
 GAPS = (-0.25, -0.5, -0.75, -1.0, -1.25, -1.5, -2.0, -3.0)
 MEANS = (-0.5, -0.75, -1.0, -1.25, -1.5, -1.75, -2.0, -2.25, -2.5, -3.0, -math.inf)
@@ -75,8 +73,8 @@ def automaton_of(sentences: list[str]):
 
 # -- one window, in this process -------------------------------------------------------------------
 def run_child(args: argparse.Namespace) -> dict:
-    from bench_realspeech import mix, read_audio
-    from french_commands import distractors
+    from bench.bench_realspeech import mix, read_audio
+    from bench.french_commands import distractors
 
     from device.adapters.speech.whisper import WhisperDecoder
     from device.engines import NEURAL_SEARCH
@@ -161,8 +159,8 @@ def run_child(args: argparse.Namespace) -> dict:
 
 def grocery(rec, decode, count: int) -> None:  # type: ignore[no-untyped-def]
     """espeak-ng French grocery requests against the benchmark catalogue's grammar (plumbing)."""
-    import accuracy_templates as templates
-    from accuracy_audio import synth
+    from bench import accuracy_templates as templates
+    from bench.accuracy_audio import synth
 
     from device.contract.catalogue import Catalogue
     from device.language import grammar as grammars
@@ -304,7 +302,7 @@ def section(results: dict, command: str) -> str:
 def grocery_counts(groc: list[dict], gap: float, mean: float) -> tuple[int, int, int]:
     """(right, wrong, refused): an order right when its items are the expected ones; a cancel when it
     cancels; a non-order when refused or understood as nothing."""
-    import accuracy_templates as templates
+    from bench import accuracy_templates as templates
 
     from device.contract.catalogue import Catalogue
     from device.language.parser import IntentParser
@@ -371,7 +369,7 @@ def main() -> int:
         Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
     print(text)
     if not args.no_write:
-        from bench_sections import write_section
+        from bench.common import write_section
 
         write_section("french", text)
     return 0

@@ -39,7 +39,6 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-sys.path.insert(0, str(REPO))
 
 NON_ORDERS = [
     "what's the weather like tomorrow", "play some music in the kitchen", "turn off the lights please",
@@ -338,7 +337,7 @@ def main() -> int:
     text = section(results, command)
     print(text)
     if not args.no_write:
-        from bench_sections import write_section  # scripts/bench_sections.py
+        from bench.common import write_section
 
         write_section("realspeech", text)
     return 0

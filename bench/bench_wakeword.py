@@ -40,13 +40,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(HERE), str(ROOT)]
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-import wakeword_audio as wa  # noqa: E402
-import wakeword_report as report  # noqa: E402
-from bench_child import timed_interleaved as timed  # noqa: E402  (engines take turns on the same frames)
+from bench import wakeword_audio as wa  # noqa: E402
+from bench import wakeword_report as report  # noqa: E402
+from bench.common import timed_interleaved as timed  # noqa: E402  (engines take turns on the same frames)
 
 REFRACTORY = 2.0
 LISTEN = 5.0
@@ -60,7 +59,7 @@ DEFAULT_NOISE = ROOT.parent / "shared" / "data" / "barista" / "kitchen_noise.fla
 def corpus_module():
     """bench/'s synthetic speech (corpus.py; bench_corpus.py before bench/ became one package)."""
     try:
-        import corpus  # type: ignore[import-not-found]
+        from bench import corpus
     except ImportError:
         import bench_corpus as corpus  # type: ignore[import-not-found, no-redef]
     return corpus

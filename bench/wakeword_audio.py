@@ -190,6 +190,6 @@ def flite(cache: Path, text: str, voice: str, stretch: float) -> np.ndarray:
                        check=True, capture_output=True)
         subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out)], check=True,
                        capture_output=True)
-    from bench_corpus import read_wav, trim
+    from bench.corpus import read_wav, trim
 
     return trim(read_wav(out))

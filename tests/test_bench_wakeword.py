@@ -1,20 +1,17 @@
-"""scripts/bench_wakeword.py's pieces: Picovoice's mixing rule, the threshold replay, its own BENCHMARKS.md section.
+"""`python -m bench wakeword`'s pieces: Picovoice's mixing rule, the threshold replay, its own BENCHMARKS.md section.
 
 The full benchmark takes ~an hour on real recordings; its figures are in BENCHMARKS.md, not asserted here.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-
-import wakeword_audio as wa  # noqa: E402
-import wakeword_report as report  # noqa: E402
-from bench_wakeword import sweep  # noqa: E402
+from bench import wakeword_audio as wa
+from bench import wakeword_report as report
+from bench.bench_wakeword import sweep
 
 
 def test_noise_is_mixed_at_the_peak_frame_snr_and_the_peak_is_half_scale():
