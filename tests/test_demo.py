@@ -16,7 +16,7 @@ import pytest
 from device.adapters.speech.vosk import find_model
 from device.audio.source import FRAME_SECONDS, SILENT_FRAME
 from device.demo.broker import EmbeddedBroker
-from device.demo.driver import Outcome
+from device.demo.driver import DemoResult
 from device.demo.view import FORMATS, PlainView, describe
 from device.events import ALL_EVENTS, Prompt, Queued, Said, Status, Timeout
 from device.prepare.whisper import default_model_dir as whisper_dir
@@ -187,7 +187,7 @@ def test_every_event_has_words_in_the_view():
 
 
 def test_the_automatic_press_waits_for_the_read_back_summary(capsys):
-    outcome = Outcome()
+    outcome = DemoResult()
     outcome.observe(Prompt(5.0, "1 coffee. Total €6.49.", 6.49, "EUR"))
     assert outcome.summary_seconds is None
     outcome.observe(Said(5.0, "1 coffee, 6 euros 49", 2.5))
