@@ -18,13 +18,16 @@ grammar (no right answer exists), the real "alexa" recordings beside DIR (../wak
 present, and espeak-ng sentences that are not orders. Each engine runs in its own process, so its
 peak RSS is its own. Results go to BENCHMARKS.md (section "Real speech") unless --no-write.
 By default every engine is tried; one that cannot run (pocketsphinx on a grammar of over a million
-sentences, a missing model) gets a row saying why instead of the process being killed.
+sentences, a missing model) gets a row saying why instead of the process being killed. Moonshine runs
+with the device's search settings (device.engines.NEURAL_SEARCH); BENCH_SEARCH='{"greedy_first": true}'
+overrides some of them and BENCH_THREADS=2 sets the model's threads, for comparisons.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -91,9 +94,12 @@ class MoonshineEngine:
 
     def __init__(self) -> None:
         from device.adapters.speech.moonshine import Moonshine
-        from device.recognition.neural import ConstrainedRecognizer
+        from device.engines import NEURAL_SEARCH
+        from device.recognition.neural import ConstrainedRecognizer, SearchSettings
 
-        self.rec = ConstrainedRecognizer(Moonshine(trim=False), "en-US")
+        settings = {**NEURAL_SEARCH["moonshine"], **json.loads(os.environ.get("BENCH_SEARCH", "{}"))}
+        self.rec = ConstrainedRecognizer(Moonshine(trim=False, threads=int(os.environ.get("BENCH_THREADS", "1"))),
+                                         "en-US", SearchSettings(**settings))
         self.last: dict = {}
 
     def cannot_run(self, automaton) -> str | None:
@@ -267,7 +273,8 @@ def run_engine(args: argparse.Namespace) -> dict:
 def section(results: list[dict], command: str) -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = ["## Real speech: barista commands (Picovoice speech-to-intent benchmark)", "",
-             f"`{command}` — {platform.machine()}, {platform.processor() or platform.platform()}, 1 thread, {when}.",
+             f"`{command}` — {platform.machine()}, {platform.processor() or platform.platform()}, "
+             f"{os.environ.get('BENCH_THREADS', '1')} thread(s), {when}.",
              "Command acceptance = intent and all slots exactly right; wrong = something else would be read back; "
              "refused = confidence under 0.85. Noise: the benchmark's kitchen noise by its own mixing rule.", "",
              "| engine | SNR | n | right | wrong | refused | p50 ms | p95 ms | Rhino (published) |",
@@ -320,9 +327,10 @@ def main() -> int:
         if name not in ENGINES:
             print(f"--engines: unknown engine {name!r}; choose from {', '.join(ENGINES)}", file=sys.stderr)
             return 2
-        cmd = [sys.executable, __file__, "--data", args.data, "--snr", args.snr, "--engine", name,
-               "--limit", str(args.limit)] + (["--details", args.details] if args.details else [])
-        out = subprocess.run(cmd, capture_output=False, stdout=subprocess.PIPE, text=True)
+        cmd = [sys.executable, "-m", "bench.bench_realspeech", "--data", str(data.resolve()), "--snr", args.snr,
+               "--engine", name, "--limit", str(args.limit)]
+        cmd += ["--details", str(Path(args.details).resolve())] if args.details else []
+        out = subprocess.run(cmd, capture_output=False, stdout=subprocess.PIPE, text=True, cwd=REPO)
         lines = out.stdout.strip().splitlines()
         if out.returncode != 0 or not lines:
             why = "killed by the kernel (out of memory?)" if out.returncode == -9 else f"exit code {out.returncode}"

@@ -29,6 +29,8 @@ from device.language.grammar import Grammar
 from device.recognition.constrained import SearchResult, search
 from device.recognition.decoding import TokenDecoder
 from device.recognition.protocol import Recognition
+from device.recognition.rejection import Calibration, features
+from device.recognition.shortcut import greedy_sentence
 from device.recognition.spelling import Speller, digit_aliases, vocabulary_trie
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,12 @@ class SearchSettings:
     """Other sentences within this many nats of the best are passed on as alternatives."""
     pad_seconds: float = 0.3
     """Audio kept either side of the speech when trimming the silence around a request."""
+    greedy_first: bool = False
+    """Run the free greedy pass alone first and skip the beam when it already is a sentence of the grammar
+    (recognition.shortcut)."""
+    calibration: Calibration | None = None
+    """When set, the confidence is this fitted rule over six features (recognition.rejection) instead of
+    the gap and mean bounds."""
 
 
 def trim(audio: np.ndarray, pad_seconds: float = 0.3, rate: int = 16000) -> np.ndarray:
@@ -160,8 +168,13 @@ class ConstrainedRecognizer:
         samples = np.frombuffer(audio, dtype="<i2").astype(np.float32) / 32768.0 if isinstance(audio, bytes) \
             else np.asarray(audio, dtype=np.float32)
         samples = trim(samples, self.settings.pad_seconds)
-        s = self.settings
-        return search(self.decoder, self._current(), samples, beam=s.beam, prune=s.prune, token_bonus=s.token_bonus)
+        s, speller = self.settings, self._current()
+        decoder: TokenDecoder = self.decoder
+        if s.greedy_first:
+            found, decoder = greedy_sentence(self.decoder, speller, samples, int(8 * len(samples) / 16000) + 10)
+            if found is not None:
+                return found
+        return search(decoder, speller, samples, beam=s.beam, prune=s.prune, token_bonus=s.token_bonus)
 
     def recognize(self, audio: bytes) -> Recognition:
         result = self.search(audio)
@@ -178,7 +191,16 @@ class ConstrainedRecognizer:
         if best is None:
             return 0.0
         s = self.settings
+        if s.calibration is not None:
+            return s.calibration.confidence(self.features(result))
         return min(confidence(result.gap(), s.reject_gap), confidence(min(best.mean, 0.0), s.reject_mean))
+
+    def features(self, result: SearchResult) -> tuple[float, ...]:
+        """The calibrated rule's features of a search with a sentence (recognition.rejection)."""
+        best = result.nbest[0]
+        margin = best.logprob - result.nbest[1].logprob if len(result.nbest) > 1 else None
+        return features(result.gap(), best.mean, best.worst, margin, best.words, best.tokens, self.free_text(result),
+                        len(result.free_tokens), self._aliases)
 
     def free_text(self, result: SearchResult) -> str:
         """The free transcript of a search, as text."""

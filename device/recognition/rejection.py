@@ -1,0 +1,61 @@
+"""A calibrated rejection rule: how likely a constrained search's best sentence is what was said.
+
+Six features, each one a reason to doubt a sentence that can be said aloud:
+
+- `gap`: how much less likely per token the sentence is than what the model says freely (nats);
+- `mean`: the sentence's own log-probability per token (the model hears everything badly in noise);
+- `worst`: its least likely token (one word buried in noise: "skim", "sweetener");
+- `margin`: how far ahead of the next sentence of the grammar it is (nats, capped at `MARGIN_CAP`);
+- `overlap`: the share of its words the free transcript also has (number words read as digits too);
+- `length`: its tokens over the free transcript's, as a logarithm: a sentence that ended before the
+  speech did ("... coffee" of "... coffee with soy milk") is shorter than what the model heard.
+
+The confidence is a logistic function of them, fitted on the development recordings by
+bench/fit_rejection.py (rule, coefficients and cross-validation in BENCHMARKS.md, "Real speech"),
+shifted so that the chosen operating point is exactly the default `min_confidence` (0.85).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MARGIN_CAP = 8.0
+"""Nats: a sentence with no rival within this (the search's prune) is as sure as one this far ahead."""
+FEATURES = ("gap", "mean", "worst", "margin", "overlap", "length")
+AT_THRESHOLD = 0.85
+"""The confidence a request at the fitted operating point gets (the default min_confidence)."""
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """A fitted logistic rule: confidence = sigmoid(bias + sum(weight * (feature - centre) / scale))."""
+
+    weights: tuple[float, ...]
+    centre: tuple[float, ...]
+    scale: tuple[float, ...]
+    bias: float
+
+    def confidence(self, values: Sequence[float]) -> float:
+        """Confidence in [0, 1] for features in FEATURES order."""
+        z = self.bias + sum(w * (v - c) / s for w, v, c, s in zip(self.weights, values, self.centre, self.scale))
+        return round(1.0 / (1.0 + math.exp(-max(min(z, 30.0), -30.0))), 3)
+
+
+def words_of(text: str, digits: dict[str, str]) -> list[str]:
+    """Lower-case words of a transcript, hyphens and punctuation as spaces, digits read as number words."""
+    spoken = {d: w for w, d in digits.items()}
+    return [spoken.get(w, w) for w in re.findall(r"[^\W_]+(?:'[^\W_]+)?", text.lower())]
+
+
+def features(gap: float, mean: float, worst: float, margin: float | None, words: Sequence[str], tokens: int,
+             free_text: str, free_tokens: int, digits: dict[str, str]) -> tuple[float, ...]:
+    """The FEATURES of one search (margin None: no rival sentence; tokens count the end of text)."""
+    heard = set(words_of(free_text, digits))
+    said = [w for word in words for w in words_of(word, digits)]
+    overlap = sum(w in heard for w in said) / max(len(said), 1)
+    return (max(gap, -10.0), max(mean, -10.0), max(worst, -20.0),
+            MARGIN_CAP if margin is None else min(margin, MARGIN_CAP), overlap,
+            math.log(max(tokens, 1) / (free_tokens + 1)))

@@ -1,0 +1,78 @@
+"""The free greedy transcript first: when it already is a sentence of the grammar, no beam is needed.
+
+A request said plainly is often transcribed, word for word, as a sentence of the grammar. The
+free greedy pass (what the constrained search compares against anyway) is then the best
+constrained sentence as well, with a gap of zero, so the beam's batched decoder calls can be
+skipped. The pass follows the grammar token by token and stops at the first token the grammar
+does not allow: the beam search then starts from the same encoded audio (`Started`), so a
+request that does not qualify costs only the decoder calls up to where it left the grammar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from device.recognition.constrained import Hypothesis, SearchResult
+from device.recognition.decoding import TokenDecoder
+from device.recognition.spelling import Speller
+
+
+class Started:
+    """A TokenDecoder whose next `start` returns an already encoded request (the encoder runs once)."""
+
+    def __init__(self, decoder: TokenDecoder, first: tuple[np.ndarray, Any]) -> None:
+        self.decoder = decoder
+        self._first: tuple[np.ndarray, Any] | None = first
+        self.name, self.eos = decoder.name, decoder.eos
+
+    @property
+    def vocabulary(self) -> Sequence[bytes]:
+        return self.decoder.vocabulary
+
+    def start(self, audio: np.ndarray) -> tuple[np.ndarray, Any]:
+        first, self._first = self._first, None
+        return first if first is not None else self.decoder.start(audio)
+
+    def advance(self, states: Sequence[Any], tokens: Sequence[int]) -> tuple[np.ndarray, list[Any]]:
+        return self.decoder.advance(states, tokens)
+
+
+def special_tokens(decoder: TokenDecoder) -> np.ndarray:
+    """Tokens the free pass may not take (True): those with no surface, end of text excepted (as the search)."""
+    special = np.array([not v for v in decoder.vocabulary], dtype=bool)
+    special[decoder.eos] = False
+    return special
+
+
+def greedy_sentence(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, max_tokens: int,
+                    special: np.ndarray | None = None) -> tuple[SearchResult | None, Started]:
+    """(the result, when the free greedy transcript is a sentence of the grammar, else None; the decoder to
+    run the beam search with, the audio already encoded)."""
+    special = special_tokens(decoder) if special is None else special
+    first = decoder.start(audio)
+    logp, state = first
+    position, words, tokens = speller.start, (), []  # type: tuple[int, tuple[str, ...], list[int]]
+    logprob, worst = 0.0, 0.0
+    while len(tokens) <= max_tokens:
+        token = int(np.argmax(np.where(special, -np.inf, logp)))
+        s = float(logp[token])
+        if token == decoder.eos:
+            if not speller.can_end(position):
+                break
+            last = speller.last_word(position)
+            hyp = Hypothesis(words + ((last,) if last else ()), logprob + s, len(tokens) + 1, min(worst, s))
+            return SearchResult((hyp,), tuple(tokens), logprob + s), Started(decoder, first)
+        allowed = speller.allowed(position)
+        where = np.flatnonzero(allowed.ids == token)
+        if not len(where):
+            break
+        j = int(where[0])
+        position, words = int(allowed.nexts[j]), words + allowed.words(j)
+        logprob, worst = logprob + s, min(worst, s)
+        tokens.append(token)
+        rows, (state,) = decoder.advance([state], [token])
+        logp = rows[0]
+    return None, Started(decoder, first)
