@@ -1,9 +1,11 @@
 """`reorder transcribe`: what the recogniser hears in recordings, free or constrained to a grammar.
 
-    reorder transcribe AUDIO... [--locale L] [--catalog PATH | --grammar FILE.yaml] [--engine E]
+    reorder transcribe AUDIO... [--locale L] [--catalog PATH | --grammar FILE.yaml] [--engine E] [--details]
 
 One JSON line per file: `file`, `text`, `confidence`, `accepted` (confidence ≥ the configured
-min_confidence), and `slots`/`intent` with a Rhino-style grammar. Without a catalogue or grammar
+min_confidence), `reason` when something refused it outright (no sentence finished: `text` is then
+the words it got to; a quantity the free transcript lacks), and `slots`/`intent` with a Rhino-style
+grammar. `--details` adds the search's gap, mean, tokens and n-best. Without a catalogue or grammar
 the neural engines decode freely (what the model would say with no grammar; `confidence` is
 null); with one, the text is the grammar sentence the device would act on, and `free` is what
 the model said without it. For checking a microphone, a catalogue's names, or a benchmark.
@@ -28,6 +30,8 @@ def add_parser(sub) -> None:
     group.add_argument("--grammar", help="constrain to a Rhino-style context YAML (expressions, slots)")
     p.add_argument("--engine", choices=["auto", "moonshine", "whisper", "vosk", "pocketsphinx"], default=None)
     p.add_argument("--config", help="device config file (for min_confidence, engine and locale)")
+    p.add_argument("--details", action="store_true",
+                   help="add the search's figures: gap, mean and tokens of the best sentence, the n-best")
 
 
 def _grammar_file(path: str):
@@ -85,9 +89,16 @@ def run(args: argparse.Namespace) -> int:
                 line.update(text=free, confidence=None, accepted=None)
             else:
                 best = result.best
-                conf = rec.confidence(result)
-                line.update(text=best.text if best else "", confidence=conf, accepted=bool(best) and conf >= threshold,
-                            free=free)
+                conf, reason = rec.verdict(result)
+                shown = best or result.partial  # never an empty answer: how far a failed search got
+                line.update(text=shown.text if shown else "", confidence=conf,
+                            accepted=bool(best) and conf >= threshold, free=free)
+                if reason:
+                    line.update(reason=reason)
+                if args.details:
+                    line.update(gap=round(result.gap(), 3) if best else None,
+                                mean=round(shown.mean, 3) if shown else None, tokens=shown.tokens if shown else 0,
+                                nbest=[h.text for h in result.nbest[:5]], sentence=best is not None)
                 if context is not None and best is not None:
                     understood = context.understand(best.words)
                     if understood:

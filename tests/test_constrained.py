@@ -153,3 +153,63 @@ def test_a_sentence_cut_short_is_not_more_likely_than_the_whole_free_transcript(
     assert cut.gap() < -0.9
     whole = SearchResult((Hypothesis(("a",) * 11, -1.2, 12, -0.2),), tuple(range(11)), -1.2)
     assert whole.gap() == 0.0
+
+
+def test_a_model_that_prefers_endless_punctuation_still_finishes_a_sentence():
+    # After "order" the model wants "." forever; "order" alone is no sentence. Spinning on separators
+    # used to run the beam out of tokens with nothing finished (an empty answer).
+    dec = FakeDecoder(" order" + "." * 80)
+    result = search(dec, Speller(small_grammar(), dec.vocabulary), AUDIO)
+    assert result.best is not None and result.best.words[0] == "order"
+    assert result.partial is None and result.reason == ""
+
+
+def test_never_two_tokens_of_separators_alone_in_a_row():
+    vocabulary = FakeDecoder("").vocabulary
+    sp = Speller(small_grammar(), vocabulary)
+    dot, order = vocabulary.index(b"."), vocabulary.index(b" order")
+
+    def after(pos: int, token: int) -> int:
+        allowed = sp.allowed(pos)
+        assert token in allowed.ids.tolist()
+        return int(allowed.nexts[allowed.ids.tolist().index(token)])
+
+    for pos in (sp.start, after(sp.start, order)):  # at the start, and after a word
+        spun = after(pos, dot)
+        assert dot not in sp.allowed(spun).ids.tolist()
+        assert len(sp.allowed(spun)) > 0  # words may still come
+
+
+def test_a_search_that_cannot_finish_returns_its_partial_words_and_why():
+    b = Builder()
+    b.finals.add(b.phrase(b.start, ["order", "two", "milk", "and", "the", "coffee"]))
+    dec = FakeDecoder(" order two milk and the coffee")
+    result = search(dec, Speller(b.compile(), dec.vocabulary), AUDIO, max_tokens=3)
+    assert result.best is None and result.nbest == ()
+    assert result.partial is not None and result.partial.words == ("order", "two", "milk")
+    assert "3 tokens" in result.reason
+    rec = ConstrainedRecognizer(dec, "en-US")
+    assert rec.verdict(result) == (0.0, result.reason)
+
+
+def test_short_sentence_allowance_only_for_short_sentences():
+    from device.recognition.neural import short_sentence_allowance
+
+    assert short_sentence_allowance(3, 2.0, 8) == pytest.approx(2.0 * (1 / 3 - 1 / 8))
+    assert short_sentence_allowance(8, 2.0, 8) == 0.0 and short_sentence_allowance(20, 2.0, 8) == 0.0
+    assert short_sentence_allowance(2, 0.0, 8) == 0.0
+    assert short_sentence_allowance(2, 2.0, 8) > short_sentence_allowance(4, 2.0, 8) > 0
+
+
+def test_a_short_answer_heard_as_clearly_as_a_long_request_is_judged_alike():
+    from device.recognition.constrained import Hypothesis, SearchResult
+    from device.recognition.neural import SearchSettings
+
+    # Same cost per token in the words, plus the same 1.5 nats for where the sentence starts and ends.
+    long = SearchResult((Hypothesis(("x",) * 9, -0.9 * 9 - 1.5, 10),), tuple(range(9)), -0.9 * 9)
+    short = SearchResult((Hypothesis(("oui",), -0.9 * 2 - 1.5, 3),), (5, 6), -0.9 * 2)
+    plain = ConstrainedRecognizer(FakeDecoder(""), "fr-FR", SearchSettings(reject_gap=-1.5, reject_mean=-1.0))
+    fair = ConstrainedRecognizer(FakeDecoder(""), "fr-FR",
+                                 SearchSettings(reject_gap=-1.5, reject_mean=-1.0, short_allowance=1.5))
+    assert plain.confidence(long) >= 0.85 > plain.confidence(short)
+    assert fair.confidence(short) >= 0.85 and fair.confidence(long) == plain.confidence(long)

@@ -49,6 +49,11 @@ class SearchResult:
     nbest: tuple[Hypothesis, ...]
     free_tokens: tuple[int, ...]
     free_logprob: float
+    partial: Hypothesis | None = None
+    """When no sentence finished: the furthest the search got (the grammar words it completed), never
+    to be acted on — a refusal that still says what was heard."""
+    reason: str = ""
+    """Why no sentence finished ("" when one did)."""
 
     @property
     def best(self) -> Hypothesis | None:
@@ -101,7 +106,10 @@ def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: 
     free_tokens: list[int] = []
     free_logprob = 0.0
     free_logp, free_state, free_done = logp0, state0, False
+    furthest: _Live | None = None
     for _ in range(max_tokens + 1):
+        if alive:
+            furthest = alive[0]  # the best of the latest step (they are kept best first)
         candidates: list[tuple[float, float, int, int, int, tuple[str, ...], float]] = []
         for k, h in enumerate(alive):
             if speller.can_end(h.position):
@@ -146,8 +154,18 @@ def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: 
                        min(alive[c[2]].worst, c[6])) for i, c in enumerate(candidates)]
         if not free_done:
             free_logp, free_state = logps[-1], new_states[-1]
+    if alive:
+        furthest = alive[0]
     finished.sort(key=lambda f: -f[0])
     unique: dict[tuple[str, ...], Hypothesis] = {}
     for _, hyp in finished:
         unique.setdefault(hyp.words, hyp)
-    return SearchResult(tuple(unique.values()), tuple(free_tokens), free_logprob)
+    if unique or furthest is None:
+        return SearchResult(tuple(unique.values()), tuple(free_tokens), free_logprob)
+    if furthest.tokens >= max_tokens:
+        reason = f"no sentence of the grammar ended within {max_tokens} tokens"
+    else:
+        reason = f"no token continues a sentence of the grammar after {furthest.tokens} tokens"
+    partial = Hypothesis(furthest.words + speller.partial_word(furthest.position), furthest.logprob,
+                         furthest.tokens, furthest.worst)
+    return SearchResult((), tuple(free_tokens), free_logprob, partial, reason)

@@ -12,6 +12,13 @@ gap at which the confidence equals the default `min_confidence` (0.85): confiden
 The same mapping of the best sentence's log-probability per token (`reject_mean`) also bounds
 it: when the model hears everything badly, its free transcript is as poor as the constrained
 one and the gap alone says nothing.
+
+Short sentences ("oui", "annule", "pause") pay a cost per sentence — where it starts (the model
+spreads its first token over " Pause", " pause", " P"…) and where it ends (".", or not) — that a
+per-token figure divides by two or three tokens instead of ten: `short_allowance` gives it back
+(see `short_sentence_allowance`). A sentence with a number the free transcript does not hold is
+refused whatever its score (recognition.quantity). A search that finished no sentence is refused
+with its partial words, never an empty answer.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from device.language.grammar import Grammar
 from device.recognition.constrained import SearchResult, search
 from device.recognition.decoding import TokenDecoder
 from device.recognition.protocol import Recognition
+from device.recognition.quantity import unheard_quantity
 from device.recognition.rejection import Calibration, features
 from device.recognition.shortcut import greedy_sentence
 from device.recognition.spelling import Speller, digit_aliases, vocabulary_trie
@@ -58,6 +66,11 @@ class SearchSettings:
     """Other sentences within this many nats of the best are passed on as alternatives."""
     pad_seconds: float = 0.3
     """Audio kept either side of the speech when trimming the silence around a request."""
+    short_allowance: float = 0.0
+    """Nats per sentence given back to sentences shorter than `short_reference` tokens, for where a sentence
+    starts and ends (see `short_sentence_allowance`); 0 = none."""
+    short_reference: int = 8
+    """Sentences of this many tokens (end of text included) or more are judged as they always were."""
     greedy_first: bool = False
     """Run the free greedy pass alone first and skip the beam when it already is a sentence of the grammar
     (recognition.shortcut)."""
@@ -81,6 +94,20 @@ def trim(audio: np.ndarray, pad_seconds: float = 0.3, rate: int = 16000) -> np.n
     loud = np.flatnonzero(energy > (floor + peak) / 2)
     pad = int(pad_seconds * rate)
     return audio[max(loud[0] * hop - pad, 0): min((loud[-1] + 1) * hop + pad, len(audio))]
+
+
+def short_sentence_allowance(tokens: int, allowance: float, reference: int) -> float:
+    """Nats per token added to a sentence's gap and mean when it has fewer than `reference` tokens.
+
+    A sentence pays a fixed cost for where it starts and ends, on top of a cost per token; its
+    per-token figures carry that fixed cost divided by its length, so a one-word answer (3 tokens)
+    carries three times the share of a ten-token request and is refused when said just as clearly.
+    Counting `allowance` nats of the fixed cost as paid, relative to a sentence of `reference`
+    tokens, puts the two on the same footing: allowance * (1/tokens - 1/reference), 0 from
+    `reference` tokens on (so longer sentences are judged exactly as before)."""
+    if allowance <= 0 or tokens >= reference:
+        return 0.0
+    return allowance * (1 / max(tokens, 1) - 1 / reference)
 
 
 def confidence(gap: float, reject_gap: float) -> float:
@@ -179,21 +206,30 @@ class ConstrainedRecognizer:
     def recognize(self, audio: bytes) -> Recognition:
         result = self.search(audio)
         best = result.best
-        if best is None:
-            return Recognition("", 0.0)
+        if best is None:  # refused, but saying how far it got
+            return Recognition(result.partial.text if result.partial else "", 0.0)
         margin = self.settings.alternative_margin
         others = tuple(h.text for h in result.nbest[1:] if h.logprob >= best.logprob - margin)
         return Recognition(best.text, self.confidence(result), alternatives=others)
 
     def confidence(self, result: SearchResult) -> float:
         """The lower of the gap's and the per-token log-probability's confidence (module docstring)."""
+        return self.verdict(result)[0]
+
+    def verdict(self, result: SearchResult) -> tuple[float, str]:
+        """The confidence of a search and, when something forces it to 0, why ("" otherwise)."""
         best = result.best
         if best is None:
-            return 0.0
+            return 0.0, result.reason or "no sentence of the grammar"
+        unheard = unheard_quantity(best.words, self.free_text(result), self.locale.split("-")[0])
+        if unheard is not None:
+            return 0.0, f"quantity {unheard!r} is not in the free transcript"
         s = self.settings
         if s.calibration is not None:
-            return s.calibration.confidence(self.features(result))
-        return min(confidence(result.gap(), s.reject_gap), confidence(min(best.mean, 0.0), s.reject_mean))
+            return s.calibration.confidence(self.features(result)), ""
+        fair = short_sentence_allowance(best.tokens, s.short_allowance, s.short_reference)
+        return min(confidence(min(result.gap() + fair, 0.0), s.reject_gap),
+                   confidence(min(best.mean + fair, 0.0), s.reject_mean)), ""
 
     def features(self, result: SearchResult) -> tuple[float, ...]:
         """The calibrated rule's features of a search with a sentence (recognition.rejection)."""

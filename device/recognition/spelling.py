@@ -8,10 +8,14 @@ each leads to and the grammar words it completes — found by walking the vocabu
 and the spelling together, once per position (cached).
 
 Between words a separator is required: a space, or punctuation (",", ".", "?", "!", ";", ":",
-"-"), any number of them; after a word ending in an apostrophe ("d'", "l'") none is needed
-("d'eau"). A grammar word may hold a hyphen ("rez-de-chaussée", also read with spaces); inside
-it the hyphen is a letter. Numbers may be spelled as digits: the word "twelve" may be read as "12", and comes
-out as "twelve". Case is ignored; "’" is read as "'".
+"-"), any number of them within a token, but never two tokens of separators alone in a row
+("." then "..."): the model may prefer endless "..." to the words it is forced towards, and a
+beam that only spins on punctuation never finishes a sentence. After a word ending in an
+apostrophe ("d'", "l'") no separator is needed ("d'eau"). A grammar word may hold a hyphen
+("rez-de-chaussée", also read with spaces); inside it the hyphen is a letter; "50%" may be written
+"50 %". Numbers may be spelled as digits: the word "twelve" may be read as "12", and comes out as
+"twelve". Case is ignored (a capital that is not ASCII, split across tokens, too: "Œufs"); "’" is
+read as "'".
 """
 
 from __future__ import annotations
@@ -69,9 +73,14 @@ class Speller:
         self.automaton = automaton
         self.positions: list[_Position] = []
         self._roots: dict[int, int] = {}
+        self._seps: dict[int, int] = {}  # state -> its root after a token of separators alone
+        self._parent: dict[int, tuple[int, int]] = {}  # position -> (position before it, byte)
         aliases = aliases or {}
         for state in range(len(automaton.arcs)):
             self._spell_state(state, aliases)
+            root = self.positions[self._roots[state]]
+            self._seps[state] = len(self.positions)
+            self.positions.append(_Position(state, root.children, None, True))  # same spellings onward
         self.start = self._roots[0]
         self._trie = trie if trie is not None else vocabulary_trie(vocabulary)
         self._cache: dict[int, Allowed] = {}
@@ -86,6 +95,12 @@ class Speller:
             surfaces = [spelled_as.encode("utf-8")]
             if "-" in spelled_as:  # "rez-de-chaussée" may also be written "rez de chaussée"
                 surfaces.append(spelled_as.replace("-", " ").encode("utf-8"))
+            capital = spelled_as[:1].upper() + spelled_as[1:]
+            if not spelled_as[:1].isascii() and capital != spelled_as:
+                # "Œufs" may come as b" \xc5" + b"\x92ufs": a part-character no lower-casing can fix
+                surfaces.append(capital.encode("utf-8"))
+            if spelled_as.endswith("%") and spelled_as[:-1].isdigit():  # "50%", also "50 %" (French spacing)
+                surfaces.append(f"{spelled_as[:-1]} %".encode("utf-8"))
             if word in aliases:
                 surfaces.append(aliases[word].encode("utf-8"))
             for surface in surfaces:
@@ -98,6 +113,7 @@ class Speller:
                     if nxt is None:
                         nxt = self._new(state)
                         self.positions[node].children[byte] = nxt
+                        self._parent[nxt] = (node, byte)
                     node = nxt
                 self.positions[node].end = (word, dst)
 
@@ -111,7 +127,7 @@ class Speller:
         p = self.positions[position]
         if byte in SEPARATORS and not (byte in p.children and not p.root):
             if p.root:
-                return position, None
+                return self._seps[p.state], None
             if p.end is not None:
                 return self._roots[p.end[1]], p.end[0]
             return None
@@ -135,6 +151,17 @@ class Speller:
         """The word being spelled at an end position (completed by the end of the sentence)."""
         p = self.positions[position]
         return None if p.root or p.end is None else p.end[0]
+
+    def partial_word(self, position: int) -> tuple[str, ...]:
+        """The word being spelled at `position`: ("lumi…",) half-way, ("milk",) once whole; () at a word boundary."""
+        end, spelled = self.positions[position].end, bytearray()
+        while position in self._parent:
+            position, byte = self._parent[position]
+            spelled.insert(0, byte)
+        text = spelled.decode("utf-8", "replace")
+        if not text:
+            return ()
+        return (end[0],) if end is not None and normalise_text(end[0]) == text else (text + "…",)
 
     def allowed(self, position: int) -> Allowed:
         """Every token allowed next from `position`: ids, the position after each, the words each completes."""
@@ -168,6 +195,7 @@ class Speller:
         words: list[tuple[str, ...]] = []
         stack: list[tuple[dict, int, tuple[str, ...]]] = []
         p = self.positions[position]
+        spinning = position == self._seps.get(p.state)  # no second token of separators alone
         if only_separators:
             firsts: set[int] | frozenset[int] | dict = SEPARATORS
         elif p.end is not None and p.end[0].endswith("'"):
@@ -189,6 +217,9 @@ class Speller:
                     continue
                 npos, word = moved
                 ndone = done + (word,) if word is not None else done
+                if spinning and npos == position and not ndone:
+                    stack.append((child, npos, ndone))
+                    continue
                 for token in child.get(-1, ()):
                     ids.append(token)
                     nexts.append(npos)

@@ -156,8 +156,11 @@ class WhisperDecoder:
         self.n_layers = sum(1 for k in self._w if k.endswith("/self_attention/linear_0/weight"))
         table = self._w.pop("embeddings/weight")  # [512, V]
         self._embed_table, self._projection = table.T, table
-        import ctranslate2
-
+        try:
+            import ctranslate2
+        except ImportError:
+            raise ModelError("Whisper's encoder needs CTranslate2, the [french] extra: pip install "
+                             "'reorder-speaker[french]' (scripts/install.sh adds it for a fr-FR device)") from None
         try:
             encoder_dir = self.model_dir / "encoder" if encoder_only else self.model_dir
             self._encoder = ctranslate2.models.Whisper(str(encoder_dir), device="cpu", compute_type=compute_type,
