@@ -22,14 +22,26 @@ from device.errors import ConfigError
 
 def add_parser(sub) -> None:
     """The subcommand's arguments."""
-    p = sub.add_parser("transcribe", help="print what the recogniser hears in recordings (JSON lines)")
-    p.add_argument("audio", nargs="+", help="WAV files (any rate; converted to 16 kHz mono)")
-    p.add_argument("--locale", choices=["en-US", "fr-FR"], default=None)
+    p = sub.add_parser(
+        "transcribe", help="print what the recogniser hears in recordings (JSON lines)",
+        description="What the recogniser hears in each recording, one JSON line per file: free decoding without"
+        " a grammar, or the grammar sentence the device would act on with --catalog or --grammar (with what the"
+        " model heard freely beside it). See docs/recognition.md.",
+        epilog="examples:\n  reorder transcribe device/samples/demo-en.wav\n  reorder transcribe *.wav --catalog"
+        " device/samples/catalog.json --locale en-US\n\ndocs: docs/cli.md, docs/recognition.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("audio", nargs="+", metavar="AUDIO", help="WAV files (any rate; converted to 16 kHz mono)")
+    p.add_argument("--locale", choices=["en-US", "fr-FR"], default=None,
+                   help="language of the recordings (default: the config's [device] locale, else en-US)")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--catalog", help="constrain to the sentences of this catalogue")
-    group.add_argument("--grammar", help="constrain to a Rhino-style context YAML (expressions, slots)")
-    p.add_argument("--engine", choices=["auto", "moonshine", "whisper", "vosk", "pocketsphinx"], default=None)
-    p.add_argument("--config", help="device config file (for min_confidence, engine and locale)")
+    group.add_argument("--catalog", metavar="PATH", help="constrain to the sentences of this catalogue (default: none)")
+    group.add_argument("--grammar", metavar="FILE.yaml",
+                       help="constrain to a Rhino-style context YAML (expressions, slots; default: none)")
+    p.add_argument("--engine", choices=["auto", "moonshine", "whisper", "vosk", "pocketsphinx"], default=None,
+                   help="recogniser (default: the config's [recognizer] engine, else auto: Moonshine or Whisper when"
+                   " prepared and the memory is there, else an installed Vosk model, else pocketsphinx)")
+    p.add_argument("--config", metavar="PATH", help="device config file, for min_confidence, engine and locale"
+                   " (default: $REORDER_CONFIG, else /etc/reorder/device.toml if present)")
     p.add_argument("--details", action="store_true",
                    help="add the search's figures: gap, mean and tokens of the best sentence, the n-best")
 
@@ -71,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     choice = engines.choose(settings)
     if choice.engine in ("pocketsphinx", "vosk") and context is None and catalogue is None:
         raise ConfigError(f"{choice.engine} only decodes against a grammar here: give --catalog or --grammar")
-    rec = engines.build(settings, choice)
+    rec = engines.load(settings, choice)
     neural = isinstance(rec, ConstrainedRecognizer)
     if context is not None:
         if not neural:

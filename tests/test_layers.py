@@ -78,7 +78,7 @@ def imports(path: Path) -> tuple[set[str], set[str]]:
             if t[0] == "device" and t[1] == "adapters" and len(t) > 2:
                 own.add(f"adapters.{t[2]}")
             elif t[0] == "device":
-                own.add("__init__" if t[1] == "__version__" else t[1])
+                own.add("__init__" if t[1] in ("__version__", "firmware", "git_commit") else t[1])
             elif t[0] not in sys.stdlib_module_names and t[0] not in ("__future__", "bench", "tests"):
                 third.add(".".join(t[:2]) if t[0] == "scipy" else t[0])
             elif t[0] in ("bench", "tests"):

@@ -6,6 +6,7 @@ import argparse
 import logging
 import signal
 import sys
+import textwrap
 import threading
 from pathlib import Path
 from typing import NoReturn
@@ -26,29 +27,49 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see --help)\n")
 
 
+EPILOG = """examples:
+  reorder store-backend --db orders.sqlite3 --catalog device/samples/catalog.json --client-id store-1
+  reorder store-backend --broker mqtts://broker.example:8883 --username store --password-file store.pw \\
+      --db postgresql://store@db.example:5432/orders --client-id store-2 --workers 8
+
+exit codes:
+  0    stopped by SIGTERM or SIGINT
+  1    failed while running: the broker could not be reached, or did not acknowledge
+  2    a bad option, password file or catalogue (one line on stderr)
+
+docs: docs/store.md (the store), docs/mqtt.md (topics, payloads, JSON Schemas)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The options of `reorder store-backend`."""
-    p = _Parser(prog=PROG, description="The reference store backend: consumes every device's orders over MQTT,"
-                " checks them against the device's catalogue, applies each order_id once and answers.")
-    p.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="mqtt://host:port or mqtts://host:port")
+    p = _Parser(prog=PROG, formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
+                description=textwrap.fill("The reference store backend: consumes every device's orders over MQTT"
+                " (a shared subscription, so several instances split the stream), checks each against the device's"
+                " catalogue, applies each order_id once and answers on order-status; publishes catalogues retained."
+                " Runs until SIGTERM or SIGINT.", 79))
+    p.add_argument("--broker", default="mqtt://127.0.0.1:1883", metavar="URL",
+                   help="mqtt://host:port or mqtts://host:port (default: %(default)s)")
     p.add_argument("--db", required=True, metavar="PATH|URL",
                    help="the order book shared by every instance: a SQLite file, or a PostgreSQL database"
                    " postgresql://user@host:port/name (needs the [store] extra)")
-    p.add_argument("--catalog", type=Path, help="default catalogue for devices that have none of their own")
-    p.add_argument("--topic-prefix", default="reorder/v1", help="topic prefix (default reorder/v1)")
-    p.add_argument("--username", help="broker account of the store")
-    p.add_argument("--password-file", type=Path, help="file holding the broker password")
-    p.add_argument("--ca-file", type=Path, help="CA certificate for mqtts:// (default: the system's)")
-    p.add_argument("--client-id", help="a stable MQTT client id per instance: keeps the broker session, so"
-                   " orders sent while the backend is down wait for it (default: store-<random>, no session)")
+    p.add_argument("--catalog", type=Path, metavar="PATH",
+                   help="default catalogue for devices that have none of their own (default: none)")
+    p.add_argument("--topic-prefix", default="reorder/v1", metavar="PREFIX", help="topic prefix (default: %(default)s)")
+    p.add_argument("--username", metavar="NAME", help="broker account of the store (default: none, anonymous)")
+    p.add_argument("--password-file", type=Path, metavar="PATH",
+                   help="file holding the broker password (mode 0600; needs --username; default: none)")
+    p.add_argument("--ca-file", type=Path, metavar="PATH", help="CA certificate for mqtts:// (default: the system's)")
+    p.add_argument("--client-id", metavar="ID", help="a stable MQTT client id per instance: keeps the broker session,"
+                   " so orders sent while the backend is down wait for it (default: store-<random>, no session)")
     p.add_argument("--session-expiry", type=int, default=7 * 24 * 3600, metavar="SECONDS",
-                   help="how long the broker keeps the session of --client-id while it is away (default 7 days)")
+                   help="how long the broker keeps the session of --client-id while it is away"
+                   " (default: %(default)s, 7 days)")
     p.add_argument("--cancel-window", type=float, default=120.0, metavar="SECONDS",
-                   help="how long after it was applied an order may be cancelled (default 120)")
+                   help="how long after it was applied an order may be cancelled (default: %(default)s)")
     p.add_argument("--workers", type=int, metavar="N",
                    help="messages handled at once, one device's in order (default: 1 for SQLite, 4 for PostgreSQL)")
     p.add_argument("--publish-catalog", action="append", default=[], metavar="DEVICE_ID",
-                   help="publish the default catalogue retained for this device at start (repeatable)")
+                   help="publish the default catalogue retained for this device at start (repeatable; default: none)")
     return p
 
 

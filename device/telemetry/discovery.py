@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from device import __version__
+from device import firmware
 from device.contract.topics import Topics
 
 AVAILABLE = "{{ 'online' if value_json.online else 'offline' }}"
@@ -36,7 +36,7 @@ COUNTER_SENSORS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
 def device_block(device_id: str) -> dict[str, Any]:
     """HA's `device` block: one device per speaker."""
     return {"identifiers": [f"reorder-{device_id}"], "name": f"Reorder {device_id}", "manufacturer": "reorder",
-            "model": "Voice re-order speaker", "sw_version": __version__}
+            "model": "Voice re-order speaker", "sw_version": firmware()}
 
 
 def _entity(topics: Topics, object_id: str, name: str, state_topic: str, template: str,
@@ -44,7 +44,7 @@ def _entity(topics: Topics, object_id: str, name: str, state_topic: str, templat
     config: dict[str, Any] = {
         "name": name, "unique_id": f"reorder_{topics.device_id}_{object_id}", "state_topic": state_topic,
         "value_template": template, "device": device_block(topics.device_id),
-        "origin": {"name": "reorder", "sw_version": __version__}, "qos": 1}
+        "origin": {"name": "reorder", "sw_version": firmware()}, "qos": 1}
     if available:
         config["availability"] = [{"topic": topics.state, "value_template": AVAILABLE,
                                    "payload_available": "online", "payload_not_available": "offline"}]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from device import __version__
+from device import firmware
 from device.orders.delivery import Delivery
 from device.orders.payload import iso
 from device.telemetry.stats import Stats, StatsFile, stats_payload
@@ -22,7 +22,7 @@ Mirror = Callable[[str, dict[str, Any]], None]
 
 def state_payload(online: bool, outbox_depth: int, muted: bool, since: str) -> dict[str, Any]:
     """The `reorder.state/1` object (also the last will, with online false)."""
-    return {"schema": "reorder.state/1", "online": online, "firmware": __version__, "outbox_depth": outbox_depth,
+    return {"schema": "reorder.state/1", "online": online, "firmware": firmware(), "outbox_depth": outbox_depth,
             "muted": muted, "since": since}
 
 
@@ -89,7 +89,7 @@ class StatsReport:
 
     def payload(self) -> dict[str, Any]:
         """The `reorder.stats/1` message as of now."""
-        return stats_payload(self.stats, self.device_id, __version__, iso(self.now()), self.delivery.outbox.depth(),
+        return stats_payload(self.stats, self.device_id, firmware(), iso(self.now()), self.delivery.outbox.depth(),
                              self.free_bytes())
 
     def publish(self) -> None:
