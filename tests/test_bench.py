@@ -52,3 +52,23 @@ def test_short_run_writes_a_table_with_numbers(tmp_path):
         assert result is not None, f"no summary row for {label!r}:\n{section}"
         assert re.search(r"\d", result) and "failed" not in result, f"{label}: {result}"
     assert "could not be rendered" not in section and "Failed:" not in section
+
+
+ALIASES = {"bench": "loop", "fault-cycle": "faults", "bench_accuracy.py": "accuracy", "bench_store.py": "store",
+           "bench_realspeech.py": "realspeech", "bench_wakeword.py": "wakeword", "bench_french.py": "french"}
+
+
+@pytest.mark.parametrize("alias", ALIASES)
+def test_documented_commands_run_their_section_from_any_directory(alias, tmp_path):
+    from bench.__main__ import SECTIONS
+
+    script = ROOT / "scripts" / alias
+    assert f'run("{ALIASES[alias]}")' in script.read_text() and ALIASES[alias] in SECTIONS
+    done = subprocess.run([sys.executable, str(script), "--help"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and done.stdout.startswith("usage: "), done.stderr[-2000:]
+
+
+def test_python_m_bench_lists_the_sections_and_refuses_an_unknown_one():
+    done = subprocess.run([sys.executable, "-m", "bench", "nonsense"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2 and all(f"  {name} " in done.stderr for name in ("loop", "store", "wakeword"))
