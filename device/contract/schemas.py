@@ -167,3 +167,49 @@ def problem(payload: Any, schema: dict) -> str | None:
         return None
     where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
     return f"{where}: {error.message}"
+
+
+SCHEMAS: dict[str, dict[str, Any]] = {"order": ORDER, "order-status": ORDER_STATUS, "cancel": CANCEL,
+                                      "catalog": CATALOG, "state": STATE, "stats": STATS}
+"""Every payload's schema by file stem: docs/schemas/<stem>.schema.json is each one, written by main()."""
+
+
+def documents() -> dict[str, str]:
+    """file name -> the JSON text of each schema as a standalone Draft 2020-12 document (docs/schemas/ holds them)."""
+    out = {}
+    for stem, schema in SCHEMAS.items():
+        title = schema["properties"]["schema"]["const"]
+        document = {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title,
+                    "description": f"The {title} payload (docs/mqtt.md); written from device/contract/schemas.py.",
+                    **schema}
+        out[f"{stem}.schema.json"] = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m device.contract.schemas --write docs/schemas`: write the files; `--check DIR`: exit 1 if stale."""
+    import argparse
+    from pathlib import Path
+
+    parser = argparse.ArgumentParser(prog="python -m device.contract.schemas", description=main.__doc__)
+    parser.add_argument("--write", metavar="DIR", help="write every schema into DIR")
+    parser.add_argument("--check", metavar="DIR", help="exit 1 naming each file in DIR that differs from the code")
+    args = parser.parse_args(argv)
+    stale = []
+    for name, text in documents().items():
+        if args.write:
+            Path(args.write).mkdir(parents=True, exist_ok=True)
+            (Path(args.write) / name).write_text(text, encoding="utf-8")
+        elif args.check and not ((Path(args.check) / name).is_file()
+                                 and (Path(args.check) / name).read_text(encoding="utf-8") == text):
+            stale.append(name)
+        elif not args.check:
+            print(f"{name}\n{text}")
+    for name in stale:
+        print(f"{args.check}/{name} differs from device/contract/schemas.py: run"
+              f" python -m device.contract.schemas --write {args.check}")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
