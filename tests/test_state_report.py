@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from device import __version__
+from device import firmware
 from device.contract import schemas
 from device.contract.topics import Topics
 from device.orders.delivery import Delivery
@@ -23,7 +23,7 @@ class Publisher:
 
 def test_the_payload_follows_the_contract():
     payload = state_payload(online=False, outbox_depth=3, muted=True, since="2026-11-22T13:00:00Z")
-    assert payload == {"schema": "reorder.state/1", "online": False, "firmware": __version__, "outbox_depth": 3,
+    assert payload == {"schema": "reorder.state/1", "online": False, "firmware": firmware(), "outbox_depth": 3,
                        "muted": True, "since": "2026-11-22T13:00:00Z"}
     assert schemas.problem(payload, schemas.STATE) is None
 
