@@ -4,7 +4,8 @@
     python scripts/bench_wakeword.py --positives ../shared/data/wakeword/alexa:alexa \\
         --positives ../shared/data/wakeword/small_real/okay_nabu:okay_nabu ... \\
         --negatives ../shared/data/barista/audio --negatives ../shared/data/wakeword/other_words \\
-        --probe ../shared/data/wakeword/jarvis [--openwakeword] [--details OUT.txt] [--json OUT.json]
+        --probe ../shared/data/wakeword/jarvis [--engines microwakeword,openwakeword] [--details OUT.txt] \\
+        [--json OUT.json]
     python scripts/bench_wakeword.py --keyword hey_jarvis --negatives ../shared/data/barista/audio
         # without --positives: synthetic positives of --keyword (espeak-ng, and flite if installed)
 
@@ -299,9 +300,7 @@ def machine() -> dict:
 
 
 def make_arms(args, words: list[str]) -> list[Arm]:
-    from device.config import WakeSettings
-
-    engines = [WakeSettings.engine] + (["openwakeword"] if args.openwakeword else [])
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     arms = []
     for engine in engines:
         for word in words:
@@ -322,7 +321,7 @@ def measure(args, info: dict, cache: Path, tmp: Path) -> dict:
     arms = make_arms(args, words)
     log(f"{sum(len(c) for _, _, c in sets)} positives of {', '.join(words)}; arms: {', '.join(a.label for a in arms)}")
     results: dict = {"machine": info, "keywords": words, "snr": args.snr, "streams": [],
-                     "default": {"engine": WakeSettings.engine, "keywords": list(WakeSettings().words())},
+                     "default": {"engine": arms[0].engine, "keywords": list(WakeSettings().words())},
                      "arms": {a.label: {"engine": a.engine, "keyword": a.keyword, "gated": a.gated,
                                         "threshold": a.threshold} for a in arms},
                      "noise": args.noise if noise is not None else None}
@@ -348,18 +347,19 @@ def measure(args, info: dict, cache: Path, tmp: Path) -> dict:
     talk = folder_clips(Path(args.negatives[0]), args.short)[:40] if args.negatives else sets[0][2]
     floor = corpus.sox_noise(cache, "pinknoise", 60, -65)
     home, share = wa.home_audio(talk, 60.0 if args.short else args.home_minutes * 60, floor)
-    together = [Arm(WakeSettings.engine, words, True, name=f"{WakeSettings.engine}: {' + '.join(words)} together")]
-    if list(WakeSettings().words()) != words:
+    engine = arms[0].engine
+    together = [Arm(engine, words, True, name=f"{engine}: {' + '.join(words)} together")]
+    if list(WakeSettings().words()) != words and engine == WakeSettings.engine:
         together.append(Arm(WakeSettings.engine, list(WakeSettings().words()), True,
                             name=f"{WakeSettings.engine}: the default {' + '.join(WakeSettings().words())}"))
-    cpu_arms = [a for a in arms if a.gated and a.engine == WakeSettings.engine] + together
+    cpu_arms = [a for a in arms if a.gated] + together
     log(f"CPU on {len(home) / wa.RATE / 60:.1f} min of home-like audio ({share:.0%} speech)")
     results["home"] = {"seconds": len(home) / wa.RATE, "speech_share": share,
                        "cpu": cpu_on(wa.frames_of(home), cpu_arms, words[0]),
                        "open": {a.label: a.open_share() for a in cpu_arms}, "together": together[0].label}
     home_wav = corpus.write_wav(tmp / "home.wav", home[: 60 * wa.RATE])
     results["rss"] = {"python + numpy": peak_rss("none", words, False, home_wav),
-                      together[0].label: peak_rss(WakeSettings.engine, words, True, home_wav)}
+                      together[0].label: peak_rss(engine, words, True, home_wav)}
     return results
 
 
@@ -371,7 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--negatives", action="append", default=[], metavar="DIR", help="speech without the keywords")
     p.add_argument("--probe", action="append", default=[], metavar="DIR",
                    help="speech near a keyword (e.g. 'jarvis' alone): wakes reported, not counted as false")
-    p.add_argument("--openwakeword", action="store_true", help="also openWakeWord's models (CC BY-NC-SA 4.0)")
+    p.add_argument("--engines", default="microwakeword", help="comma-separated: microwakeword (the device's), "
+                   "openwakeword (its models are CC BY-NC-SA 4.0: non-commercial)")
     p.add_argument("--ungated", action="store_true", help="also every model without the voice-activity gate")
     p.add_argument("--noise", default=str(DEFAULT_NOISE), help="noise mixed into the positives")
     p.add_argument("--snr", type=float, default=10.0, help="SNR of the noisy positives (dB)")

@@ -19,7 +19,7 @@ from device.audio.endpointer import Endpointer
 from device.audio.source import AudioSource
 from device.audio.voice import Speaker, Voice
 from device.audio.wake_word import GatedEngine, WakeWordDetector, WakeWordEngine
-from device.config import MqttSettings, Settings
+from device.config import DEFAULT_KEYWORDS, MqttSettings, Settings
 from device.confirmation.gestures import PressTimer
 from device.confirmation.led import StatusLight
 from device.confirmation.mute import MuteFile, MuteMemory, initial_mute
@@ -98,10 +98,23 @@ def wake_threshold(settings: Settings, engine: WakeWordEngine) -> float:
     return float(getattr(engine, "thresholds", {}).get(level, engine.default_threshold))
 
 
+OTHER_ENGINES_WORDS = {"openwakeword": ("hey_jarvis", "alexa", "hey_mycroft"), "porcupine": ("hey_jarvis", "alexa")}
+"""The default words the other engines have a model for (neither has "okay nabu")."""
+
+
+def wake_words(settings: Settings) -> tuple[str, ...]:
+    """The configured wake words; when the default list meets an engine without a model for one of its words
+    (openWakeWord, Porcupine: no "okay nabu"), the words that engine has."""
+    w = settings.wake
+    if w.keyword or w.keywords != DEFAULT_KEYWORDS or w.engine not in OTHER_ENGINES_WORDS:
+        return w.words()
+    return tuple(word for word in w.keywords if word in OTHER_ENGINES_WORDS[w.engine]) or w.keywords
+
+
 def make_wake_detector(settings: Settings) -> WakeWordDetector:
     """Every configured wake word's engine with its threshold, and the refractory period."""
     words = []
-    for word in settings.wake.words():
+    for word in wake_words(settings):
         one = one_word(settings, word)
         engine = make_wake_engine(one)
         words.append((engine, wake_threshold(one, engine)))

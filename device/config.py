@@ -64,7 +64,8 @@ class AudioSettings:
 
 Sensitivity = Literal["low", "normal", "high"]
 SENSITIVITIES = ("low", "normal", "high")
-DEFAULT_KEYWORDS = ("hey_jarvis",)
+DEFAULT_KEYWORDS = ("okay_nabu", "hey_jarvis")
+"""Chosen by measurement on real recordings by a stated rule (BENCHMARKS.md, "Choosing the default wake words")."""
 
 
 @dataclass(frozen=True)

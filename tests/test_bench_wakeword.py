@@ -55,17 +55,16 @@ def test_the_section_replaces_only_its_own_keyword(tmp_path):
 
 
 def test_a_damaged_flac_is_decoded_to_its_end_and_reported(tmp_path):
-    import subprocess
-
     good = Path(__file__).resolve().parent / "data" / "wakeword" / "alexa-0.flac"
     data = bytearray(good.read_bytes())
-    middle = len(data) // 2
-    data[middle:middle + 40] = bytes(40)  # a burst of zeros: a frame libFLAC cannot decode
+    data[len(data) // 2] ^= 0x10  # one flipped bit: that frame's checksum fails
     bad = tmp_path / "damaged.flac"
     bad.write_bytes(bytes(data))
-    total = int(subprocess.run(["soxi", "-s", str(good)], capture_output=True, text=True, check=True).stdout)
-    clip = wa.read_audio(bad)
-    assert clip.damaged and len(clip.samples) == total
-    tail = clip.samples[-len(clip.samples) // 4:]
-    assert np.array_equal(tail, wa.read_audio(good).samples[-len(tail):])  # the end is there, intact
-    assert not wa.read_audio(good).damaged
+    original, clip = wa.read_audio(good), wa.read_audio(bad)
+    assert clip.damaged and not original.damaged
+    assert len(clip.samples) == len(original.samples) == 52800  # to its end, nothing dropped
+    changed = np.nonzero(clip.samples != original.samples)[0]
+    # only samples of the damaged frame differ, and that frame is decoded rather than silenced (libFLAC's -F
+    # writes its 2,304 samples as zeros, sox drops them)
+    assert 0 < len(changed) < 1000 and np.count_nonzero(clip.samples[changed]) > 0.9 * len(changed)
+    assert np.array_equal(clip.samples[changed[-1] + 1:], original.samples[changed[-1] + 1:])

@@ -18,7 +18,7 @@ def check_wake_word(settings: Settings) -> Result:
     """Every configured wake word's engine loads (Porcupine: the AccessKey is accepted) and scores a frame;
     the line names the active words with their thresholds."""
     name = "wake word"
-    from device.app import make_wake_detector, sensitivity_level
+    from device.app import make_wake_detector, sensitivity_level, wake_words
 
     start = time.monotonic()
     try:
@@ -36,7 +36,7 @@ def check_wake_word(settings: Settings) -> Result:
     words = ", ".join(
         f"\"{engine.keyword}\" at {threshold:g} ("
         + ("[wake] threshold" if w.threshold_of(word) else f"sensitivity {sensitivity_level(w.sensitivity_of(word))}")
-        + ")" for word, (engine, threshold) in zip(w.words(), detector.words, strict=True))
+        + ")" for word, (engine, threshold) in zip(wake_words(settings), detector.words, strict=True))
     return passed(name, f"{detector.engine.name} listening for {words}; loaded in {time.monotonic() - start:.1f} s")
 
 

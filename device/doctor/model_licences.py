@@ -51,11 +51,12 @@ def wake_licence(settings: Settings) -> ModelLicence:
     """The licence of the configured wake-word model (a model file of one's own: its own terms)."""
     w = settings.wake
     entry = WAKE[w.engine]
-    own = w.keyword.endswith((".json", ".onnx", ".ppn", ".tflite"))
+    own = [word for word in w.words() if word.endswith((".json", ".onnx", ".ppn", ".tflite"))]
     if own:
-        return ModelLicence(f"{w.engine} model {w.keyword}", "its own licence (a model file of yours)",
-                            w.keyword, commercial=None)
-    return ModelLicence(entry.what.format(keyword=w.keyword), entry.licence, entry.source, entry.commercial)
+        return ModelLicence(f"{w.engine} model {', '.join(own)}", "its own licence (a model file of yours)",
+                            ", ".join(own), commercial=None)
+    return ModelLicence(entry.what.format(keyword=" + ".join(w.words())), entry.licence, entry.source,
+                        entry.commercial)
 
 
 def recogniser_licence(engine: str, model: str = "") -> ModelLicence:
