@@ -220,13 +220,18 @@ def positive_sets(args, cache: Path) -> list[tuple[str, str, list[wa.Clip]]]:
     return [("synthetic speech (espeak-ng" + (", flite" if wa.flite_available() else "") + ")", args.keyword, clips)]
 
 
-def negative_streams(args, cache: Path) -> list[tuple[str, wa.Stream, list[wa.Clip]]]:
-    """(kind, stream, clips): every --negatives and --probe folder as one stream, then the synthetic talk."""
+def negative_streams(args, cache: Path, noise: np.ndarray | None) -> list[tuple[str, wa.Stream, list[wa.Clip]]]:
+    """(kind, stream, clips): every --negatives (and with --noisy-negatives, again in noise) and --probe folder as
+    one stream, then the synthetic talk."""
     out = []
     for kind, folders in (("negative", args.negatives), ("probe", args.probe)):
         for folder in folders:
             clips = folder_clips(Path(folder), args.short)
             out.append((kind, wa.negative_stream(clips, folder), clips))
+            if kind == "negative" and args.noisy_negatives and noise is not None:
+                mixed = [wa.Clip(c.name, wa.noisy(c.samples, noise, args.snr, seed=i), c.damaged)
+                         for i, c in enumerate(clips)]
+                out.append((kind, wa.negative_stream(mixed, f"{folder} at {args.snr:g} dB"), mixed))
     seconds = 60.0 if args.short else args.synthetic_hours * 3600
     if seconds > 0:
         corpus = corpus_module()
@@ -335,7 +340,7 @@ def measure(args, info: dict, cache: Path, tmp: Path) -> dict:
                                        "seconds": played["seconds"], "labels": stream.labels,
                                        "damaged": [c.name for c in clips if c.damaged],
                                        "arms": judge(arms, stream, played, keyword)})
-    for kind, stream, clips in negative_streams(args, cache):
+    for kind, stream, clips in negative_streams(args, cache, noise):
         log(f"{kind} {stream.condition}: {len(stream.samples) / wa.RATE / 60:.1f} min")
         played = play(arms, stream)
         results["streams"].append({"kind": kind, "folder": stream.condition, "keyword": None, "condition": "clean",
@@ -376,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ungated", action="store_true", help="also every model without the voice-activity gate")
     p.add_argument("--noise", default=str(DEFAULT_NOISE), help="noise mixed into the positives")
     p.add_argument("--snr", type=float, default=10.0, help="SNR of the noisy positives (dB)")
+    p.add_argument("--noisy-negatives", action="store_true", help="also every --negatives folder mixed with the "
+                   "noise at --snr (real speech in a noisy kitchen)")
     p.add_argument("--synthetic-hours", type=float, default=1.0, help="espeak-ng talk added to the negatives")
     p.add_argument("--home-minutes", type=float, default=10.0, help="home-like audio for the CPU comparison")
     p.add_argument("--json", help="write the summary here")
@@ -386,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", help="keep synthesised speech here between runs")
     p.add_argument("--short", action="store_true", help="a seconds-scale run (tests); the numbers are rough")
     p.add_argument("--from-raw", metavar="RAW", help="only re-render the section and JSON from saved --raw results")
+    p.add_argument("--only", metavar="WORDS", help="with --from-raw: the figures of these words only (comma-separated; "
+                   "e.g. the default pair), their CPU the run's arm of those words together")
     p.add_argument("--rss-child", nargs=4, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.rss_child:
@@ -393,7 +402,8 @@ def main(argv: list[str] | None = None) -> int:
         rss_child(engine, keywords, gated == "1", wav)
         return 0
     if args.from_raw:
-        return finish(args, json.loads(Path(args.from_raw).read_text()))
+        results = json.loads(Path(args.from_raw).read_text())
+        return finish(args, report.only(results, args.only.split(",")) if args.only else results)
     began = time.monotonic()
     info = machine()
     info["date"] = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")

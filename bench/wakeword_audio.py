@@ -139,6 +139,13 @@ def mix(clip: np.ndarray, speech: np.ndarray, noise: np.ndarray, snr_db: float) 
     return np.clip(out, -32768, 32767).astype(np.int16)
 
 
+def noisy(clip: np.ndarray, noise: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
+    """One recording mixed with a stretch of the noise chosen by `seed`, by the peak-frame rule."""
+    rng = np.random.default_rng(seed)
+    start = int(rng.integers(0, max(1, len(noise) - len(clip))))
+    return mix(clip, clip, np.resize(noise[start:], len(clip)), snr_db)
+
+
 @dataclass
 class Stream:
     """A continuous recording made of clips; windows[i] is where a wake counts as detecting clip i."""

@@ -78,6 +78,19 @@ def summary(results: dict) -> dict:
             "per_keyword": per}
 
 
+def only(results: dict, words: list[str]) -> dict:
+    """The results of these words' arms alone (their recordings stay negatives for the others); CPU of the
+    run's arm that ran exactly these words together."""
+    arms = {a: m for a, m in results["arms"].items() if m["keyword"] in words}
+    together = next((k for k in results["home"]["cpu"] if k.endswith(" + ".join(words)) or
+                     k.endswith(f"{' + '.join(words)} together")), None)
+    if together is None:
+        raise SystemExit(f"bench_wakeword: the run measured no CPU of {' + '.join(words)} together")
+    streams = [{**s, "arms": {a: r for a, r in s["arms"].items() if a in arms}} for s in results["streams"]]
+    return {**results, "keywords": words, "arms": arms, "streams": streams,
+            "home": {**results["home"], "together": together}}
+
+
 def details(results: dict) -> str:
     """Every false wake (stream, file, seconds into it) and every missed recording (peak score), per arm."""
     lines = []
@@ -103,7 +116,8 @@ def pct(hit: tuple[int, int]) -> str:
 
 def short(folder: str) -> str:
     parts = Path(folder).parts
-    return "/".join(parts[-2:]) if len(parts) > 1 and parts[-2] in ("small_real",) else (parts[-1] if parts else folder)
+    return "/".join(parts[-2:]) if len(parts) > 1 and parts[-2] in ("small_real", "barista") else (
+        parts[-1] if parts else folder)
 
 
 def sweep_cell(results: dict, arm: str, t: float) -> str:
