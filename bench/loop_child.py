@@ -154,7 +154,8 @@ def role_latency(a: dict) -> dict:
     store.connect(url.hostname, url.port)
     store.loop_start()
     store.subscribe("reorder/v1/devices/+/orders", qos=1)
-    subscribed.wait(10)
+    if not subscribed.wait(10):
+        raise RuntimeError(f"no SUBACK from {a['broker']} within 10 s")
     started = [0.0]  # wall time at the start of the current loop step
     prompts: list = []  # (audio time, processing: wall time since its step started) of each prompt
     said: list = []  # (audio time, seconds) of what the device said: the read-back's length
@@ -218,6 +219,7 @@ def role_latency(a: dict) -> dict:
             step(quiet)
     device.close()
     store.disconnect()
+    store.loop_stop()
     return {"requests": results}
 
 
