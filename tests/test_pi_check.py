@@ -69,6 +69,24 @@ def test_without_root_it_stops_with_one_line(monkeypatch, capsys) -> None:
     assert err.count("\n") == 1 and "needs root" in err
 
 
+@pytest.mark.parametrize(("entry", "words"), [
+    (None, "no enabled qemu-aarch64 binfmt entry"),
+    ("disabled\ninterpreter /usr/libexec/qemu-binfmt/aarch64-binfmt-P\nflags: PF\n", "no enabled"),
+    ("enabled\ninterpreter /usr/bin/qemu-aarch64\nflags: P\n", "lacks the F (fix binary) flag (flags: P)"),
+])
+def test_the_binfmt_entry_must_be_enabled_with_the_fix_binary_flag(monkeypatch, tmp_path: Path, capsys,
+                                                                    entry: str | None, words: str) -> None:
+    binfmt = tmp_path / "qemu-aarch64"
+    if entry is not None:
+        binfmt.write_text(entry)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.setattr(pi_check.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(pi_check, "BINFMT", binfmt)
+    assert pi_check.main(["trixie"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and words in err
+
+
 def test_qemu_version_decides_the_cpuinfo_mount() -> None:
     assert pi_check.qemu_major("qemu-aarch64 version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\n") == 7
     assert pi_check.qemu_major("qemu-aarch64 version 8.2.2 (Debian 1:8.2.2+ds-0ubuntu1)") == 8
