@@ -1,4 +1,5 @@
-"""Wake word: an engine scores frames; this stage turns scores into one wake per utterance.
+"""Wake words: one engine per word scores frames; this stage turns scores into one wake per utterance,
+naming the word (each word with its own threshold; [wake] keywords).
 
 GatedEngine puts a voice-activity detector in front of the engine, so that a quiet house costs
 almost nothing: the model is scored only while the VAD hears speech, with pre-roll so that the
