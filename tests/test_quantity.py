@@ -34,11 +34,20 @@ def test_the_recogniser_refuses_a_quantity_the_free_pass_did_not_hear():
     b.finals.add(b.phrase(b.start, ["order", "two", "milk"]))
     loud = (np.sin(np.arange(32000) / 5) * 8000).astype("<i2").tobytes()
     heard = ConstrainedRecognizer(FakeDecoder(" order two milk"), "en-US")
-    heard.set_automaton(b.compile())
+    heard.set_automaton(b.compile(), quantities=True)
     assert heard.recognize(loud).text == "order two milk" and heard.recognize(loud).confidence >= 0.85
     guessed = ConstrainedRecognizer(FakeDecoder(" order the milk"), "en-US")  # the only sentence has "two"
-    guessed.set_automaton(b.compile())
+    guessed.set_automaton(b.compile(), quantities=True)
     result = guessed.search(loud)
     assert result.best is not None and result.best.words == ("order", "two", "milk")
     assert guessed.verdict(result) == (0.0, "quantity 'two' is not in the free transcript")
     assert guessed.recognize(loud).confidence == 0.0
+
+
+def test_numbers_of_a_rhino_or_test_grammar_are_not_quantities():
+    b = Builder()
+    b.finals.add(b.phrase(b.start, ["minuteur", "10", "minutes"]))
+    timer = ConstrainedRecognizer(FakeDecoder(" minuteur diminute"), "fr-FR")
+    timer.set_automaton(b.compile())  # a timer's "10" is no order quantity: no quantity refusal
+    result = timer.search(np.zeros(48000, dtype=np.float32))
+    assert result.best is not None and timer.verdict(result)[1] == ""

@@ -68,3 +68,29 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     done = transcribe(str(tmp_path / "missing.wav"), "--engine", "pocketsphinx", "--catalog",
                       "device/samples/catalog.json")
     assert done.returncode != 0 and "missing.wav" in done.stderr and "Traceback" not in done.stderr
+
+
+def _whisper_ready() -> bool:
+    from device.prepare.whisper import default_model_dir as whisper_dir
+    from device.prepare.whisper import is_prepared
+
+    return is_prepared(whisper_dir())
+
+
+needs_whisper = pytest.mark.skipif(not _whisper_ready(), reason="the Whisper model is not prepared (scripts/dev setup)")
+FRENCH = Path(__file__).resolve().parents[1] / "device" / "samples" / "demo-fr.wav"
+
+
+@needs_whisper
+def test_french_search_that_cannot_finish_is_refused_with_its_words_and_a_reason(tmp_path):
+    # One sentence far longer than the recording: no hypothesis can end within the token budget.
+    long = " ".join(["commande un café et deux bouteilles de lait"] * 8)
+    grammar = tmp_path / "long.yaml"
+    grammar.write_text(f'context:\n  expressions:\n    order:\n      - "{long}"\n')
+    done = transcribe(str(FRENCH), "--grammar", str(grammar), "--locale", "fr-FR", "--engine", "whisper", "--details")
+    assert done.returncode == 0, done.stderr
+    line = json.loads(done.stdout)
+    assert line["accepted"] is False and line["confidence"] == 0.0
+    assert line["text"] and long.startswith(line["text"].rstrip("…").rsplit(" ", 1)[0])
+    assert line["reason"].startswith("no sentence of the grammar ended within")
+    assert line["sentence"] is False and line["nbest"] == [] and line["tokens"] > 0

@@ -125,3 +125,42 @@ def test_corrupt_model_is_one_clear_line(tmp_path: Path, model_dir: Path) -> Non
         WhisperDecoder(tmp_path)
     message = str(info.value)
     assert "\n" not in message and str(tmp_path) in message and "unreadable" in message
+
+
+def test_int8_token_table_is_within_a_quantisation_step_of_float32() -> None:
+    from device.adapters.speech.token_table import TokenTable
+
+    rng = np.random.default_rng(3)
+    table = rng.normal(0, 0.05, (512, 3000)).astype(np.float32)
+    exact, small = TokenTable(table.copy(), quantise=False), TokenTable(table.copy(), quantise=True)
+    assert small.weights.dtype == np.int8 and small.weights.nbytes * 4 == exact.weights.nbytes
+    x = rng.normal(0, 1, (3, 512)).astype(np.float32)
+    step = np.abs(table).max(axis=0) / 127  # one quantisation step per token
+    bound = (np.abs(x).sum(axis=1, keepdims=True) * step / 2) + 1e-4
+    assert (np.abs(small.project(x) - exact.project(x)) <= bound).all()
+    tokens = np.array([[0, 2999, 17]])
+    assert np.abs(small.rows(tokens) - exact.rows(tokens)).max() <= step.max() / 2 + 1e-6
+    assert small.project(x).shape == (3, 3000) and small.rows(tokens).shape == (1, 3, 512)
+
+
+def test_int8_token_table_hears_the_same_french(model_dir: Path, decoder: WhisperDecoder) -> None:
+    small = WhisperDecoder(model_dir, embeddings="int8")
+    for wav in ("fr_01.wav", "fr_05.wav"):
+        audio = read_wav(REALSPEECH / wav)
+        assert greedy_transcript(small, audio) == greedy_transcript(decoder, audio)
+
+
+def test_without_ctranslate2_the_error_names_the_french_extra(model_dir: Path, monkeypatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ct2(name, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if name == "ctranslate2":
+            raise ImportError("No module named 'ctranslate2'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ct2)
+    with pytest.raises(ModelError, match=r"\[french\]") as err:
+        WhisperDecoder(model_dir)
+    assert "\n" not in str(err.value)

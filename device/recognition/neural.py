@@ -128,6 +128,7 @@ class ConstrainedRecognizer:
         self._aliases = digit_aliases(locale.split("-")[0])
         self._trie = vocabulary_trie(decoder.vocabulary)
         self._speller: Speller | None = None
+        self._quantities = False
         self._building: threading.Thread | None = None
         self._lock = threading.Lock()
         self.decode_ms: list[float] = []
@@ -137,7 +138,7 @@ class ConstrainedRecognizer:
         """Use this grammar; built off the caller's thread once a first one exists (the old one serves meanwhile:
         a request heard during the build is decided with it, never left waiting or empty)."""
         if self._speller is None:
-            self.set_automaton(sentences.build(grammar))
+            self.set_automaton(sentences.build(grammar), quantities=True)
             return []
         worker = threading.Thread(target=self._build, args=(grammar,), name="grammar-build", daemon=True)
         with self._lock:
@@ -147,18 +148,20 @@ class ConstrainedRecognizer:
 
     def _build(self, grammar: Grammar) -> None:
         try:
-            self.set_automaton(sentences.build(grammar))
+            self.set_automaton(sentences.build(grammar), quantities=True)
         except Exception as exc:  # the thread must not die with a traceback: the old grammar keeps serving
             log.error("%s grammar not rebuilt, the previous one stays in use (%s: %s)", self.name,
                       type(exc).__name__, exc)
 
-    def set_automaton(self, automaton: WordAutomaton) -> None:
-        """Use any word automaton (a Rhino context, a test grammar)."""
+    def set_automaton(self, automaton: WordAutomaton, quantities: bool = False) -> None:
+        """Use any word automaton (a Rhino context, a test grammar). `quantities`: its numbers are order quantities,
+        refused when the free transcript lacks them (recognition.quantity; the catalogue's grammar: set_grammar)."""
         # Positions are spelled when a search first reaches them (a few milliseconds per request,
         # then cached): warming all of them costs seconds and tens of MB for a large catalogue.
         speller = Speller(automaton, self.decoder.vocabulary, self._aliases, trie=self._trie)
         with self._lock:
             self._speller = speller
+            self._quantities = quantities
         log.info("%s grammar: %d words, %d states, %d positions", self.name, len(automaton.vocabulary()),
                  len(automaton.arcs), len(speller.positions))
 
@@ -221,7 +224,8 @@ class ConstrainedRecognizer:
         best = result.best
         if best is None:
             return 0.0, result.reason or "no sentence of the grammar"
-        unheard = unheard_quantity(best.words, self.free_text(result), self.locale.split("-")[0])
+        unheard = unheard_quantity(best.words, self.free_text(result), self.locale.split("-")[0]) \
+            if self._quantities else None
         if unheard is not None:
             return 0.0, f"quantity {unheard!r} is not in the free transcript"
         s = self.settings

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from device.adapters.speech.ct2_weights import FormatError, load_variables
+from device.adapters.speech.token_table import TokenTable
 from device.adapters.speech.whisper_mel import HOP, SAMPLE_RATE, log_mel
 from device.errors import ModelError
 
@@ -116,11 +117,17 @@ class WhisperDecoder:
     name = "whisper"
 
     def __init__(self, model_dir: str | Path | None = None, *, language: str = "fr", window_s: float = 10.0,
-                 threads: int = 1, compute_type: str = "int8", encoder_only: bool = True) -> None:
+                 threads: int = 1, compute_type: str = "int8", encoder_only: bool = True,
+                 embeddings: str = "int8") -> None:
         """`window_s`: encoder window (s) for requests shorter than it; `compute_type`: CTranslate2's for the
         encoder; `encoder_only`: load CTranslate2 from DIR/encoder (no second copy of the decoder). The
         decoder runs in float32 numpy (int8 decoder matrices were measured slower for no memory gain worth it:
-        BENCHMARKS.md, 'Whisper base (French): model variants')."""
+        BENCHMARKS.md, 'Whisper base (French): model variants'). `embeddings`: "float32", or "int8" — the token
+        table (also the output projection, 106 MB as float32) held as int8 with one scale per token (27 MB),
+        turned back into float32 a block of tokens at a time when used; the cross-attention key/value matrices
+        (used once per request) likewise."""
+        if embeddings not in ("float32", "int8"):
+            raise ValueError(f"embeddings must be 'float32' or 'int8' (got {embeddings!r})")
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         if not 1.0 <= window_s <= MAX_WINDOW_S:
             raise ValueError(f"window_s must be between 1 and {MAX_WINDOW_S:g} seconds (got {window_s})")
@@ -132,10 +139,16 @@ class WhisperDecoder:
             raise ModelError(f"Whisper model not found in {self.model_dir} (needs model.bin, tokenizer.json and "
                              f"encoder/model.bin); {how}")
         try:
-            spec, weights = load_variables(model_bin, lambda n: n.startswith("decoder/"))
+            # The embedding table doubles as the output projection ([512, V]; a lookup reads its columns). It is
+            # read first and alone, as float16 when it is to be int8, so loading never holds it twice in float32.
+            table_name, alias = "decoder/embeddings/weight", "decoder/projection/weight"
+            _, tables = load_variables(model_bin, lambda n: n == table_name,
+                                       dtype=np.float16 if embeddings == "int8" else np.float32)
+            self._table = TokenTable(np.ascontiguousarray(tables.pop(table_name).T), quantise=embeddings == "int8")
+            del tables
+            spec, weights = load_variables(model_bin,
+                                           lambda n: n.startswith("decoder/") and n not in (table_name, alias))
             # Matrices stored transposed ([in, out], C-contiguous): `x @ w` is then BLAS's fastest shape.
-            # The embedding table doubles as the output projection ([512, V]); a lookup reads its columns.
-            weights.pop("decoder/projection/weight", None)  # an alias of the embeddings
             self._w = {}
             for key in list(weights):
                 value = weights.pop(key)  # one matrix held twice at most, while it is transposed
@@ -143,7 +156,7 @@ class WhisperDecoder:
                     value = np.ascontiguousarray(value.T)
                 self._w[key[len("decoder/"):]] = value
                 del value
-            vocab_size = self._w["embeddings/weight"].shape[1]  # stored [512, V]
+            vocab_size = self._table.weights.shape[1]
             self.vocabulary, specials = load_vocabulary(self.model_dir / "tokenizer.json", vocab_size)
             self.eos = specials["<|endoftext|>"]
             self.prompt = [specials["<|startoftranscript|>"], specials[f"<|{language}|>"],
@@ -154,8 +167,9 @@ class WhisperDecoder:
         if spec != "WhisperSpec":
             raise ModelError(f"{model_bin} is a {spec} model, not Whisper; delete the folder and {how}")
         self.n_layers = sum(1 for k in self._w if k.endswith("/self_attention/linear_0/weight"))
-        table = self._w.pop("embeddings/weight")  # [512, V]
-        self._embed_table, self._projection = table.T, table
+        # The cross-attention key/value matrices run once per request, not per token: int8 costs nothing there.
+        self._cross_kv = [TokenTable(self._w.pop(f"layer_{i}/attention/linear_1/weight"), quantise=embeddings == "int8")
+                          for i in range(self.n_layers)]
         try:
             import ctranslate2
         except ImportError:
@@ -191,7 +205,7 @@ class WhisperDecoder:
         layers = []
         for i in range(self.n_layers):
             p = f"layer_{i}/attention/linear_1/"
-            kv = hidden @ self._w[p + "weight"] + self._w[p + "bias"]
+            kv = self._cross_kv[i].project(hidden) + self._w[p + "bias"]
             k, v = np.split(kv, 2, axis=-1)
             layers.append((self._heads(k), self._heads(v)))
         return _Encoding(tuple(layers))
@@ -210,7 +224,7 @@ class WhisperDecoder:
         entries are `valid` [B, T]; returns logits of the last new token [B, V] and the new keys and values
         [B, L, 2, H, n, 64]."""
         w = self._w
-        x = self._embed_table[tokens].astype(np.float32)
+        x = self._table.rows(tokens)
         x = x + w["position_encodings/encodings"][positions]
         b, n = tokens.shape
         t_past = cache.shape[4]
@@ -241,7 +255,7 @@ class WhisperDecoder:
             h = _gelu(h @ w[p + "ffn/linear_0/weight"] + w[p + "ffn/linear_0/bias"])
             x = x + h @ w[p + "ffn/linear_1/weight"] + w[p + "ffn/linear_1/bias"]
         last = _layer_norm(x[:, -1], w["layer_norm/gamma"], w["layer_norm/beta"])
-        return last @ self._projection, new_kv
+        return self._table.project(last), new_kv
 
     @staticmethod
     def _merge(x: np.ndarray) -> np.ndarray:
