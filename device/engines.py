@@ -135,7 +135,7 @@ def load(settings: Settings, choice: Choice | None = None):
 
 NEURAL_SEARCH: dict[str, dict[str, Any]] = {
     "moonshine": {"beam": 6, "token_bonus": 0.0, "reject_gap": -0.75, "short_allowance": 1.0},
-    "whisper": {"beam": 6, "token_bonus": 0.0, "reject_gap": -1.25, "reject_mean": -1.75, "short_allowance": 1.5},
+    "whisper": {"beam": 6, "token_bonus": 0.0, "reject_gap": -1.25, "reject_mean": -1.75, "short_allowance": 1.0},
 }
 """Search settings per neural engine, chosen on the development recordings (BENCHMARKS.md "Real speech"; Whisper:
 "Real French speech", scripts/bench_french.py's rule — Whisper writes "éteins" as "Étant", so French commands
