@@ -299,6 +299,10 @@ def machine() -> dict:
             versions[dist] = "not installed"
     flac = subprocess.run(["flac", "--version"], capture_output=True, text=True) if wa.flac_available() else None
     versions["flac"] = flac.stdout.strip() if flac else "not installed (sox decodes FLAC)"
+    try:
+        versions["av"] = metadata.version("av")
+    except metadata.PackageNotFoundError:
+        versions["av"] = ""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
     return {"cpu": cpu, "cores": os.cpu_count(), "arch": platform.machine(), "python": platform.python_version(),
             "versions": versions, "commit": commit.stdout.strip() or "?", "load_start": os.getloadavg()}

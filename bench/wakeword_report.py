@@ -29,7 +29,8 @@ def rate(results: dict, arm: str, condition: str, folder: str | None = None) -> 
 
 def false_list(results: dict, arm: str, kinds: tuple[str, ...] = COUNTED) -> list[tuple[str, str, float]]:
     """(stream, file, seconds into it) of every false wake of the arm."""
-    return [(s["folder"], f, t) for s in results["streams"] if s["kind"] in kinds
+    return [(s["folder"] + ("" if s["condition"] == "clean" else f" ({s['condition']})"), f, t)
+            for s in results["streams"] if s["kind"] in kinds
             for f, t, _ in s["arms"][arm]["false"]]
 
 
@@ -143,7 +144,9 @@ def render(results: dict) -> str:
              f"Measured {m['date']} by `{m['command']}` ({m['minutes']:.0f} min) at commit {m['commit']}. "
              f"Machine: {m['cpu']}, {m['cores']} cores ({m['arch']}), Python {m['python']}; pymicro-wakeword "
              f"{v['pymicro-wakeword']}, pymicro-features {v['pymicro-features']}, openwakeword {v['openwakeword']}, "
-             f"onnxruntime {v['onnxruntime']}; FLAC decoded by {v['flac'].splitlines()[0]}. Load average "
+             f"onnxruntime {v['onnxruntime']}; FLAC decoded by "
+             + (f"FFmpeg's decoder (PyAV {v['av']}), damage reported by {v['flac'].splitlines()[0]}"
+                if v.get("av") else v["flac"].splitlines()[0]) + ". Load average "
              f"{m['load_start'][0]:.1f} at the start, {m['load_end'][0]:.1f} at the end (a shared machine). "
              "**Not a Raspberry Pi.**", "",
              "Each model runs as the device builds it for one word: the threshold of `sensitivity = \"normal\"`, "
@@ -157,7 +160,8 @@ def render(results: dict) -> str:
              + f"; {hours(negative_streams(results, True)):.2f} h of real speech, "
              + f"{sum(s['seconds'] for s in results['streams'] if s['kind'] == 'positive') / 3600:.2f} h more in the "
              "positives' streams (other words' recordings count as negatives for each model). "
-             + (f"{len(damaged)} files have FLAC errors and are decoded to their end by libFLAC: "
+             + (f"{len(damaged)} files have FLAC errors (libFLAC) and are decoded to their end, the frames whose "
+                "checksum fails kept as FFmpeg decodes them: "
                 f"{', '.join(f'{f}/{n}' for f, n in damaged)}." if damaged else "No file had a decoding error."), "",
              "| model (threshold) | own recordings detected: clean, " + snr + " | false wakes: "
              + " | ".join(short(s["folder"]) for s in negs) + " | other words' recordings | synthetic talk | "

@@ -99,16 +99,16 @@ def wake_threshold(settings: Settings, engine: WakeWordEngine) -> float:
 
 
 OTHER_ENGINES_WORDS = {"openwakeword": ("hey_jarvis", "alexa", "hey_mycroft"), "porcupine": ("hey_jarvis", "alexa")}
-"""The default words the other engines have a model for (neither has "okay nabu")."""
+"""The words the other engines have a model for (neither has "okay nabu"); "hey jarvis" stands in for the default."""
 
 
 def wake_words(settings: Settings) -> tuple[str, ...]:
-    """The configured wake words; when the default list meets an engine without a model for one of its words
-    (openWakeWord, Porcupine: no "okay nabu"), the words that engine has."""
+    """The configured wake words; when the default list meets an engine without a model for its words
+    (openWakeWord, Porcupine: no "okay nabu"), the ones that engine has, else "hey jarvis" (Porcupine's "jarvis")."""
     w = settings.wake
     if w.keyword or w.keywords != DEFAULT_KEYWORDS or w.engine not in OTHER_ENGINES_WORDS:
         return w.words()
-    return tuple(word for word in w.keywords if word in OTHER_ENGINES_WORDS[w.engine]) or w.keywords
+    return tuple(word for word in w.keywords if word in OTHER_ENGINES_WORDS[w.engine]) or ("hey_jarvis",)
 
 
 def make_wake_detector(settings: Settings) -> WakeWordDetector:

@@ -64,8 +64,9 @@ class AudioSettings:
 
 Sensitivity = Literal["low", "normal", "high"]
 SENSITIVITIES = ("low", "normal", "high")
-DEFAULT_KEYWORDS = ("okay_nabu", "hey_jarvis")
-"""Chosen by measurement on real recordings by a stated rule (BENCHMARKS.md, "Choosing the default wake words")."""
+DEFAULT_KEYWORDS = ("okay_nabu",)
+"""Chosen by measurement on real recordings by a stated rule (BENCHMARKS.md, "Wake words: the default chosen by
+measurement")."""
 
 
 @dataclass(frozen=True)

@@ -54,5 +54,5 @@ def speech_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def say(speech_dir):
-    """say([("speech", "hey jarvis"), ("silence", 0.7), ...], voice=..) -> a 16 kHz mono WAV path."""
+    """say([("speech", "okay nabu"), ("silence", 0.7), ...], voice=..) -> a 16 kHz mono WAV path."""
     return lambda parts, **kw: speech.compose(speech_dir, parts, **kw)

@@ -8,27 +8,32 @@ from pathlib import Path
 from typing import Sequence, Union
 
 Part = Union[tuple[str, str], tuple[str, float]]
+DATA = Path(__file__).resolve().parent / "data" / "wakeword"
 
 
-WAKE_WORD = Path(__file__).resolve().parent / "data" / "wakeword" / "hey_jarvis-flite-rms.wav"
-"""The wake phrase every test says: flite's rms voice (made once with Debian's flite 2.2, committed).
-microWakeWord, the default engine, does not hear espeak-ng's "hey jarvis" (scripts/bench_wakeword.py
---keyword hey_jarvis); openWakeWord hears both."""
+WAKE_WORDS = {phrase: DATA / f"{phrase.replace(' ', '_')}-flite-rms.wav" for phrase in ("okay nabu", "hey jarvis")}
+"""The wake phrases tests say: flite's rms voice (made once with Debian's flite 2.2 as scripts/make-samples
+does, committed). "okay nabu" is the default word; microWakeWord does not hear espeak-ng's "hey jarvis"
+(scripts/bench_wakeword.py --keyword hey_jarvis); openWakeWord hears both."""
+WAKE_WORD = WAKE_WORDS["okay nabu"]
+"""The default wake word, as tests say it."""
 
 
 def synth(out_dir: Path, text: str, voice: str = "en-us", speed: int = 165) -> Path:
-    """espeak-ng speech for `text`, 16 kHz mono 16-bit (cached by content). "hey jarvis" is WAKE_WORD,
-    padded with silence to the length espeak-ng's would have had, so what follows it stays in place."""
+    """espeak-ng speech for `text`, 16 kHz mono 16-bit (cached by content). A wake phrase ("okay nabu",
+    "hey jarvis") is its WAKE_WORDS recording, padded with silence to the length espeak-ng's would have
+    had (never cut), so what follows it stays in place."""
     said = _espeak(out_dir, text, voice, speed)
-    if " ".join(text.lower().split()) != "hey jarvis":
+    wake = WAKE_WORDS.get(" ".join(text.lower().split()))
+    if wake is None:
         return said
     out = out_dir / f"wake-{said.stem}.wav"
     if not out.exists():
         def samples(path: Path) -> int:
             return int(subprocess.run(["soxi", "-s", str(path)], check=True, capture_output=True, text=True).stdout)
 
-        length = max(samples(said), samples(WAKE_WORD))  # never cut the word itself
-        subprocess.run(["sox", "-R", str(WAKE_WORD), str(out), "pad", "0", "5", "trim", "0", f"{length}s"], check=True)
+        length = max(samples(said), samples(wake))  # never cut the word itself
+        subprocess.run(["sox", "-R", str(wake), str(out), "pad", "0", "5", "trim", "0", f"{length}s"], check=True)
     return out
 
 

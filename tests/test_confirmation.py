@@ -74,7 +74,7 @@ def of(events: list[dict], name: str) -> list[dict]:
 
 
 def hey(request: str) -> list:
-    return [("silence", 0.5), ("speech", "hey jarvis"), ("silence", 0.7), ("speech", request)]
+    return [("silence", 0.5), ("speech", "okay nabu"), ("silence", 0.7), ("speech", request)]
 
 
 def test_undo_within_the_window_publishes_cancel_and_shows_the_stores_answer(device, store, subscriber, mosquitto,
@@ -126,8 +126,8 @@ def test_guards_refuse_out_loud_and_order_nothing(device, subscriber, mosquitto,
 def test_daily_limit_and_repeat_guard(device, store, speech_dir):
     first = hey("order two bottles of milk")
     # each wake word after the device has said "Ordered." and the store's answer (it is deaf while it speaks)
-    second = [("silence", 11.0), ("speech", "hey jarvis"), ("silence", 0.7), ("speech", "order some milk")]
-    third = [("silence", 16.0), ("speech", "hey jarvis"), ("silence", 0.7), ("speech", "order a coffee")]
+    second = [("silence", 11.0), ("speech", "okay nabu"), ("silence", 0.7), ("speech", "order some milk")]
+    third = [("silence", 16.0), ("speech", "okay nabu"), ("silence", 0.7), ("speech", "order a coffee")]
     clip = Clip(speech_dir, [*first, *second, *third, ("silence", 1.0)])
     d, events = device(clip, confirmation={"max_orders_per_day": 2, "repeat_guard": "ask", "undo_seconds": 3})
     t1 = clip.end_of(3) + READBACK
@@ -172,7 +172,7 @@ def test_one_bouncy_press_confirms_once_and_a_press_right_after_does_not_undo(de
 
 
 def test_a_repeat_order_needs_a_second_press_after_press_again_was_said(device, store, speech_dir):
-    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", 11.0), ("speech", "hey jarvis"),
+    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", 11.0), ("speech", "okay nabu"),
                              ("silence", 0.7), ("speech", "order two bottles of milk"), ("silence", 1.0)])
     d, events = device(clip, confirmation={"undo_seconds": 3})
     pin = d.panel.confirm_button.pin
@@ -190,7 +190,7 @@ def test_a_repeat_order_needs_a_second_press_after_press_again_was_said(device, 
 
 def test_repeat_guard_refuse(device, store, speech_dir):
     # "order milk" alone comes out below min_confidence (0.80 here) with this recogniser and voice
-    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", 11.0), ("speech", "hey jarvis"),
+    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", 11.0), ("speech", "okay nabu"),
                              ("silence", 0.7), ("speech", "order two bottles of milk"), ("silence", 1.0)])
     d, events = device(clip, confirmation={"repeat_guard": "refuse", "undo_seconds": 3})
     run_replay(d, PressPlan(short=[clip.end_of(3) + READBACK]))
@@ -200,7 +200,7 @@ def test_repeat_guard_refuse(device, store, speech_dir):
 
 def test_a_tv_saying_the_words_never_orders(device, subscriber, mosquitto, speech_dir):
     """Wake word and request over and over, nobody presses: read-backs and time-outs, no order."""
-    ad = [("speech", "hey jarvis"), ("silence", 0.7), ("speech", "order three bottles of orange juice"),
+    ad = [("speech", "okay nabu"), ("silence", 0.7), ("speech", "order three bottles of orange juice"),
           ("silence", 24.0)]
     clip = Clip(speech_dir, [("silence", 0.5), *ad, *ad, *ad])
     orders = subscriber(mosquitto.port, "reorder/v1/devices/+/orders")
@@ -213,9 +213,9 @@ def test_a_tv_saying_the_words_never_orders(device, subscriber, mosquitto, speec
 
 
 def test_the_device_does_not_hear_itself_nor_restart_on_a_wake_during_the_prompt(device, speech_dir):
-    # "hey jarvis" said again during the read-back (half duplex) and again after it (refractory flow).
-    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", 1.0), ("speech", "hey jarvis"),
-                             ("silence", 3.0), ("speech", "hey jarvis"), ("silence", 2.0)])
+    # "okay nabu" said again during the read-back (half duplex) and again after it (refractory flow).
+    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", 1.0), ("speech", "okay nabu"),
+                             ("silence", 3.0), ("speech", "okay nabu"), ("silence", 2.0)])
     d, events = device(clip)
     run_replay(d, PressPlan())
     assert len(of(events, "wake")) == 1
@@ -223,7 +223,7 @@ def test_the_device_does_not_hear_itself_nor_restart_on_a_wake_during_the_prompt
 
 
 def test_mute_closes_the_microphone_and_is_published(device, subscriber, mosquitto, speech_dir):
-    clip = Clip(speech_dir, [("silence", 0.5), ("speech", "hey jarvis"), ("silence", 0.7),
+    clip = Clip(speech_dir, [("silence", 0.5), ("speech", "okay nabu"), ("silence", 0.7),
                              ("speech", "order two bottles of milk"), ("silence", 4.0)])
     states = subscriber(mosquitto.port, "reorder/v1/devices/+/state")
     d, events = device(clip, gpio={"mute_button": 27, "mute_is_switch": True})
@@ -295,7 +295,7 @@ def test_the_led_counts_down_the_undo_window(device, store, speech_dir):
 
 def test_the_usual_reorders_the_last_accepted_order_after_a_read_back_and_a_press(device, store, subscriber,
                                                                                    mosquitto, speech_dir):
-    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", 9.0), ("speech", "hey jarvis"),
+    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", 9.0), ("speech", "okay nabu"),
                              ("silence", 0.7), ("speech", "order the usual please"), ("silence", 1.0)])
     orders = subscriber(mosquitto.port, "reorder/v1/devices/+/orders")
     d, events = device(clip, confirmation={"undo_seconds": 3, "repeat_guard": "off"})
@@ -316,7 +316,7 @@ def test_the_usual_reorders_the_last_accepted_order_after_a_read_back_and_a_pres
 
 def test_saying_cancel_within_the_undo_window_undoes_the_order(device, store, speech_dir):
     # after the press the device says "Ordered." and the store's answer (it does not listen meanwhile)
-    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", READBACK + 6.0), ("speech", "hey jarvis"),
+    clip = Clip(speech_dir, [*hey("order two bottles of milk"), ("silence", READBACK + 6.0), ("speech", "okay nabu"),
                              ("silence", 0.7), ("speech", "cancel"), ("silence", 1.0)])
     d, events = device(clip, confirmation={"undo_seconds": 25})
     run_replay(d, PressPlan(short=[clip.end_of(3) + READBACK]), linger=1.5)

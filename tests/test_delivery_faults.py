@@ -289,7 +289,7 @@ def replay_command(wav: Path, broker_url: str, outbox: Path, *extra: str) -> lis
 
 @pytest.fixture(scope="module")
 def request_wav(speech_dir) -> tuple[Path, float]:
-    parts = [("silence", 0.5), ("speech", "hey jarvis"), ("silence", 0.7), ("speech", REQUEST)]
+    parts = [("silence", 0.5), ("speech", "okay nabu"), ("silence", 0.7), ("speech", REQUEST)]
     head = speech.compose(speech_dir, parts)
     return speech.compose(speech_dir, [*parts, ("silence", 1.0)]), speech.duration(head)
 
@@ -418,7 +418,7 @@ def test_everything_the_device_publishes_holds_only_contract_fields(mosquitto, s
                 assert set(body[period]) == set(schemas.STATS["properties"][period]["required"]), body[period]
                 assert set(body[period]["refusals_by_reason"]) <= set(REASONS) | {"other"}
         assert len(payload) < 1024, f"{len(payload)} bytes on {topic}"
-    for word in (*REQUEST.split(), "jarvis", heard):
+    for word in (*REQUEST.split(), "nabu", heard):
         if len(word) > 3 and word != "reorder":  # "reorder" is in every topic name
             assert word.encode() not in sent.lower(), f"{word!r} left the device"
     assert b"RIFF" not in sent and len(sent) < (65_536 if home_assistant else 16_384)  # the recording is ~300 KB

@@ -34,7 +34,7 @@ READBACK = 5.0
 
 
 def hey(request: str | None, after: float) -> list:
-    said = [("speech", "hey jarvis"), ("silence", 0.7)]
+    said = [("speech", "okay nabu"), ("silence", 0.7)]
     return [*said, ("speech", request), ("silence", after)] if request else [*said, ("silence", after)]
 
 

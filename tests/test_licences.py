@@ -50,7 +50,7 @@ def test_notice_names_every_licence_the_doctor_can_print():
 def test_doctor_passes_with_microwakeword_and_names_every_licence():
     result = check_licences(settings(engine="microwakeword"))
     assert result.status == "pass", result.line()
-    assert result.detail == ("wake word: microWakeWord okay_nabu + hey_jarvis model (Apache-2.0); recogniser: "
+    assert result.detail == ("wake word: microWakeWord okay_nabu model (Apache-2.0); recogniser: "
                              "pocketsphinx en-US model (BSD-2-Clause); voice: espeak-ng voices (GPL-3.0-or-later)")
 
 

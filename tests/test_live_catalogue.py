@@ -47,7 +47,7 @@ def test_a_new_retained_catalogue_rebuilds_the_grammar_without_a_restart(tmp_pat
     v2["items"].append({"sku": "HONEY-250G", "names": {"en": ["honey"], "fr": ["miel"]}, "unit_price": 4.2,
                         "max_quantity": 3})
     # Before v2, "honey" cannot be heard (it may come out as another item, then time out unpressed).
-    clip = Clip(speech_dir, [*hey("order two jars of honey"), ("silence", 24.0), ("speech", "hey jarvis"),
+    clip = Clip(speech_dir, [*hey("order two jars of honey"), ("silence", 24.0), ("speech", "okay nabu"),
                              ("silence", 0.7), ("speech", "order two jars of honey"), ("silence", 1.0)])
     device, events = make(tmp_path, mosquitto, clip)
     try:

@@ -68,7 +68,7 @@ def test_the_switch_wins_over_the_memory(tmp_path):
 
 @pytest.fixture(scope="module")
 def clip(speech_dir) -> Path:
-    return speech.compose(speech_dir, [("silence", 0.5), ("speech", "hey jarvis"), ("silence", 0.7),
+    return speech.compose(speech_dir, [("silence", 0.5), ("speech", "okay nabu"), ("silence", 0.7),
                                        ("speech", "order two bottles of milk"), ("silence", 2.0)])
 
 
@@ -109,7 +109,7 @@ def test_a_switch_closed_at_start_up_mutes_and_the_microphone_is_never_read(devi
 
 def test_opening_the_switch_after_a_muted_start_listens(device, speech_dir):
     # The wake word comes after the refractory time that follows an unmute (2 s).
-    late = speech.compose(speech_dir, [("silence", 3.0), ("speech", "hey jarvis"), ("silence", 0.7),
+    late = speech.compose(speech_dir, [("silence", 3.0), ("speech", "okay nabu"), ("silence", 0.7),
                                        ("speech", "order two bottles of milk"), ("silence", 2.0)])
     factory = MockFactory(pin_class=MockPWMPin)
     pin = factory.pin(MUTE_PIN, pin_class=ClosedSwitchPin)

@@ -34,7 +34,7 @@ def config(tmp_path: Path, broker: str) -> Path:
 
 
 def test_run_listens_on_the_microphone_and_stops_cleanly_on_sigterm(tmp_path, mosquitto, subscriber, say):
-    wav = say([("silence", 0.5), ("speech", "hey jarvis"), ("silence", 1.0)])
+    wav = say([("silence", 0.5), ("speech", "okay nabu"), ("silence", 1.0)])
     raw = tmp_path / "speech.raw"
     subprocess.run(["sox", str(wav), "-t", "raw", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed", str(raw)],
                    check=True)

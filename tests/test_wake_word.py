@@ -237,3 +237,14 @@ def test_a_single_keyword_replaces_the_list_and_porcupines_number_still_works():
     override = config.override(config.from_mapping({"wake": {"keywords": ["okay_nabu", "hey_jarvis"]}}, "t"),
                                {("wake", "keyword"): "hey_mycroft"})
     assert override.wake.words() == ("hey_mycroft",)
+
+
+def test_engines_without_okay_nabu_take_hey_jarvis_for_the_default_only():
+    from device import config
+    from device.app import wake_words
+
+    default = config.from_mapping({"wake": {"engine": "openwakeword"}}, "t")
+    assert config.DEFAULT_KEYWORDS == ("okay_nabu",) and wake_words(default) == ("hey_jarvis",)
+    chosen = config.from_mapping({"wake": {"engine": "openwakeword", "keywords": ["alexa"]}}, "t")
+    assert wake_words(chosen) == ("alexa",)
+    assert wake_words(config.from_mapping({}, "t")) == ("okay_nabu",)

@@ -103,6 +103,18 @@ def test_each_default_wake_word_said_by_a_person_wakes_the_default_config_and_is
         assert start <= wake["t"] <= end + 1.5, (wake, start, end)
 
 
+def test_two_words_configured_either_wakes_and_the_event_names_it(mosquitto, tmp_path):
+    config = tmp_path / "device.toml"
+    config.write_text('[wake]\nkeywords = ["okay_nabu", "hey_jarvis"]\n')
+    words = ["hey_jarvis", "okay_nabu", "hey_jarvis"]  # either order, each named
+    samples, spans = joined([spoken(word) for word in words], lead=1.0, gap=GAP)
+    events = replay(write_wav(tmp_path / "two.wav", samples), mosquitto.url, tmp_path, "--config", str(config))
+    wakes = [e for e in events if e["event"] == "wake"]
+    assert [w["keyword"] for w in wakes] == words, wakes
+    for wake, (start, end) in zip(wakes, spans, strict=True):
+        assert start <= wake["t"] <= end + 1.5, (wake, start, end)
+
+
 @pytest.mark.parametrize("extra", [(), ("--wake-word", "alexa")], ids=["default words", "alexa"])
 def test_real_speech_and_other_words_do_not_wake(mosquitto, tmp_path, extra):
     samples, _ = joined(BARISTA + OTHER_WORDS, lead=0.5, gap=1.0)
