@@ -48,6 +48,11 @@ def default_arms(results: dict) -> list[str]:
     return [a for a, m in results["arms"].items() if m["engine"] == eng and m["gated"]]
 
 
+def damaged_files(results: dict) -> list[tuple[str, str]]:
+    """(folder, file) of every recording the decoder reported damaged, once (not once per noise condition)."""
+    return sorted({(s["folder"].split(" at ")[0], name) for s in results["streams"] for name in s["damaged"]})
+
+
 def cpu_ratio(results: dict, arm: str) -> float:
     cpu = results["home"]["cpu"]
     return cpu[arm] / cpu["bare openWakeWord library"]
@@ -62,7 +67,7 @@ def summary(results: dict) -> dict:
     arms = default_arms(results)
     pooled = {c: [sum(x) for x in zip(*(rate(results, a, c) for a in arms), strict=False)] or [0, 0]
               for c in ("clean", noisy(results))}
-    files = {(s["folder"], name) for s in results["streams"] for name in s["damaged"]}
+    files = damaged_files(results)
     per = {results["arms"][a]["keyword"]: {
         "threshold": results["arms"][a]["threshold"], "detected_clean": frac(rate(results, a, "clean")),
         "detected_10db": frac(rate(results, a, noisy(results))), "false_wakes": len(false_list(results, a)),
@@ -106,7 +111,7 @@ def details(results: dict) -> str:
             r = s["arms"][arm]
             lines += [f"{arm}\tmissed ({s['condition']})\t{s['folder']}\t{name}\tpeak {r['peaks'][i]:.3f}"
                       for i, name in enumerate(s["labels"]) if i not in set(r["detected"])]
-    damaged = sorted({(s["folder"], n) for s in results["streams"] for n in s["damaged"]})
+    damaged = damaged_files(results)
     lines += [f"damaged (decoded to its end)\t{folder}\t{name}" for folder, name in damaged]
     return "\n".join(lines) + "\n"
 
@@ -139,7 +144,7 @@ def render(results: dict) -> str:
     negs = [s for s in results["streams"] if s["kind"] == "negative"]
     synth = [s for s in results["streams"] if s["kind"] == "synthetic"]
     probes = [s for s in results["streams"] if s["kind"] == "probe"]
-    damaged = sorted({(short(s["folder"]), n) for s in results["streams"] for n in s["damaged"]})
+    damaged = [(short(folder), name) for folder, name in damaged_files(results)]
     lines = [f"## Wake words {', '.join(results['keywords'])}: every model on real recordings, false wakes, cost", "",
              f"Measured {m['date']} by `{m['command']}` ({m['minutes']:.0f} min) at commit {m['commit']}. "
              f"Machine: {m['cpu']}, {m['cores']} cores ({m['arch']}), Python {m['python']}; pymicro-wakeword "
