@@ -199,7 +199,8 @@ def section(results, skipped, recognisers, args, seconds, notes, dropped) -> str
              "caps). **exact**: the read-back (`prompt`) had exactly the expected items, or a "
              "cancel / none was understood as such (an out-of-domain request that did not wake the device counts as "
              "exact). **refusal**: nothing was read back (no wake, no speech, none, rejected). **wrong order**: a "
-             "read-back with other items or quantities, or any read-back for a cancel or out-of-domain request.", "",
+             "read-back with other items or quantities, or any read-back for a cancel or out-of-domain request. "
+             "**wrong quantity**: the wrong orders whose read-back changed a quantity (a number nobody said).", "",
              *tables(results, skipped, recognisers), "",
              *voices_table(results), *text_errors(results, args.top), *audio_errors(results, args.top)]
     verified = notes.get("verified", [])

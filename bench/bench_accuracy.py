@@ -360,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short", action="store_true", help="a few requests (CI); writes only with --output")
     parser.add_argument("--output", help="file to write the section into (default: BENCHMARKS.md; --short: none)")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--clean-only", action="store_true",
+                        help="audio without added noise only (e.g. the wrong-quantity check on clean requests)")
     parser.add_argument("--text-requests", type=int, help="per locale (default 1000; --short 40)")
     parser.add_argument("--audio-requests", type=int, help="per locale and condition (default 150; --short 3)")
     parser.add_argument("--verify", type=int, help="clips also run through `reorder replay` in a subprocess, to "
@@ -380,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
     conditions: list[tuple[str, int | None]] = [("-", None)] + [(n, s) for n in NOISES for s in SNRS]
     if args.short:
         conditions = [("-", None), ("babble", 6), ("white", 6)]
+    if args.clean_only:
+        conditions = [("-", None)]
     for tool in ("espeak-ng", "sox"):
         if not shutil.which(tool):
             print(f"bench_accuracy: {tool} is not installed (apt-get install espeak-ng sox)", file=sys.stderr)
