@@ -70,3 +70,17 @@ def test_the_calibration_maps_its_operating_point_to_085_and_rises_with_each_fea
     assert cal.confidence((0.0,) * 6) == 0.85
     assert cal.confidence((-1.0, 0, 0, 0, 0, 0)) < 0.85 < cal.confidence((0, 0, 0, 1.0, 0, 0))
     assert 0.0 <= cal.confidence((-1e9,) * 6) <= cal.confidence((1e9,) * 5 + (-1e9,)) <= 1.0
+
+
+def test_a_sentence_that_ended_before_the_speech_did_is_refused_with_the_reason():
+    grammar = grammars.build(Catalogue.load("device/samples/catalog.json"), "en-US")
+    loud = (np.sin(np.arange(32000) / 5) * 8000).astype("<i2").tobytes()
+    guarded = ConstrainedRecognizer(FakeDecoder(" order two milk and the weather"), "en-US",
+                                    SearchSettings(ended_early_words=3))
+    guarded.set_grammar(grammar)
+    result = guarded.search(loud)
+    assert result.best.words[-1] == "milk" and guarded.ended_early(result) == 3
+    assert guarded.verdict(result) == (0.0, "the sentence ended 3 words before the free transcript")
+    whole = ConstrainedRecognizer(FakeDecoder(" order two milk"), "en-US", SearchSettings(ended_early_words=3))
+    whole.set_grammar(grammar)
+    assert whole.recognize(loud).confidence >= 0.85

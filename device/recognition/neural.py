@@ -37,7 +37,7 @@ from device.recognition.constrained import SearchResult, search
 from device.recognition.decoding import TokenDecoder
 from device.recognition.protocol import Recognition
 from device.recognition.quantity import unheard_quantity
-from device.recognition.rejection import Calibration, features
+from device.recognition.rejection import Calibration, features, words_of
 from device.recognition.shortcut import greedy_sentence
 from device.recognition.spelling import Speller, digit_aliases, vocabulary_trie
 
@@ -77,6 +77,9 @@ class SearchSettings:
     calibration: Calibration | None = None
     """When set, the confidence is this fitted rule over six features (recognition.rejection) instead of
     the gap and mean bounds."""
+    ended_early_words: int = 0
+    """Refuse a sentence when the free transcript goes on for at least this many more words (it ended
+    before the speech did: "... with a lot of sugar" of "... sugar and a little bit of skim milk"); 0 = never."""
 
 
 def trim(audio: np.ndarray, pad_seconds: float = 0.3, rate: int = 16000) -> np.ndarray:
@@ -229,11 +232,19 @@ class ConstrainedRecognizer:
         if unheard is not None:
             return 0.0, f"quantity {unheard!r} is not in the free transcript"
         s = self.settings
+        if s.ended_early_words and self.ended_early(result) >= s.ended_early_words:
+            return 0.0, f"the sentence ended {self.ended_early(result)} words before the free transcript"
         if s.calibration is not None:
             return s.calibration.confidence(self.features(result)), ""
         fair = short_sentence_allowance(best.tokens, s.short_allowance, s.short_reference)
         return min(confidence(min(result.gap() + fair, 0.0), s.reject_gap),
                    confidence(min(best.mean + fair, 0.0), s.reject_mean)), ""
+
+    def ended_early(self, result: SearchResult) -> int:
+        """How many more words the free transcript has than the best sentence (0 when none more)."""
+        best = result.nbest[0]
+        said = sum(len(words_of(w, self._aliases)) for w in best.words)
+        return max(len(words_of(self.free_text(result), self._aliases)) - said, 0)
 
     def features(self, result: SearchResult) -> tuple[float, ...]:
         """The calibrated rule's features of a search with a sentence (recognition.rejection)."""
