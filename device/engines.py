@@ -145,4 +145,4 @@ short_allowance (issue 24): Whisper's by `python -m bench french`'s rule on real
 Moonshine's by bench/short_answers.py on flite voices (BENCHMARKS.md "Short answers in English").
 greedy_first and ended_early_words (issue 23): measured on all 1,220 barista decisions and 517 out-of-grammar clips
 (BENCHMARKS.md "Real speech"): the greedy shortcut changes 2 sentences (both still right); the guard halves wrong
-read-backs at 6 dB (4 -> 2) for 2 refusals, flat from 2 to 5 words."""
+read-backs at 6 dB (4 -> 2) for 2 refusals, the same at 3 and 4 words."""
