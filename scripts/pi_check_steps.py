@@ -62,6 +62,9 @@ class Steps:
         done = run([*cmd, *([] if on_device else ["--prepare-model"])], self.box.log, "provision", timeout=1800)
         if done.returncode != 0:
             raise CheckError(f"provision: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
+        # The device's default wake word, which the bundled samples say (provision writes openWakeWord's)
+        config = boot / "reorder" / "device.toml"
+        config.write_text(re.sub(r"(?ms)^\[wake\]\n.*?(?=^\[|\Z)", "", config.read_text()))
         self.report["model_prepared"] = "on the device" if on_device else "by scripts/provision (this machine)"
         self.say(True, "provision", f"en-US boot partition written ({self.report['model_prepared']} for Moonshine)")
 
