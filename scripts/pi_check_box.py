@@ -68,6 +68,11 @@ def pad_wav(src: Path, dst: Path, seconds: float) -> None:
         w.writeframes(frames + b"\0" * int(seconds * params.framerate) * params.sampwidth * params.nchannels)
 
 
+def without_section(toml: str, name: str) -> str:
+    """A TOML text without one [name] table (its header and keys), so that the device takes its defaults."""
+    return re.sub(rf"(?ms)^\[{re.escape(name)}\]\n.*?(?=^\[|\Z)", "", toml)
+
+
 def judge_replay(stdout: str, order_line: str, expected: list[dict]) -> str | None:
     """None when the replay read back the expected items, was pressed and the order reached the broker."""
     events = []

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pi_check_box import (DEVICE_ID, EXPECTED, PAD_S, PRESS_AT, ROOT, ZERO_2W_MEMTOTAL_KB, CheckError, Chroot, capped,
-                          judge_doctor, judge_replay, meminfo, pad_wav, run)
+                          judge_doctor, judge_replay, meminfo, pad_wav, run, without_section)
 
 
 def free_port() -> int:
@@ -64,7 +64,7 @@ class Steps:
             raise CheckError(f"provision: {(done.stderr.strip().splitlines() or ['?'])[-1]}")
         # The device's default wake word, which the bundled samples say (provision writes openWakeWord's)
         config = boot / "reorder" / "device.toml"
-        config.write_text(re.sub(r"(?ms)^\[wake\]\n.*?(?=^\[|\Z)", "", config.read_text()))
+        config.write_text(without_section(config.read_text(), "wake"))
         self.report["model_prepared"] = "on the device" if on_device else "by scripts/provision (this machine)"
         self.say(True, "provision", f"en-US boot partition written ({self.report['model_prepared']} for Moonshine)")
 

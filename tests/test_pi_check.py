@@ -160,3 +160,10 @@ def test_the_memory_cap_stops_a_process_over_it() -> None:
     assert 60 <= memory["cgroup_peak_mb"] <= 200
     big, _ = box.capped([sys.executable, "-c", grab.format(400)], 200, log, "over")
     assert big.returncode != 0 and "survived" not in big.stdout
+
+
+def test_the_provisioned_wake_section_is_dropped_for_the_devices_default() -> None:
+    toml = ('[device]\nid = "pi-check-01"\n\n[wake]\nengine = "openwakeword"\nkeyword = "hey_jarvis"\n\n'
+            '[mqtt]\nbroker = "mqtt://127.0.0.1:1"\n')
+    assert box.without_section(toml, "wake") == '[device]\nid = "pi-check-01"\n\n[mqtt]\nbroker = "mqtt://127.0.0.1:1"\n'
+    assert box.without_section(toml.split("[mqtt]")[0], "wake") == '[device]\nid = "pi-check-01"\n\n'
