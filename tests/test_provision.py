@@ -688,3 +688,16 @@ def test_a_failed_preparation_writes_nothing(boot: Path, tmp_path: Path) -> None
     done = provision(boot, *basic_args(), "--prepare-model", "--python", str(python))
     assert done.returncode == 1 and "[prepare] extra is missing" in done.stderr and done.stderr.count("\n") == 1
     assert not (boot / "reorder").exists()
+
+
+@pytest.mark.parametrize(("args", "wake"), [
+    ([], {"engine": "microwakeword"}),  # the device's default word(s)
+    (["--wake-word", "hey jarvis"], {"engine": "microwakeword", "keyword": "hey_jarvis"}),
+    (["--wake-engine", "openwakeword"], {"engine": "openwakeword", "keyword": "hey_jarvis"}),
+])
+def test_the_wake_engine_is_the_devices_default_unless_asked(boot: Path, args: list[str], wake: dict) -> None:
+    import tomllib
+
+    done = provision(boot, *basic_args(), *args)
+    assert done.returncode == 0, done.stderr
+    assert tomllib.loads((boot / "reorder" / "device.toml").read_text())["wake"] == wake
