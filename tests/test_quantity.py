@@ -51,3 +51,16 @@ def test_numbers_of_a_rhino_or_test_grammar_are_not_quantities():
     timer.set_automaton(b.compile())  # a timer's "10" is no order quantity: no quantity refusal
     result = timer.search(np.zeros(48000, dtype=np.float32))
     assert result.best is not None and timer.verdict(result)[1] == ""
+
+
+def test_a_number_heard_freely_must_be_in_the_sentence():
+    from device.recognition.quantity import unsaid_quantity
+
+    fr = tuple("peux tu commander de l' autre paquet de cheddar".split())
+    assert unsaid_quantity(fr, "Peux-tu commander douze paquets de cheddar ?", "fr") == "douze"
+    assert unsaid_quantity(fr, "Peux-tu commander 12 paquets de cheddar", "fr") == "12"
+    assert unsaid_quantity(fr, "Peux-tu commander un paquet de cheddar", "fr") is None  # one is the article
+    en = tuple("order two bottles of milk".split())
+    assert unsaid_quantity(en, "Order 2 bottles of milk", "en") is None
+    assert unsaid_quantity(tuple("order milk".split()), "Order eight milk", "en") == "eight"
+    assert unsaid_quantity(tuple("order milk".split()), "Order to milk for me", "en") is None  # homophones are words

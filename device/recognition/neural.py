@@ -36,7 +36,7 @@ from device.language.grammar import Grammar
 from device.recognition.constrained import SearchResult, search
 from device.recognition.decoding import TokenDecoder
 from device.recognition.protocol import Recognition
-from device.recognition.quantity import unheard_quantity
+from device.recognition.quantity import unheard_quantity, unsaid_quantity
 from device.recognition.rejection import Calibration, features, words_of
 from device.recognition.shortcut import greedy_sentence
 from device.recognition.spelling import Speller, digit_aliases, vocabulary_trie
@@ -227,10 +227,13 @@ class ConstrainedRecognizer:
         best = result.best
         if best is None:
             return 0.0, result.reason or "no sentence of the grammar"
-        unheard = unheard_quantity(best.words, self.free_text(result), self.locale.split("-")[0]) \
-            if self._quantities else None
+        language = self.locale.split("-")[0]
+        unheard = unheard_quantity(best.words, self.free_text(result), language) if self._quantities else None
         if unheard is not None:
             return 0.0, f"quantity {unheard!r} is not in the free transcript"
+        unsaid = unsaid_quantity(best.words, self.free_text(result), language) if self._quantities else None
+        if unsaid is not None:
+            return 0.0, f"quantity {unsaid!r} of the free transcript is not in the sentence"
         s = self.settings
         if s.ended_early_words and self.ended_early(result) >= s.ended_early_words:
             return 0.0, f"the sentence ended {self.ended_early(result)} words before the free transcript"

@@ -6,7 +6,9 @@ be "je voudrais deux paquets de riz", confidently — and the household would he
 read back that nobody said. The free transcript is the model's own reading: a number of the
 sentence (two to twenty, as a word or digits) must appear in it, as that word, its digits or a
 listed homophone the model writes for it ("to" for "two"); otherwise the sentence is refused.
-One ("un", "une", "a") is not checked: it is also the article.
+The other way round too: a number the free transcript holds ("peux-tu commander douze paquets")
+must be one of the sentence's, or the sentence (". . . de l'autre paquet", one by default) is
+refused. One ("un", "une", "a") is not checked: it is also the article.
 """
 
 from __future__ import annotations
@@ -35,15 +37,31 @@ def _numbers(language: str) -> dict[str, int]:
     return out
 
 
-def unheard_quantity(words: tuple[str, ...], free_text: str, language: str) -> str | None:
-    """The first number of `words` that the free transcript does not hold (as a word, digits or a homophone),
-    or None when every number was heard."""
-    numbers = _numbers(language)
+def _free_words(free_text: str) -> set[str]:
     said = set()
     for token in _WORD.findall(normalise_text(free_text)):
         token = token.strip("-'%")
         said.add(token)
         said.update(part for part in re.split(r"[-']", token) if part)
+    return said
+
+
+def unsaid_quantity(words: tuple[str, ...], free_text: str, language: str) -> str | None:
+    """The first number (two to twenty) of the free transcript that is not one of the sentence's, or None."""
+    numbers = _numbers(language)
+    in_sentence = {numbers[w] for w in words if w in numbers}
+    for token in _WORD.findall(normalise_text(free_text)):
+        for part in [token.strip("-'%"), *re.split(r"[-']", token)]:
+            if part in numbers and numbers[part] not in in_sentence:
+                return part
+    return None
+
+
+def unheard_quantity(words: tuple[str, ...], free_text: str, language: str) -> str | None:
+    """The first number of `words` that the free transcript does not hold (as a word, digits or a homophone),
+    or None when every number was heard."""
+    numbers = _numbers(language)
+    said = _free_words(free_text)
     heard_values = {numbers[w] for w in said if w in numbers}
     homophones = HOMOPHONES.get(language, {})
     for word in words:
