@@ -71,6 +71,8 @@ class ScriptedRecognizer:
         return []
 
     def recognize(self, audio: bytes) -> Recognition:
+        if not self.grammars:  # as the real recognisers: nothing to hear against
+            raise RuntimeError("set_grammar() was never called")
         if not self.script:
             return Recognition("", 0.0)
         heard = self.script.popleft()

@@ -48,7 +48,8 @@ class Rig:
     """A loop on fakes, at rest with the broker connected (unless `connected` is False)."""
 
     def __init__(self, folder: Path, heard=(), *, connected: bool = True, muted: bool = False, capacity: int = 1000,
-                 say_seconds: float = 2.0, refractory: float = 2.0, **confirmation) -> None:
+                 say_seconds: float = 2.0, refractory: float = 2.0, catalogue: Catalogue | None = CATALOGUE,
+                 **confirmation) -> None:
         settings = config.from_mapping({"device": {"id": "kitchen-01"}, "confirmation": confirmation}, "test")
         self.publisher, self.light, self.speaker = RecordingPublisher(), SilentLight(), TimedSpeaker(say_seconds)
         self.engine, self.recognizer = ScriptedWakeWord(), ScriptedRecognizer(heard)
@@ -57,7 +58,7 @@ class Rig:
         self.loop: Loop = build_loop(
             settings, wake=WakeWordDetector(self.engine, 0.5, refractory), endpointer=Endpointer(FrameVad()),
             recognizer=self.recognizer, delivery=Delivery(self.outbox, self.publisher, Topics("reorder", "kitchen-01")),
-            light=self.light, speaker=self.speaker, emit=self.record, catalogue=CATALOGUE,
+            light=self.light, speaker=self.speaker, emit=self.record, catalogue=catalogue,
             now=lambda: datetime(2026, 12, 6, 12, 0, tzinfo=timezone.utc), muted=muted)
         if connected:
             self.post(BrokerUp())
@@ -300,6 +301,15 @@ def test_what_is_not_understood_is_refused_then_rests(rig, connected):
     r.run(2.5)
     rest = "idle" if connected else "offline"
     assert r.moves()[-3:] == [("listening", "thinking"), ("thinking", "rejected"), ("rejected", rest)]
+
+
+def test_a_request_before_any_catalogue_is_refused_saying_why(rig):
+    r = rig(MILK, catalogue=None)
+    r.request()
+    r.run(2.5)
+    assert r.moves()[-3:] == [("listening", "thinking"), ("thinking", "rejected"), ("rejected", "idle")]
+    assert [e.to_dict() for e in r.events if e.name == "rejected"][0]["reason"] == "no-catalog"
+    assert not any(isinstance(e, Error) for e in r.events)
 
 
 @pytest.mark.parametrize("connected", [True, False])

@@ -59,7 +59,9 @@ def test_before_any_catalogue_a_request_is_refused_never_read_back():
     r, heard, events = requests()
     heard.next = Recognition("order two bottles of milk", 0.9)
     outcome = r.heard(b"", 1.0, History(), NOW)
-    assert isinstance(outcome, Refuse) and outcome.reason == "not-in-catalog" and r.catalogue is None
+    # no grammar exists before the first catalogue: the recogniser is not asked, the reason says why
+    assert isinstance(outcome, Refuse) and outcome.reason == "no-catalog" and r.catalogue is None
+    assert [type(e) for e in events] == [IntentEvent] and events[0].intent.action == "none"
 
 
 def test_a_request_emits_the_transcript_and_the_intent_then_reads_back():

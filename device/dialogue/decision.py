@@ -86,6 +86,10 @@ class Understanding:
         self.min_confidence = min_confidence
         self.parser = IntentParser(catalogue, locale)
 
+    def no_catalogue(self) -> Refuse:
+        """Nothing can be ordered before a catalogue arrives (a file, the cache or the broker's retained one)."""
+        return self._refuse("no-catalog", "no catalogue file and none retained on the broker yet")
+
     def _refuse(self, reason: str, detail: str = "", words: str | None = None) -> Refuse:
         return Refuse(reason, detail, words or message("refused", self.locale, reason=reason))
 
@@ -132,7 +136,7 @@ class Understanding:
                 return self._refuse("not-in-catalog", words, message("unknown", self.locale, words=words))
             return Sorry(message("sorry", self.locale))
         if self.catalogue is None:
-            return self._refuse("no-catalog", "no catalogue file and none retained on the broker yet")
+            return self.no_catalogue()
         verdict = limits.check(intent.items, self.catalogue, self.limits, history, now)
         if verdict.reason:
             return self._refuse(verdict.reason, verdict.detail)

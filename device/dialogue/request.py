@@ -1,6 +1,6 @@
 """A request heard: recognised, understood for the current catalogue, and answered aloud.
 
-The recogniser (stages.recognizer) turns the audio into words, stages.understanding decides what
+The recogniser (recognition.protocol) turns the audio into words, dialogue.decision decides what
 they mean (refuse, cancel, sorry, read back); this emits the `transcript` and `intent` events, says
 the read-back or the refusal, and swaps the catalogue (understanding and recognition grammar
 together, without a restart). The loop decides what state follows.
@@ -18,7 +18,7 @@ from device.contract.catalogue import Catalogue
 from device.dialogue import limits
 from device.dialogue.decision import Outcome, PastOrders, ReadBack, Understanding
 from device.dialogue.readback import message
-from device.events import Event, IntentEvent, Prompt, Rejected, TranscriptEvent
+from device.events import Event, Intent, IntentEvent, Prompt, Rejected, TranscriptEvent
 from device.language import grammar as grammars
 from device.recognition.protocol import Recognizer
 
@@ -50,6 +50,9 @@ class Requests:
 
     def heard(self, audio: bytes, t: float, history: PastOrders, now: datetime) -> Outcome:
         """Recognise and decide one request (the `transcript` and `intent` events)."""
+        if self.catalogue is None:  # no grammar is built before the first catalogue: nothing to hear against
+            self.emit(IntentEvent(t, Intent("none")))
+            return self.understanding.no_catalogue()
         heard = self.recognizer.recognize(audio)
         self.emit(TranscriptEvent(t, heard.text, heard.confidence))
         decision = self.understanding.decide(heard, history, now)
