@@ -8,10 +8,10 @@ from pathlib import Path
 from device.contract.catalogue import Catalogue
 from device.contract.topics import Topics
 from device.events import IntentItem
+from device.fakes import RecordingPublisher
 from device.orders.delivery import Delivery
 from device.orders.outbox import Outbox
 from device.orders.payload import build_order
-from tests.fakes import Publisher
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"
 
@@ -27,15 +27,15 @@ def test_an_outbox_never_publishes_an_order_under_another_devices_id(tmp_path, c
     outbox.add(theirs)
     outbox.add(acked_theirs)
     outbox.mark_sent(acked_theirs["order_id"])  # acknowledged, never answered: normally sent again on connect
-    publisher = Publisher()
+    publisher = RecordingPublisher()
     delivery = Delivery(outbox, publisher, Topics("reorder/v1", "hall-02"))
     delivery.connection_up()
     delivery.submit(mine)
-    assert publisher.sent == [("reorder/v1/devices/hall-02/orders", mine)]
+    assert publisher.sent == [("reorder/v1/devices/hall-02/orders", mine, False)]
     # theirs is kept, never sent, never dropped (mine waits for its PUBACK, which this publisher never gives)
     assert [o["order_id"] for o in outbox.pending()] == [theirs["order_id"], mine["order_id"]]
     assert "device kitchen-01" in caplog.text and "hall-02" in caplog.text
     delivery.connection_down()
     delivery.connection_up()  # and not on a reconnect either
-    assert [t for t, _ in publisher.sent] == ["reorder/v1/devices/hall-02/orders"]
+    assert [t for t, _, _ in publisher.sent] == ["reorder/v1/devices/hall-02/orders"]
     outbox.close()

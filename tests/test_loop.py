@@ -115,6 +115,32 @@ class Rig:
     def order_mid(self) -> int:
         return next(i + 1 for i, (topic, _, _) in enumerate(self.publisher.sent) if topic.endswith("/orders"))
 
+    def placed(self, until: str) -> str:
+        """An order taken as far as `until`: "queued", "sent" (the broker acknowledged it) or "accepted"
+        (the store too); its id."""
+        order_id = self.order()
+        if until != "queued":
+            self.post(Acked(self.order_mid()))
+        if until == "accepted":
+            self.post(OrderStatus(order_id, "accepted"))
+        assert self.state == until, self.events
+        return order_id
+
+    def to(self, state: str) -> None:
+        """From rest to `state` (the script must hold what it needs: a giraffe for "rejected", milk else)."""
+        if state == "listening":
+            self.wake()
+        elif state == "rejected":
+            self.request()
+        elif state == "error":
+            self.engine.fail = RuntimeError("model broke")
+            self.run(0.08)
+        elif state == "awaiting-confirmation":
+            self.read_back()
+        elif state in ("queued", "sent", "accepted"):
+            self.placed(state)
+        assert self.state == state, self.events
+
 
 MILK = "reorder two bottles of milk"
 
@@ -177,9 +203,7 @@ def test_a_press_before_the_items_and_total_were_said_is_ignored(rig):
 
 def test_the_broker_acknowledges_then_the_store_accepts(rig):
     r = rig(MILK)
-    order_id = r.order()
-    r.post(Acked(r.order_mid()))
-    r.post(OrderStatus(order_id, "accepted"))
+    r.placed("accepted")
     assert r.moves()[-2:] == [("queued", "sent"), ("sent", "accepted")]
     r.run(31)  # the undo window closes
     assert r.moves()[-1] == ("accepted", "idle")
@@ -195,11 +219,7 @@ def test_the_store_may_answer_before_the_acknowledgement(rig):
 @pytest.mark.parametrize("first", ["queued", "sent", "accepted"])
 def test_the_store_rejecting_shows_rejected_then_rests(rig, first):
     r = rig(MILK)
-    order_id = r.order()
-    if first != "queued":
-        r.post(Acked(r.order_mid()))
-    if first == "accepted":
-        r.post(OrderStatus(order_id, "accepted"))
+    order_id = r.placed(first)
     r.post(OrderStatus(order_id, "rejected", "out-of-stock"))
     r.run(2.5)
     assert r.moves()[-2:] == [(first, "rejected"), ("rejected", "idle")]
@@ -208,15 +228,11 @@ def test_the_store_rejecting_shows_rejected_then_rests(rig, first):
 @pytest.mark.parametrize("first", ["queued", "sent", "accepted"])
 def test_a_press_in_the_undo_window_withdraws_the_order(rig, first):
     r = rig(MILK)
-    order_id = r.order()
-    if first != "queued":
-        r.post(Acked(r.order_mid()))
-    if first == "accepted":
-        r.post(OrderStatus(order_id, "accepted"))
+    r.placed(first)
     r.run(1.0)
     r.press()
     assert r.moves()[-1] == (first, "idle")
-    assert r.publisher.sent[-1][0].endswith("/cancel") or any(t.endswith("/cancel") for t, _, _ in r.publisher.sent)
+    assert any(topic.endswith("/cancel") for topic, _, _ in r.publisher.sent)
 
 
 def test_a_long_press_undoes_and_the_store_cancelling_rests(rig, tmp_path):
@@ -226,23 +242,18 @@ def test_a_long_press_undoes_and_the_store_cancelling_rests(rig, tmp_path):
     r.press(hold=1.7)
     assert r.moves()[-1] == ("queued", "idle")
     r2 = rig(MILK)
-    order_id = r2.order()
-    r2.post(Acked(r2.order_mid()))
-    r2.post(OrderStatus(order_id, "cancelled"))
+    r2.post(OrderStatus(r2.placed("sent"), "cancelled"))
     assert r2.moves()[-1] == ("sent", "idle")
 
 
 def test_the_undo_window_closing_while_offline_rests_offline(rig):
     r = rig(MILK)
-    order_id = r.order()
-    r.post(Acked(r.order_mid()))
-    r.post(OrderStatus(order_id, "accepted"))
+    r.placed("accepted")
     r.post(BrokerDown("test"))
     r.run(31)
     assert r.moves()[-1] == ("accepted", "offline")
     r2 = rig(MILK)
-    r2.order()
-    r2.post(Acked(r2.order_mid()))
+    r2.placed("sent")
     r2.post(BrokerDown("test"))
     r2.run(31)
     r3 = rig(MILK)
@@ -334,13 +345,9 @@ def test_push_to_talk_and_the_wake_word_listen_from_rest_and_feedback(rig, first
     for start in ("press", "wake"):
         # a short "sorry" and refractory period, so that the wake word can come while the refusal shows
         r = rig("buy a giraffe", connected=first != "offline", say_seconds=0.5, refractory=1.0)
+        r.to(first)
         if first == "rejected":
-            r.request()
             r.run(1.2)
-        elif first == "error":
-            r.engine.fail = RuntimeError("model broke")
-            r.run(0.08)
-        assert r.state == first
         if start == "press":
             r.post(ButtonEdge(True))
             r.run(0.16)
@@ -353,11 +360,7 @@ def test_push_to_talk_and_the_wake_word_listen_from_rest_and_feedback(rig, first
 @pytest.mark.parametrize("first", ["queued", "sent", "accepted"])
 def test_the_wake_word_starts_a_new_request_while_an_order_is_on_its_way(rig, first):
     r = rig(MILK)
-    order_id = r.order()
-    if first != "queued":
-        r.post(Acked(r.order_mid()))
-    if first == "accepted":
-        r.post(OrderStatus(order_id, "accepted"))
+    r.placed(first)
     r.run(5.0)  # what the device says is over
     r.loop.step(WAKE)
     assert r.moves()[-1] == (first, "listening")
@@ -377,21 +380,11 @@ def test_an_error_shows_then_rests(rig, connected):
                                     "rejected"])
 def test_an_error_in_any_state_shows_error(rig, during):
     r = rig(MILK if during != "rejected" and during != "thinking" else "buy a giraffe")
-    if during == "listening":
-        r.wake()
-    elif during == "thinking":
+    if during == "thinking":
         r.recognizer.script[0] = ReorderError("the recogniser failed")
         r.request()
-    elif during == "rejected":
-        r.request()
-    elif during == "awaiting-confirmation":
-        r.read_back()
     else:
-        order_id = r.order()
-        if during != "queued":
-            r.post(Acked(r.order_mid()))
-        if during == "accepted":
-            r.post(OrderStatus(order_id, "accepted"))
+        r.to(during)
     if during != "thinking":
         r.engine.fail = RuntimeError("model broke")
         r.run(0.08)
@@ -402,22 +395,7 @@ def test_an_error_in_any_state_shows_error(rig, during):
                                     "accepted", "rejected", "error"])
 def test_mute_closes_the_microphone_from_any_state_and_unmute_rests(rig, during):
     r = rig(MILK if during != "rejected" else "buy a giraffe", connected=during != "offline")
-    if during == "listening":
-        r.wake()
-    elif during == "rejected":
-        r.request()
-    elif during == "error":
-        r.engine.fail = RuntimeError("model broke")
-        r.run(0.08)
-    elif during == "awaiting-confirmation":
-        r.read_back()
-    elif during in ("queued", "sent", "accepted"):
-        order_id = r.order()
-        if during != "queued":
-            r.post(Acked(r.order_mid()))
-        if during == "accepted":
-            r.post(OrderStatus(order_id, "accepted"))
-    assert r.state == during
+    r.to(during)
     r.post(MuteChanged(True))
     r.loop.step(WAKE)  # never heard: the microphone is closed
     r.run(1.0)

@@ -16,10 +16,10 @@ from device.contract.inputs import OrderStatus
 from device.contract.topics import Topics
 from device.dialogue.readback import readback
 from device.events import Cancelled, Confirmed, IntentItem, Published, Queued, Said, Status
+from device.fakes import RecordingPublisher, TimedSpeaker
 from device.orders.delivery import Delivery
 from device.orders.lifecycle import Orders, cancel_payload, status_words
 from device.orders.outbox import Outbox, OutboxFull
-from tests.fakes import Publisher, Speaker
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"
 NOW = datetime(2026, 11, 22, 13, 0, tzinfo=timezone.utc)
@@ -30,10 +30,10 @@ class Rig:
 
     def __init__(self, tmp_path: Path, locale: str = "en-US", capacity: int = 100) -> None:
         self.events: list = []
-        self.publisher, self.topics = Publisher(), Topics("reorder/v1", "kitchen")
+        self.publisher, self.topics = RecordingPublisher(), Topics("reorder/v1", "kitchen")
         self.outbox = Outbox(tmp_path / "outbox.sqlite3", capacity=capacity)
         self.delivery = Delivery(self.outbox, self.publisher, self.topics)
-        self.voice = Voice(Speaker(1.0, 0.25), locale, True, self.events.append)
+        self.voice = Voice(TimedSpeaker(1.0, 0.25), locale, True, self.events.append)
         self.orders = Orders(self.delivery, locale, self.voice, self.events.append, lambda: NOW)
         self.catalogue = Catalogue.load(CATALOG)
         self.session = OrderSession(timeout_seconds=20.0, undo_seconds=30.0)
@@ -85,7 +85,7 @@ def test_undo_of_an_unsent_order_withdraws_it_and_tells_the_store_anyway(rig):
     order = rig.orders.place(rig.pending(), "button", 5.0)
     rig.orders.undo(order["order_id"], "button", 8.0)
     assert rig.outbox.depth() == 0 and rig.outbox.status_of(order["order_id"]) == "cancelled"
-    [(topic, payload)] = rig.publisher.sent
+    [(topic, payload, _)] = rig.publisher.sent
     assert topic == rig.topics.cancel and payload == cancel_payload(order["order_id"], "kitchen", NOW)
     assert schemas.problem(payload, schemas.CANCEL) is None
     cancelled = [e for e in rig.events if isinstance(e, Cancelled)]
@@ -96,7 +96,7 @@ def test_undo_of_an_unsent_order_withdraws_it_and_tells_the_store_anyway(rig):
 def test_the_acknowledgement_of_an_order_is_published_once(rig):
     rig.delivery.connection_up()
     order = rig.orders.place(rig.pending(), "button", 5.0)
-    [(topic, _)] = rig.publisher.sent
+    [(topic, _, _)] = rig.publisher.sent
     assert topic == rig.topics.orders
     assert rig.orders.acknowledged(1, 5.1) == order["order_id"]
     assert rig.orders.acknowledged(1, 5.2) is None  # the same ack twice

@@ -28,18 +28,18 @@ from hypothesis import strategies as st
 
 from device import config
 from device.adapters.network.mqtt import MqttLink, decode_message
+from device.app import build_loop
 from device.audio.source import SILENT_FRAME
 from device.contract import schemas
 from device.contract.catalogue import Catalogue
 from device.contract.topics import Topics
 from device.errors import CatalogueError, ReorderError
+from device.fakes import RecordingPublisher
 from device.language.parser import normalise
-from device.app import build_loop
 from device.loop import State
 from device.orders.delivery import Delivery
 from device.orders.outbox import Outbox
 from tests.delivery_harness import CATALOG, _Deaf, _NoRecognizer, _Quiet, random_order, settings_for
-from tests.fakes import Publisher
 
 EXAMPLES = int(os.environ.get("REORDER_FUZZ_EXAMPLES", "100"))
 STATS: Counter = Counter()
@@ -132,8 +132,8 @@ def device(tmp_path_factory):
     events: list[Any] = []
     quiet = _Quiet()
     loop = build_loop(s, wake=_Deaf(), endpointer=None, recognizer=_NoRecognizer(),  # type: ignore[arg-type]
-                      delivery=Delivery(outbox, Publisher(), topics), light=quiet, speaker=quiet, emit=events.append,
-                      catalogue=catalogue, inbox=queue.SimpleQueue())
+                      delivery=Delivery(outbox, RecordingPublisher(), topics), light=quiet, speaker=quiet,
+                      emit=events.append, catalogue=catalogue, inbox=queue.SimpleQueue())
     orders = [random_order(catalogue, s.device.id) for _ in range(3)]
     for order in orders:
         outbox.add(order)

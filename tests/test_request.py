@@ -12,9 +12,9 @@ from device.dialogue.decision import Cancel, ReadBack, Refuse, Sorry
 from device.dialogue.limits import Limits
 from device.dialogue.request import Requests
 from device.events import IntentEvent, Prompt, Rejected, Said, TranscriptEvent
+from device.fakes import TimedSpeaker
 from device.language.grammar import Grammar
 from device.recognition.protocol import Recognition
-from tests.fakes import Speaker
 
 CATALOG = Path(__file__).resolve().parents[1] / "device" / "samples" / "catalog.json"
 NOW = datetime(2026, 11, 22, 13, 0, tzinfo=timezone.utc)
@@ -51,7 +51,7 @@ class History:
 def requests(locale: str = "en-US"):
     events: list = []
     heard = Heard()
-    r = Requests(heard, Voice(Speaker(), locale, True, events.append), locale, Limits(), 0.5, events.append)
+    r = Requests(heard, Voice(TimedSpeaker(), locale, True, events.append), locale, Limits(), 0.5, events.append)
     return r, heard, events
 
 

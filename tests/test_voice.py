@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from device.audio.voice import Voice
-from tests.fakes import Speaker
+from device.fakes import TimedSpeaker
 
 
 def test_sounds_queue_one_after_another_and_the_device_is_deaf_meanwhile():
-    events, speaker = [], Speaker()
+    events, speaker = [], TimedSpeaker()
     v = Voice(speaker, "en-US", speak=True, emit=events.append)
     assert v.cue("listen", t=1.0) == 1.5
     assert v.say("Two milk", t=1.0) == 3.5  # starts when the cue ends
@@ -18,7 +18,7 @@ def test_sounds_queue_one_after_another_and_the_device_is_deaf_meanwhile():
 
 
 def test_with_speech_off_the_words_are_still_reported_and_take_no_time():
-    events, speaker = [], Speaker()
+    events, speaker = [], TimedSpeaker()
     v = Voice(speaker, "en-US", speak=False, emit=events.append)
     assert v.say("Ordered.", t=4.0) == 4.0 and not v.deaf(4.0)
     assert speaker.said == [] and [e.seconds for e in events] == [0.0]
