@@ -217,10 +217,10 @@ def _sentences(text: str) -> list[str]:
     return out
 
 
-def wake_phrases(cache: Path, short: bool) -> list[tuple[str, np.ndarray]]:
-    """"hey jarvis" across voices, variants and speeds: (label, samples)."""
+def wake_phrases(cache: Path, short: bool, text: str = "hey jarvis") -> list[tuple[str, np.ndarray]]:
+    """A wake phrase across voices, variants and speeds: (label, samples)."""
     voices = WAKE_VOICES[1:3] if short else WAKE_VOICES
     variants = WAKE_VARIANTS[:1] if short else WAKE_VARIANTS
     speeds = WAKE_SPEEDS[1:2] if short else WAKE_SPEEDS
-    return [(f"{v}{var} {s}", speak(cache, "hey jarvis", v + var, s))
+    return [(f"{v}{var} {s}", speak(cache, text, v + var, s))
             for v in voices for var in variants for s in speeds]

@@ -137,7 +137,7 @@ def summary(r: dict) -> list[str]:
         hours = w["false_seconds"] / 3600
         add(f"False wakes on {hours:.2f} h of English and French speech (as shipped)",
             f"{w['false_wakes']} ({w['false_wakes'] / hours:.1f} per hour)", "0", w["false_wakes"] == 0)
-        add("\"hey jarvis\" detected (as shipped), clean: espeak-ng voices / flite",
+        add("\"okay nabu\" detected (as shipped), clean: espeak-ng voices / flite",
             " / ".join(f"{100 * d / n:.0f}% ({d}/{n})" for d, n in w["detected"].values()))
     if not failed(r["latency"]):
         ok = [q for q in r["latency"]["requests"] if q["prompt"]]
@@ -161,7 +161,7 @@ def summary(r: dict) -> list[str]:
 
 def details(r: dict) -> list[str]:
     listening = r["listening"]
-    words = ", ".join(listening.get("words", ["hey_jarvis"])) if not failed(listening) else "?"
+    words = ", ".join(listening.get("words", ["okay_nabu"])) if not failed(listening) else "?"
     out = ["### Listening cost and gating", "",
            f"CPU per audio-second of the shipped wake-word detector (microWakeWord: {words}) without the gate, as "
            "shipped (each word behind the WebRTC VAD gate, `device/audio/wake_word.py` `GatedEngine`: 0.96 s of "
@@ -172,13 +172,13 @@ def details(r: dict) -> list[str]:
     for name, c in ({} if failed(listening) else listening["conditions"]).items():
         out.append(f"| {name} ({c['audio_seconds']:.0f} s) | {c['cpu']['bare'] / c['audio_seconds']:.4f} "
                    f"| {times(ratio(c, 'gated'))} ({100 * c['open']:.0f}%) | {times(ratio(c, 'loop'))} |")
-    out += ["", "Wake word: the shipped detector on \"hey jarvis\" said by espeak-ng voices en-us, en-gb, en-gb-x-rp, "
+    out += ["", "Wake word: the shipped detector on \"okay nabu\" said by espeak-ng voices en-us, en-gb, en-gb-x-rp, "
                 "en-029, en-gb-scotland with variants at 130/165/200 words a minute (the short run: two), and the "
                 "flite rendering the tests use, each with 2 s before and 2.5 s after; false wakes on espeak-ng talk "
                 "(twelve English and twelve French paragraphs over voices, variants and speeds 135–195). Detection "
                 "in noise, on real recordings, per engine: the \"Wake word\" sections.", "",
             "### Latency", "",
-            "\"hey jarvis\" (flite), 0.8 s, a request (espeak-ng: \"reorder two bottles of milk\", ...) through "
+            "\"okay nabu\" (flite), 0.8 s, a request (espeak-ng: \"reorder two bottles of milk\", ...) through "
             "the loop in-process, with pocketsphinx and loopback Mosquitto. *Endpoint*: audio time from the end of "
             "speech to the step that ends the utterance; *processing*: wall time from that step's start to the "
             "`prompt` event. Around the press the loop is paced like a live microphone; *release → PUBACK*: from "
@@ -194,7 +194,7 @@ def details(r: dict) -> list[str]:
     if not failed(r["latency"]):
         out += ["", f"Requests without a prompt: {len(r['latency']['requests']) - len(latency)}."]
     out += ["", "### Memory and start-up", "",
-            "Peak RSS (`VmHWM`) of a fresh process after it heard \"hey jarvis\" and one request; start-up is the "
+            "Peak RSS (`VmHWM`) of a fresh process after it heard \"okay nabu\" and one request; start-up is the "
             "child's own time from its first line to the loop's first step (imports, `device.app.build`, one frame), "
             "median of the runs.", "",
             "| configuration | peak RSS | events |", "|---|---|---|"]

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 T0 = time.perf_counter()
-FLITE = Path(__file__).resolve().parents[1] / "tests" / "data" / "wakeword" / "hey_jarvis-flite-rms.wav"
+FLITE = Path(__file__).resolve().parents[1] / "tests" / "data" / "wakeword" / "okay_nabu-flite-rms.wav"
+"""The default wake word said by flite's rms voice (scripts/make-samples), which microWakeWord hears as people."""
 """The wake phrase every request starts with: a flite rendering microWakeWord hears (the tests' too)."""
 REQUESTS = [("en-us", "reorder two bottles of milk"), ("en-gb", "order three packs of pasta"),
             ("en-us", "reorder coffee"), ("en-gb", "reorder paper towels")]
@@ -66,7 +67,7 @@ def build_device(a: dict, device_id: str, recognizer: str = "pocketsphinx", emit
 
 
 def request_audio(cache: Path, voice: str, text: str):
-    """1 s of silence, the flite "hey jarvis", 0.8 s, the request (espeak-ng), 1.5 s of silence."""
+    """1 s of silence, the flite "okay nabu", 0.8 s, the request (espeak-ng), 1.5 s of silence."""
     import numpy as np
 
     from bench.corpus import read_wav, silence, speak
@@ -121,7 +122,7 @@ def role_listening(a: dict) -> dict:
 
 
 def role_wake(a: dict) -> dict:
-    """"hey jarvis" detected by the shipped detector (espeak-ng voices, and the flite one), and false wakes on talk."""
+    """"okay nabu" detected by the shipped detector (espeak-ng voices, and the flite one), and false wakes on talk."""
     import numpy as np
 
     from bench.corpus import read_wav, silence, talk, wake_phrases
@@ -131,7 +132,7 @@ def role_wake(a: dict) -> dict:
     cache = Path(a["cache"])
     detector = make_wake_detector(config.from_mapping({}, "python -m bench loop"))
     t, out = 0.0, {"espeak-ng": [0, 0], "flite": [0, 0]}
-    phrases = [("espeak-ng", x) for _, x in wake_phrases(cache, a["short"])] + [("flite", read_wav(FLITE))]
+    phrases = [("espeak-ng", x) for _, x in wake_phrases(cache, a["short"], "okay nabu")] + [("flite", read_wav(FLITE))]
     for source, x in phrases:  # 2 s before, 2.5 s after; a wake counts up to 1.5 s after the phrase
         window, woke = (t + 2.0, t + 2.0 + len(x) / 16000 + 1.5), False
         for frame in frames_of(np.concatenate([silence(2.0), x, silence(2.5)])):

@@ -32,13 +32,14 @@ class WallClock(Protocol):
 
 
 def run_live(device: Device, stop: threading.Event, notifier: Notifier | None = None,
-             clock: WallClock = time) -> None:
+             clock: WallClock | None = None) -> None:
     """Read the microphone until `stop` is set; mute closes the stream, unmute reopens it.
 
     Under systemd (Type=notify) it says READY=1 once the microphone is open, WATCHDOG=1 every 5 s
     while the loop turns, and STOPPING=1 at the end; elsewhere the notifier does nothing."""
     loop, source = device.loop, device.source
     notifier = notifier or Notifier()
+    clock = clock or time  # the wall clock, looked up when called (tests may replace it)
     if not loop.muted:  # muted from boot: the microphone is not even opened
         source.open()
     notifier.notify("READY=1")
@@ -85,13 +86,14 @@ def _wait_for_grammar(device: Device) -> None:
 
 
 def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linger: float = 0.0,
-               actions: Sequence[tuple[float, Callable[[], None]]] = (), clock: WallClock = time) -> None:
+               actions: Sequence[tuple[float, Callable[[], None]]] = (), clock: WallClock | None = None) -> None:
     """Feed the recording, then silence until the loop is idle and the outbox drained, then linger.
 
     `presses` drive the confirm button's mock pin; `actions` are any other (seconds, callable)
     to run at that time of the recording (tests flip the mute switch this way).
     """
     loop, source = device.loop, device.source
+    clock = clock or time  # the wall clock, looked up when called (tests may replace it)
     edges = sorted([*presses.actions(device.panel.confirm_button.pin), *actions], key=lambda e: e[0])
     if loop.catalogue is None:  # no file and no cache: the retained catalogue comes from the broker
         deadline = clock.monotonic() + CATALOGUE_WAIT_SECONDS

@@ -44,7 +44,7 @@ def test_short_run_writes_a_table_with_numbers(tmp_path):
         cells = [c.strip() for c in line.strip("|").split("|")]
         if len(cells) == 4 and line.startswith("| "):
             rows[cells[0]] = cells[1]
-    expected = ["Idle listening", "gated by the WebRTC VAD", "False wakes", "\"hey jarvis\" detected",
+    expected = ["Idle listening", "gated by the WebRTC VAD", "False wakes", "\"okay nabu\" detected",
                 "End of speech → prompt", "Button release → broker PUBACK", "Peak RSS, loop with pocketsphinx",
                 "Start-up"]
     for label in expected:
