@@ -9,18 +9,22 @@ a fresh temp dir outside pytest's 0700 folders, removed by `remove()`.
 from __future__ import annotations
 
 import glob
+import importlib.machinery
+import importlib.util
 import json
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import paho.mqtt.client as mqtt
 
@@ -213,3 +217,14 @@ class Postgres:
         """The server's log so far."""
         path = self.dir / "server.log"
         return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+
+def load_script(path: Path, name: str) -> ModuleType:
+    """A script without a .py suffix (scripts/lock, scripts/docs, ...) loaded as the module `name`."""
+    loader = importlib.machinery.SourceFileLoader(name, str(path))
+    spec = importlib.util.spec_from_loader(name, loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    loader.exec_module(module)
+    return module

@@ -7,8 +7,6 @@ TRANSITIONS on their own too, so a wrong generator cannot pass by agreeing with 
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import json
 import re
 from pathlib import Path
@@ -20,21 +18,13 @@ from device.contract import schemas
 from device.contract.topics import Topics
 from device.states import TRANSITIONS, mermaid
 from device.telemetry.discovery import discovery_messages
+from tests.support import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
 
-def _load_docs_script():
-    loader = importlib.machinery.SourceFileLoader("docs_script", str(ROOT / "scripts" / "docs"))
-    spec = importlib.util.spec_from_loader("docs_script", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-DOCS_SCRIPT = _load_docs_script()
+DOCS_SCRIPT = load_script(ROOT / "scripts" / "docs", "docs_script")
 
 
 def block(page: str, name: str) -> str:

@@ -3,26 +3,16 @@ Python 3.11 and 3.13, and 3.13 needs nothing the lock lacks. uv is replaced by r
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import subprocess
 from pathlib import Path
 
 import pytest
+from tests.support import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def load():
-    loader = importlib.machinery.SourceFileLoader("lock_script", str(ROOT / "scripts" / "lock"))
-    spec = importlib.util.spec_from_loader("lock_script", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-lock = load()
+lock = load_script(ROOT / "scripts" / "lock", "lock_script")
 
 # What uv 0.13 says when a pinned version has no wheel for the target (recorded from real runs).
 NO_ABI = ("error: No solution found when resolving dependencies\n  cause: Because onnxruntime==1.16.0 has no wheels "

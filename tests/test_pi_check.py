@@ -3,8 +3,6 @@ verdicts on a replay and a doctor run, and the memory cap (a real cgroup when th
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,21 +11,13 @@ import wave
 from pathlib import Path
 
 import pytest
+from tests.support import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "pi-check"
 
 
-def load():
-    loader = importlib.machinery.SourceFileLoader("pi_check", str(SCRIPT))
-    spec = importlib.util.spec_from_loader("pi_check", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
-
-
-pi_check = load()
+pi_check = load_script(SCRIPT, "pi_check")
 box = sys.modules["pi_check_box"]
 
 EN_ORDER = [{"sku": "COFFEE-500G", "quantity": 1}, {"sku": "MILK-1L", "quantity": 2}]

@@ -8,8 +8,6 @@ certificate against openssl and a real TLS broker.
 from __future__ import annotations
 
 import getpass
-import importlib.machinery
-import importlib.util
 import json
 import os
 import shutil
@@ -26,6 +24,7 @@ import pytest
 
 from device import config as device_config
 from tests.conftest import free_port, wait_for_port
+from tests.support import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 PROVISION = ROOT / "scripts" / "provision"
@@ -54,12 +53,7 @@ exit 0
 
 def load_provision():
     """scripts/provision as a module (it has no .py suffix)."""
-    loader = importlib.machinery.SourceFileLoader("provision_script", str(PROVISION))
-    spec = importlib.util.spec_from_loader("provision_script", loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["provision_script"] = module  # dataclasses look their module up
-    loader.exec_module(module)
-    return module
+    return load_script(PROVISION, "provision_script")
 
 
 def mode(path: Path) -> int:
