@@ -16,7 +16,6 @@ sha256 of every file, licence, variant). Running it again with the same inputs d
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import json
 import logging
@@ -29,6 +28,7 @@ from pathlib import Path
 
 from device.adapters.speech.moonshine import MODEL_FILES, default_model_dir
 from device.errors import ModelError, ReorderError
+from device.prepare import sha256_of
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +37,6 @@ SOURCE_FILES = ("encoder_model.ort", "decoder_model_merged.ort", "tokenizer.bin"
 VARIANTS = ("int8", "fp32")
 EMBEDDING = "model.decoder.embed_tokens.weight_merged_0"
 SCHEMA = "reorder.moonshine-model/1"
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def installed_wheel_dir() -> Path | None:

