@@ -89,20 +89,14 @@ class Mosquitto:
         self.process = None
 
 
-class Subscriber:
-    """A paho client that records every message on the topics it subscribed to."""
+class Recorder:
+    """What a test's MQTT client receives, recorded; subclasses make `self.client` and set `on_message`."""
 
-    def __init__(self, port: int, *topics: str) -> None:
+    client: mqtt.Client
+
+    def __init__(self) -> None:
         self.messages: list[tuple[str, dict]] = []
         self._cond = threading.Condition()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}")
-        subscribed = threading.Event()
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *a: subscribed.set()
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
-        self.client.subscribe([(t, 1) for t in topics])
-        assert subscribed.wait(5), "subscription was not acknowledged"
 
     def _on_message(self, client, userdata, msg) -> None:
         with self._cond:
@@ -118,6 +112,21 @@ class Subscriber:
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
+
+
+class Subscriber(Recorder):
+    """A paho client that records every message on the topics it subscribed to."""
+
+    def __init__(self, port: int, *topics: str) -> None:
+        super().__init__()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}")
+        subscribed = threading.Event()
+        self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *a: subscribed.set()
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.client.subscribe([(t, 1) for t in topics])
+        assert subscribed.wait(5), "subscription was not acknowledged"
 
 
 

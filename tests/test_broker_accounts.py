@@ -21,6 +21,7 @@ from device.contract.catalogue import Catalogue
 from device.errors import BrokerError
 from device.store import StoreBackend
 from tests.conftest import Mosquitto, free_port, wait_for_port
+from tests.support import Recorder
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "broker-accounts"
@@ -70,12 +71,11 @@ def broker(tmp_path: Path, accounts: Path):
     secured.stop()
 
 
-class Account:
+class Account(Recorder):
     """A paho MQTT 5 client logged in with one account, recording what it receives."""
 
     def __init__(self, port: int, username: str | None, secret: str | None, **tls: Any) -> None:
-        self.messages: list[tuple[str, dict]] = []
-        self._cond = threading.Condition()
+        super().__init__()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}",
                                   protocol=mqtt.MQTTv5)
         if username:
@@ -95,11 +95,6 @@ class Account:
         self.client.loop_start()
         assert connected.wait(5), "no CONNACK"
 
-    def _on_message(self, client, userdata, msg) -> None:
-        with self._cond:
-            self.messages.append((msg.topic, json.loads(msg.payload)))
-            self._cond.notify_all()
-
     def subscribe(self, *topics: str) -> list:
         done, granted = threading.Event(), []
         self.client.on_subscribe = lambda c, u, mid, reasons, p: (granted.extend(reasons), done.set())
@@ -110,15 +105,6 @@ class Account:
     def publish(self, topic: str, payload: dict) -> None:
         info = self.client.publish(topic, json.dumps(payload), qos=1)
         info.wait_for_publish(5)
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[tuple[str, dict]]:
-        with self._cond:
-            self._cond.wait_for(lambda: len(self.messages) >= count, timeout)
-            return list(self.messages)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.fixture
