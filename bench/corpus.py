@@ -1,7 +1,8 @@
-"""Benchmark audio made on the spot with espeak-ng and sox: everyday speech, "hey jarvis", noise.
+"""Benchmark audio: files read through sox, speech made on the spot (espeak-ng, flite), noise and its mixing.
 
 Everything is 16 kHz mono int16 and deterministic (fixed texts, voices, seeds), so two runs of a
-benchmark hear the same audio. Nothing here imports the device package.
+benchmark hear the same audio. Every benchmark reads, writes, speaks and mixes through here. Nothing
+here imports the device package.
 """
 
 from __future__ import annotations
@@ -115,6 +116,18 @@ def read_wav(path: Path) -> np.ndarray:
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").copy()
 
 
+def sox_read(path: Path) -> np.ndarray:
+    """Any audio file sox reads (FLAC, WAV at any rate), as 16 kHz mono int16 (some FLAC files trip libsndfile)."""
+    return sox_samples(["sox", "-V1", str(path)])
+
+
+def sox_samples(source: list[str], stdin: bytes | None = None) -> np.ndarray:
+    """What a sox command line's input (`source`: "sox" and its input options and file) gives as 16 kHz mono int16."""
+    done = subprocess.run([*source, "-t", "raw", "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed", "-"],
+                          input=stdin, capture_output=True, check=True)
+    return np.frombuffer(done.stdout, dtype="<i2").copy()
+
+
 def write_wav(path: Path, samples: np.ndarray) -> Path:
     """Write int16 samples as a 16 kHz mono WAV."""
     with wave.open(str(path), "wb") as w:
@@ -135,6 +148,38 @@ def speak(cache: Path, text: str, voice: str, speed: int, trimmed: bool = True) 
         _run("sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out))
         raw.unlink()
     return trim(read_wav(out)) if trimmed else read_wav(out)
+
+
+def flite(cache: Path, text: str, voice: str, stretch: float = 1.0, trimmed: bool = True) -> np.ndarray:
+    """flite speech (Debian's flite: voices kal, kal16, awb, rms, slt) at 16 kHz, cached, silence trimmed unless not
+    `trimmed`; flite's voices are heard by Moonshine and microWakeWord as people are, espeak-ng's are not."""
+    key = hashlib.sha1(f"{voice}|{stretch}|{text}".encode()).hexdigest()[:16]
+    out = cache / f"flite-{key}.wav"
+    if not out.exists():
+        raw = cache / f"flite-raw-{key}.wav"
+        _run("flite", "-voice", voice, "--setf", f"duration_stretch={stretch}", "-t", text, "-o", str(raw))
+        _run("sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out))
+        raw.unlink()
+    return trim(read_wav(out)) if trimmed else read_wav(out)
+
+
+def max_frame_energy(x: np.ndarray, frame: int = 2048) -> float:
+    """The highest energy of a `frame`-sample piece (the whole clip when shorter)."""
+    n = len(x) // frame * frame
+    if n == 0:
+        return float((x.astype(np.float64) ** 2).sum()) or 1e-12
+    return float((x[:n].astype(np.float64).reshape(-1, frame) ** 2).sum(axis=1).max())
+
+
+def peak_mix(speech: np.ndarray, noise: np.ndarray, snr_db: float, start: int, peak: float) -> np.ndarray:
+    """Picovoice's speech-to-intent rule (its benchmark/mixer.py): noise from sample `start` (repeated as needed)
+    scaled so the highest 2048-sample frame energy of speech over noise is `snr_db`, the mix normalised to `peak`
+    of full scale; float64 in the input's scale."""
+    part = np.resize(noise[start:], len(speech)).astype(np.float64)
+    scale = np.sqrt(max_frame_energy(speech) / (max_frame_energy(part) * 10 ** (snr_db / 10) + 1e-12))
+    mixed = speech.astype(np.float64) + scale * part
+    full = 32767 if speech.dtype == np.int16 else 1.0
+    return mixed * (peak * full / max(np.abs(mixed).max(), 1e-9))
 
 
 def trim(x: np.ndarray, floor_db: float = -50.0) -> np.ndarray:
