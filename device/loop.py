@@ -3,10 +3,10 @@
 The states and every move between them are the table in device/states.py, which `_enter` enforces.
 A state's method is given each input in turn: a button gesture (confirmation.gestures), the frame
 heard, then the timer tick. Time is audio time (`t` grows one frame per step), so a replayed recording
-gives the same events however busy the machine is. Other threads (gpiozero, paho) only put typed
-records on `inbox` (contract.inputs). app.build_loop builds the collaborators: dialogue.request hears
-and answers a request, confirmation.session keeps the press and the undo window, orders.lifecycle the
-order after the press, telemetry.state_report the retained state.
+gives the same events however busy the machine is. Other threads (gpiozero, paho) only post typed
+records, which device.inbox handles at the start of each step. app.build_loop builds the collaborators:
+dialogue.request hears and answers a request, confirmation.session keeps the press and the undo window,
+orders.lifecycle the order after the press, telemetry.state_report the retained state.
 """
 
 from __future__ import annotations
@@ -28,21 +28,22 @@ from device.confirmation.led import PATTERNS, StatusLight
 from device.confirmation.mute import MuteMemory
 from device.confirmation.session import Meaning, Pending, OrderSession
 from device.contract.catalogue import Catalogue
-from device.contract.inputs import Acked, BrokerDown, BrokerUp, ButtonEdge, CatalogueArrived, MuteChanged, OrderStatus
 from device.dialogue.decision import Cancel, ReadBack, Refuse
 from device.dialogue.readback import message
 from device.dialogue.request import Requests
 from device.errors import OutboxError, ReorderError
+from device.inbox import Inbox
 from device.events import Cancelled, Error, Event, Ignored, StateChanged, Timeout
 from device.orders.lifecycle import Orders
 from device.orders.outbox import OutboxFull
-from device.states import CAN_WAKE, FEEDBACK_SECONDS, REST, TICK, TRANSITIONS, UNDOABLE, Heard, State, Tick
+from device.states import CAN_WAKE, FEEDBACK_SECONDS, REST, TICK, TRANSITIONS, Heard, State, Tick
 from device.telemetry.state_report import StateReport
 
 S = State
 log = logging.getLogger(__name__)
 
-class Loop:
+
+class Loop(Inbox):
     """The device: feed it frames with step(); it emits events and drives the LED, speaker and outbox."""
 
     def __init__(self, *, wake: WakeWordDetector, endpointer: Endpointer, requests: Requests, orders: Orders,
@@ -56,7 +57,7 @@ class Loop:
         self.outbox, self.topics, self.locale = self.delivery.outbox, self.delivery.topics, voice.locale
         self.rules, self.emit, self.now = rules, emit, now
         self.catalogue_cache, self.mute_memory = catalogue_cache, mute_memory
-        self.inbox: queue.SimpleQueue = inbox if inbox is not None else queue.SimpleQueue()
+        super().__init__(inbox)  # the inputs other threads post (device.inbox)
         self.t = 0.0
         self.state = S.MUTED if muted else S.OFFLINE  # as confirmation.mute decided: no frame is read before
         self._feedback_until = 0.0
@@ -67,18 +68,9 @@ class Loop:
             S.ACCEPTED: self._placed,
             S.THINKING: lambda item: None,  # over within the step that entered it
             S.MUTED: lambda item: None}  # the microphone is closed and presses do nothing
-        self._inputs: dict[type, Callable] = {
-            ButtonEdge: lambda e: self.presses.edge(e.pressed, self.t),  # raw, chatter included: debounced there
-            MuteChanged: lambda m: self._set_muted(m.muted), Acked: self._acked, BrokerUp: self._broker,
-            BrokerDown: self._broker, CatalogueArrived: self._catalogue_arrived, OrderStatus: self._order_status}
         self.light.show(PATTERNS[self.state.value])
 
     # -- plumbing ---------------------------------------------------------------------------------
-    @property
-    def muted(self) -> bool:
-        """The microphone is closed: derived from the state, so the LED and the microphone always agree."""
-        return self.state is S.MUTED
-
     @property
     def catalogue(self) -> Catalogue | None:
         """The catalogue in use (None until a file, the cache or the broker gave one)."""
@@ -88,10 +80,6 @@ class Loop:
     def idle(self) -> bool:
         """At rest with nothing pending (replay exits when the audio is over and this holds)."""
         return self.state in (*REST, S.MUTED) and self.inbox.empty()
-
-    def post(self, item: object) -> None:
-        """Thread-safe: hand an input (device.contract.inputs) to the loop."""
-        self.inbox.put(item)
 
     def set_catalogue(self, catalogue: Catalogue, cache: bool = False) -> None:
         """Use a new catalogue: understanding and recognition grammar are rebuilt without a restart."""
@@ -148,15 +136,6 @@ class Loop:
             self.emit(wake)
             self._start_listening()
         return bool(wake and awake)
-
-    def _drain_inbox(self) -> None:
-        while not self.inbox.empty():
-            item = self.inbox.get_nowait()
-            handler = self._inputs.get(type(item))
-            if handler is None:
-                log.warning("ignored an input the loop does not take: %r", item)
-            else:
-                handler(item)
 
     def _guarded(self, work: Callable[[], None]) -> None:
         try:
@@ -309,51 +288,3 @@ class Loop:
         self.orders.undo(self.session.placed.order_id, by, self.t)
         self.session.close_undo()
         self._rest()
-
-    # -- inputs from other threads ----------------------------------------------------------------
-    def _acked(self, item: Acked) -> None:
-        order_id = self.orders.acknowledged(item.mid, self.t)
-        if order_id:
-            if self.state is S.QUEUED and self.session.is_last(order_id):
-                self._enter(S.SENT)
-            self.report.publish(self.muted)
-
-    def _broker(self, item: BrokerUp | BrokerDown) -> None:
-        up = isinstance(item, BrokerUp)
-        if isinstance(item, BrokerDown):
-            log.warning("broker connection lost (%s); orders wait in the outbox", item.reason)
-        self.report.connection(up, self.muted)
-        if self.state is (S.OFFLINE if up else S.IDLE):
-            self._enter(S.IDLE if up else S.OFFLINE)
-
-    def _set_muted(self, muted: bool) -> None:
-        if muted == self.muted:
-            return
-        if self.mute_memory is not None:
-            self.mute_memory.remember(muted)
-        self.presses.reset()  # a press held across a mute change does nothing
-        if muted:
-            if self.state is S.CONFIRMING:
-                self.emit(Cancelled(self.t, by="mute"))
-            self.session.drop()
-            self._enter(S.MUTED)
-        else:
-            self.wake.hold_off(self.t)
-            self._rest()
-        self.report.publish(self.muted)
-
-    def _catalogue_arrived(self, item: CatalogueArrived) -> None:
-        if self.catalogue is None or item.catalogue != self.catalogue:
-            self.set_catalogue(item.catalogue, cache=True)
-
-    def _order_status(self, s: OrderStatus) -> None:
-        told = self.orders.answered(s, self.t, self.session.placed, tell=self.state in (*UNDOABLE, *REST))
-        if not told or self.state not in UNDOABLE:
-            return
-        if s.status in ("accepted", "duplicate"):
-            self._enter(S.ACCEPTED)
-        elif s.status == "rejected":
-            self._feedback_until = self.t + FEEDBACK_SECONDS
-            self._enter(S.REJECTED)
-        elif s.status == "cancelled":
-            self._rest()

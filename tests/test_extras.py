@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from device.errors import ReorderError
-from device.extras import MissingExtra, require
+from device.errors import MissingExtra, require
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ DEVICE = Path(__file__).resolve().parents[1] / "device"
 
 LAYERS = [
     # the foundation every part may use
-    "__init__", "errors", "events", "config", "extras",
+    "__init__", "errors", "events", "config",
     # pure logic, in the order a request flows
     "contract", "audio", "language", "recognition", "dialogue", "confirmation", "orders", "telemetry", "states",
-    "loop",
+    "inbox", "loop",
     # the edges, then what is built from them
     "adapters", "prepare", "engines", "fakes", "app", "runner", "doctor", "transcribe", "store", "demo", "__main__",
 ]

@@ -57,7 +57,7 @@ class DemoFailed(ReorderError):
 def main(args: argparse.Namespace) -> int:
     """Run the demo; 0 when the order was accepted (or the user cancelled or quit), else one line and 1."""
     locale, wav, words = SAMPLES[args.lang]
-    from device.extras import require
+    from device.errors import require
 
     for module in ("amqtt", "rich"):  # the embedded broker, the live view
         require(module, "demo", "reorder demo")

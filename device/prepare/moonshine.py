@@ -208,7 +208,7 @@ def prepare(source: Path, out: Path, variant: str = "int8", force: bool = False)
         sources = {name: sha256_of(src / name) for name in SOURCE_FILES}
         if not force and is_current(out, sources, variant):
             return False
-        from device.extras import require
+        from device.errors import require
 
         require("onnx", "prepare", "preparing the Moonshine model")  # not on a device once it is prepared
         stage = scratch / "out"

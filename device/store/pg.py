@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from device.errors import ConfigError
-from device.extras import require
+from device.errors import require
 from device.store.db import CancelOutcome, Recorded, stored_time
 
 try:

@@ -58,7 +58,7 @@ class Porcupine:
     """Scores are 0 or 1 (Porcupine decides; [wake] sensitivity tunes it)."""
 
     def __init__(self, keyword: str, access_key: str, sensitivity: float = 0.5) -> None:
-        from device.extras import require
+        from device.errors import require
 
         pvporcupine = require("pvporcupine", "porcupine", "[wake] engine = \"porcupine\"")
         kwargs: dict = {"access_key": access_key, "sensitivities": [sensitivity]}

@@ -42,7 +42,7 @@ class Vosk:
             raise ModelError(f"Vosk model directory {model_dir} does not exist; run scripts/install.sh --only model "
                              f"(with engine = \"vosk\" it fetches the locale's Vosk model) "
                              f"or fix [recognizer] vosk_model")
-        from device.extras import require
+        from device.errors import require
 
         vosk = require("vosk", "vosk", "[recognizer] engine = \"vosk\"")
         vosk.SetLogLevel(-1)
