@@ -6,6 +6,7 @@ from pathlib import Path
 
 SWEEP = (0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99)
 """Thresholds the recorded scores are replayed at (the trade-off table the sensitivities are read from)."""
+BARE = "bare openWakeWord library"
 COUNTED = ("positive", "negative", "synthetic")
 """Streams whose wakes outside an own recording's window are false wakes (not the probes)."""
 
@@ -14,11 +15,11 @@ def noisy(results: dict) -> str:
     return f"{results['snr']:g} dB"
 
 
-def own_streams(results: dict, arm: str, condition: str, folder: str | None = None) -> list[dict]:
-    """The positive streams of the arm's own word in this condition (optionally one folder)."""
+def own_streams(results: dict, arm: str, condition: str | None = None, folder: str | None = None) -> list[dict]:
+    """The positive streams of the arm's own word (optionally in one condition, of one folder)."""
     word = results["arms"][arm]["keyword"]
     return [s for s in results["streams"] if s["kind"] == "positive" and s["keyword"] == word
-            and s["condition"] == condition and (folder is None or s["folder"] == folder)]
+            and condition in (None, s["condition"]) and folder in (None, s["folder"])]
 
 
 def rate(results: dict, arm: str, condition: str, folder: str | None = None) -> tuple[int, int]:
@@ -43,19 +44,13 @@ def hours(streams: list[dict]) -> float:
 
 
 def default_arms(results: dict) -> list[str]:
-    """The device's engine, gated, for each measured word."""
-    eng = results["default"]["engine"]
-    return [a for a, m in results["arms"].items() if m["engine"] == eng and m["gated"]]
+    """The device's engine for each measured word."""
+    return [a for a, m in results["arms"].items() if m["engine"] == results["default"]["engine"]]
 
 
 def damaged_files(results: dict) -> list[tuple[str, str]]:
     """(folder, file) of every recording the decoder reported damaged, once (not once per noise condition)."""
     return sorted({(s["folder"].split(" at ")[0], name) for s in results["streams"] for name in s["damaged"]})
-
-
-def cpu_ratio(results: dict, arm: str) -> float:
-    cpu = results["home"]["cpu"]
-    return cpu[arm] / cpu["bare openWakeWord library"]
 
 
 def frac(hit: tuple[int, int]) -> float:
@@ -64,10 +59,9 @@ def frac(hit: tuple[int, int]) -> float:
 
 def summary(results: dict) -> dict:
     """The issue's JSON: the device's engine on the measured words (each with its own model and threshold)."""
-    arms = default_arms(results)
+    arms, home = default_arms(results), results["home"]
     pooled = {c: [sum(x) for x in zip(*(rate(results, a, c) for a in arms), strict=False)] or [0, 0]
               for c in ("clean", noisy(results))}
-    files = damaged_files(results)
     per = {results["arms"][a]["keyword"]: {
         "threshold": results["arms"][a]["threshold"], "detected_clean": frac(rate(results, a, "clean")),
         "detected_10db": frac(rate(results, a, noisy(results))), "false_wakes": len(false_list(results, a)),
@@ -79,40 +73,22 @@ def summary(results: dict) -> dict:
             "negative_hours": round(hours(negative_streams(results)), 3),
             "real_negative_hours": round(hours(negative_streams(results, real=True)), 3),
             "negative_files": sum(len(s["labels"]) for s in negative_streams(results, real=True)),
-            "damaged_files": len(files),
-            "cpu_ratio_vs_bare_oww": round(cpu_ratio(results, results["home"]["together"]), 4),
+            "damaged_files": len(damaged_files(results)),
+            "cpu_ratio_vs_bare_oww": round(home["cpu"][home["together"]] / home["cpu"][BARE], 4),
             "per_keyword": per}
-
-
-def only(results: dict, words: list[str]) -> dict:
-    """The results of these words' arms alone (their recordings stay negatives for the others); CPU of the
-    run's arm that ran exactly these words together."""
-    arms = {a: m for a, m in results["arms"].items() if m["keyword"] in words}
-    together = next((k for k in results["home"]["cpu"] if k.endswith(" + ".join(words)) or
-                     k.endswith(f"{' + '.join(words)} together")), None)
-    if together is None:
-        raise SystemExit(f"bench_wakeword: the run measured no CPU of {' + '.join(words)} together")
-    streams = [{**s, "arms": {a: r for a, r in s["arms"].items() if a in arms}} for s in results["streams"]]
-    return {**results, "keywords": words, "arms": arms, "streams": streams,
-            "home": {**results["home"], "together": together}}
 
 
 def details(results: dict) -> str:
     """Every false wake (stream, file, seconds into it) and every missed recording (peak score), per arm."""
     lines = []
     for arm in results["arms"]:
-        for kind, title in (("false", "false wake"), ("probe", "probe wake")):
-            kinds = ("probe",) if kind == "probe" else COUNTED
+        for kinds, title in ((COUNTED, "false wake"), (("probe",), "probe wake")):
             lines += [f"{arm}\t{title}\t{stream}\t{name}\t{t:.2f} s"
                       for stream, name, t in false_list(results, arm, kinds)]
-        for s in results["streams"]:
-            if s["kind"] != "positive" or s["keyword"] != results["arms"][arm]["keyword"]:
-                continue
-            r = s["arms"][arm]
-            lines += [f"{arm}\tmissed ({s['condition']})\t{s['folder']}\t{name}\tpeak {r['peaks'][i]:.3f}"
-                      for i, name in enumerate(s["labels"]) if i not in set(r["detected"])]
-    damaged = damaged_files(results)
-    lines += [f"damaged (decoded to its end)\t{folder}\t{name}" for folder, name in damaged]
+        lines += [f"{arm}\tmissed ({s['condition']})\t{s['folder']}\t{name}\tpeak {s['arms'][arm]['peaks'][i]:.3f}"
+                  for s in own_streams(results, arm) for i, name in enumerate(s["labels"])
+                  if i not in s["arms"][arm]["detected"]]
+    lines += [f"damaged (decoded to its end)\t{folder}\t{name}" for folder, name in damaged_files(results)]
     return "\n".join(lines) + "\n"
 
 
@@ -128,10 +104,8 @@ def short(folder: str) -> str:
 
 def sweep_cell(results: dict, arm: str, t: float) -> str:
     """Detected clean / noisy (own real recordings, pooled) and false wakes on real speech / synthetic talk."""
-    det = []
-    for c in ("clean", noisy(results)):
-        streams = own_streams(results, arm, c)
-        det.append(f"{sum(s['arms'][arm]['sweep'][str(t)][0] for s in streams)}")
+    det = [str(sum(s["arms"][arm]["sweep"][str(t)][0] for s in own_streams(results, arm, c)))
+           for c in ("clean", noisy(results))]
     real = sum(s["arms"][arm]["sweep"][str(t)][1] for s in results["streams"] if s["kind"] in ("positive", "negative"))
     synth = sum(s["arms"][arm]["sweep"][str(t)][1] for s in results["streams"] if s["kind"] == "synthetic")
     return f"{'/'.join(det)}, {real}+{synth}"
@@ -139,21 +113,14 @@ def sweep_cell(results: dict, arm: str, t: float) -> str:
 
 def render(results: dict) -> str:
     m, snr = results["machine"], noisy(results)
-    v = m["versions"]
-    arms = list(results["arms"])
-    negs = [s for s in results["streams"] if s["kind"] == "negative"]
-    synth = [s for s in results["streams"] if s["kind"] == "synthetic"]
-    probes = [s for s in results["streams"] if s["kind"] == "probe"]
+    negs, synth, probes = ([s for s in results["streams"] if s["kind"] == kind]
+                           for kind in ("negative", "synthetic", "probe"))
     damaged = [(short(folder), name) for folder, name in damaged_files(results)]
     lines = [f"## Wake words {', '.join(results['keywords'])}: every model on real recordings, false wakes, cost", "",
-             f"Measured {m['date']} by `{m['command']}` ({m['minutes']:.0f} min) at commit {m['commit']}. "
-             f"Machine: {m['cpu']}, {m['cores']} cores ({m['arch']}), Python {m['python']}; pymicro-wakeword "
-             f"{v['pymicro-wakeword']}, pymicro-features {v['pymicro-features']}, openwakeword {v['openwakeword']}, "
-             f"onnxruntime {v['onnxruntime']}; FLAC decoded by "
-             + (f"FFmpeg's decoder (PyAV {v['av']}), damage reported by {v['flac'].splitlines()[0]}"
-                if v.get("av") else v["flac"].splitlines()[0]) + ". Load average "
-             f"{m['load_start'][0]:.1f} at the start, {m['load_end'][0]:.1f} at the end (a shared machine). "
-             "**Not a Raspberry Pi.**", "",
+             f"Measured {m['date']} by `{m['command']}` ({m['minutes']:.0f} min) at {m['commit']}. "
+             f"Machine: {m['machine']}; FLAC decoded by FFmpeg's decoder (PyAV), damage reported by libFLAC. "
+             f"Load average {m['load_start'][0]:.1f} at the start, {m['load_end'][0]:.1f} at the end "
+             "(a shared machine). **Not a Raspberry Pi.**", "",
              "Each model runs as the device builds it for one word: the threshold of `sensitivity = \"normal\"`, "
              "2 s refractory period, the WebRTC voice-activity gate (0.96 s pre-roll); after a wake it is fed "
              "silence for 5 s, as the loop does while it listens. Positives: each recording with 1 s of silence "
@@ -172,7 +139,7 @@ def render(results: dict) -> str:
              + " | ".join(short(s["folder"]) for s in negs) + " | other words' recordings | synthetic talk | "
              "total | highest score on real speech | probe: " + ", ".join(short(s["folder"]) for s in probes) + " |",
              "|---|---|" + "---|" * (len(negs) + 5)]
-    for a in arms:
+    for a in results["arms"]:
         cells = "; ".join(f"{short(s['folder'])} {pct(rate(results, a, 'clean', s['folder']))}, "
                           f"{pct(rate(results, a, snr, s['folder']))}"
                           for s in own_streams(results, a, "clean"))
@@ -187,28 +154,15 @@ def render(results: dict) -> str:
               f"so approximate). Cells: own real recordings detected clean/{snr}, false wakes on real speech + "
               "on synthetic talk.", "",
               "| model | " + " | ".join(f"{t:g}" for t in SWEEP) + " |", "|---|" + "---|" * len(SWEEP)]
-    lines += [f"| {a} | " + " | ".join(sweep_cell(results, a, t) for t in SWEEP) + " |" for a in arms]
+    lines += [f"| {a} | " + " | ".join(sweep_cell(results, a, t) for t in SWEEP) + " |" for a in results["arms"]]
     home = results["home"]
-    base = home["cpu"]["bare openWakeWord library"] / home["seconds"]
+    base = home["cpu"][BARE] / home["seconds"]
     lines += ["", f"Listening CPU on {home['seconds'] / 60:.0f} min of home-like audio (real speech "
               f"{home['speech_share']:.0%} of the time over a −65 dBFS pink-noise floor), ÷ the bare openWakeWord "
               f"library (`Model([word]).predict` per frame: {base:.4f} CPU-s per audio-s): "
-              + ", ".join(f"{k} {v / home['cpu']['bare openWakeWord library']:.3f}×"
+              + ", ".join(f"{k} {v / home['cpu'][BARE]:.3f}×"
                           + (f" (gate open {home['open'][k]:.0%})" if home["open"].get(k) is not None else "")
-                          for k, v in home["cpu"].items() if k != "bare openWakeWord library")
+                          for k, v in home["cpu"].items() if k != BARE)
               + ". Peak RSS: " + ", ".join(f"{k} {v:.0f} MB" for k, v in results["rss"].items() if v) + "."]
     return "\n".join(lines) + "\n"
 
-
-def write_section(path: Path, keyword: str, section: str) -> None:
-    """Replace this keyword's section between its markers (or add it), leaving the rest of the file alone."""
-    start, end = f"<!-- bench:wakeword-{keyword}:start -->", f"<!-- bench:wakeword-{keyword}:end -->"
-    block = f"{start}\n{section.rstrip()}\n{end}"
-    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if start in text and end in text and text.index(start) < text.index(end):
-        text = text[:text.index(start)] + block + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)

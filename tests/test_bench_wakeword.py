@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import wakeword_audio as wa
-from bench import wakeword_report as report
+from bench import bench_wakeword as wa
+from bench import common, corpus
 from bench.bench_wakeword import sweep
 
 
@@ -18,13 +18,25 @@ def test_noise_is_mixed_at_the_peak_frame_snr_and_the_peak_is_half_scale():
     rng = np.random.default_rng(0)
     speech = (np.sin(np.arange(16000) / 5) * 8000).astype(np.int16)
     noise = (rng.standard_normal(16000) * 3000).astype(np.int16)
-    mixed = wa.mix(speech, speech, noise, 10.0).astype(np.float64)
+    mixed = wa.noisy(speech, noise, 10.0, seed=0).astype(np.float64)
     assert abs(np.abs(mixed).max() - 0.5 * 32767) < 2
     # undo the normalisation: what was added to the speech is the scaled noise
     gain = np.dot(mixed, speech) / np.dot(speech.astype(np.float64), speech)
     added = mixed / gain - speech
-    snr = 10 * np.log10(wa.max_frame_energy(speech) / wa.max_frame_energy(added))
+    snr = 10 * np.log10(corpus.max_frame_energy(speech) / corpus.max_frame_energy(added))
     assert abs(snr - 10.0) < 0.3
+
+
+def test_noisy_positives_are_mixed_at_the_recordings_own_snr_not_the_padded_stretchs():
+    loud = np.where(np.arange(16000) < 2048, 8000, 800)  # its peak frame is the first 2048 samples, not the stream's
+    speech = (np.sin(np.arange(16000) / 5) * loud).astype(np.int16)
+    noise = (np.random.default_rng(1).standard_normal(200000) * 3000).astype(np.int16)
+    stream = wa.positive_stream([wa.Clip("a", speech, False)], "10 dB", noise, 10.0)
+    padded = np.concatenate([wa.silence(wa.LEAD), speech, wa.silence(wa.TAIL)]).astype(np.float64)
+    start = int(np.random.default_rng(10).integers(0, len(noise) - len(padded)))  # positive_stream's seed
+    part = noise[start:start + len(padded)].astype(np.float64)
+    mixed = padded + np.sqrt(corpus.max_frame_energy(speech) / (corpus.max_frame_energy(part) * 10)) * part
+    assert np.abs(stream.samples[:len(padded)] - mixed * 0.5 * 32767 / np.abs(mixed).max()).max() <= 1
 
 
 def test_positive_stream_windows_cover_each_recording():
@@ -47,9 +59,9 @@ def test_threshold_replay_counts_detections_once_and_false_wakes_outside_windows
 def test_the_section_replaces_only_its_own_keyword(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
     out.write_text("# Benchmarks\n\n<!-- bench:loop:start -->\nloop\n<!-- bench:loop:end -->\n")
-    report.write_section(out, "alexa", "first")
-    report.write_section(out, "hey_jarvis", "jarvis")
-    report.write_section(out, "alexa", "second")
+    common.write_section("wakeword-alexa", "first", out)
+    common.write_section("wakeword-hey_jarvis", "jarvis", out)
+    common.write_section("wakeword-alexa", "second", out)
     text = out.read_text()
     assert "loop\n" in text and "jarvis" in text and "second" in text and "first" not in text
 
