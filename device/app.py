@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import queue
 import shutil
 import time
@@ -36,6 +37,8 @@ from device.orders.delivery import Delivery
 from device.orders.lifecycle import Orders
 from device.orders.outbox import Outbox
 from device.orders.payload import iso
+from device.recognition.early import TAIL_SECONDS, EarlyStart
+from device.recognition.neural import ConstrainedRecognizer
 from device.recognition.protocol import Recognizer
 from device.telemetry.discovery import discovery_messages
 from device.telemetry.state_report import StateReport, StatsReport, state_payload
@@ -286,6 +289,9 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
     catalogue = initial_catalogue(settings)
     wake = make_wake_detector(settings)
     recognizer = make_recognizer(settings)
+    neural = isinstance(recognizer, ConstrainedRecognizer)  # pure: may start early, on the audio up to the tail
+    if settings.recognizer.early_start and neural:
+        recognizer = EarlyStart(recognizer)
     stats_file = StatsFile(settings.storage.outbox_path().with_name("stats.json"))
     stats = Stats(getattr(recognizer, "name", type(recognizer).__name__), stats_file.load(),
                   iso(utc_now()))
@@ -293,7 +299,7 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
     emit, stats_holder = counted(emit, stats)
     r = settings.recognizer
     endpointer = Endpointer(WebRtcVad(), r.end_silence_seconds, r.max_utterance_seconds, r.no_speech_seconds,
-                            r.min_speech_seconds)
+                            r.min_speech_seconds, tail_seconds=TAIL_SECONDS if neural else math.inf)
     outbox = Outbox(settings.storage.outbox_path(), settings.storage.outbox_capacity, now=utc_now)
     topics = Topics(settings.mqtt.topic_prefix, settings.device.id)
     inbox: queue.SimpleQueue = queue.SimpleQueue()

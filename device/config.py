@@ -139,6 +139,10 @@ class RecognizerSettings:
     """After the wake word, give up when nobody speaks for this long (seconds)."""
     min_speech_seconds: float = 0.25
     """Shorter bursts of sound (a cough, the tail of the wake word) are not a request (seconds)."""
+    early_start: bool = True
+    """Moonshine/Whisper only: start recognising once the request's audio is known (0.24 s after the last
+    speech), while the end silence is still being waited for; the same decision, ready sooner
+    (recognition.early). Costs a wasted decode when somebody pauses that long mid-request."""
     threads: int = 1
     """Moonshine/Whisper only: CPU threads per model call (1 leaves the other cores to the wake word and
     the loop; BENCHMARKS.md "Real speech" gives the latency at 1 and 2; 4 on a Pi 4/5 with nothing else to do)."""

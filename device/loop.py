@@ -170,7 +170,10 @@ class Loop(Inbox):
         if not isinstance(item, Heard) or item.deaf:
             return
         end = self.endpointer.feed(item.audio)
-        if end is None:
+        if end is None:  # the request's audio may be known already: the recogniser can start on it
+            early = self.endpointer.early()
+            if early is not None:
+                self.requests.prefetch(early)
             return
         if end.outcome is Ending.NO_SPEECH:
             self.emit(Timeout(self.t, by="timer", during="listening"))

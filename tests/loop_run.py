@@ -12,11 +12,12 @@ from device.runner import PressPlan, run_replay
 
 
 def run(tmp_path: Path, broker_url: str, wav: Path, catalogue: dict | None, *, engine: str, device_id: str,
-        locale: str = "en-US", presses=(0.2,), actions=(), device_actions=()) -> list[dict]:
+        locale: str = "en-US", presses=(0.2,), actions=(), device_actions=(), recognizer=None) -> list[dict]:
     """The events of `wav` replayed with push-to-talk at 0.2 s (by default); the catalogue from a file when given,
-    else from the broker. `device_actions` are (seconds, callable(device)) pairs, run like `actions`."""
+    else from the broker. `device_actions` are (seconds, callable(device)) pairs, run like `actions`;
+    `recognizer` other [recognizer] settings."""
     data = {"device": {"id": device_id, "locale": locale}, "gpio": {"pin_factory": "mock"},
-            "mqtt": {"broker": broker_url}, "recognizer": {"engine": engine},
+            "mqtt": {"broker": broker_url}, "recognizer": {"engine": engine, **(recognizer or {})},
             "storage": {"outbox": str(tmp_path / "outbox.sqlite3"), "catalog_cache": str(tmp_path / "cache.json")}}
     if catalogue is not None:
         path = tmp_path / "catalog.json"

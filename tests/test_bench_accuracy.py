@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import accuracy_report, bench_accuracy
+from bench import bench_accuracy, common
 
 REPO = Path(__file__).resolve().parents[1]
 OTHER = "<!-- bench:latency:start -->\nsomeone else's numbers\n<!-- bench:latency:end -->\n"
@@ -46,11 +46,10 @@ def test_short_run_writes_its_section_with_numbers(tmp_path: Path) -> None:
 
 
 def test_section_replaced_in_place(tmp_path: Path) -> None:
-    report = accuracy_report
     out = tmp_path / "BENCHMARKS.md"
-    report.write_section(out, "first")
+    common.write_section("accuracy", "first", out)
     out.write_text(out.read_text() + "\n" + OTHER)
-    report.write_section(out, "second")
+    common.write_section("accuracy", "second", out)
     text = out.read_text()
     assert "second" in text and "first" not in text and OTHER in text
     assert text.startswith("# Benchmarks")

@@ -57,9 +57,9 @@ def test_a_real_request_through_reorder_replay_puts_the_order_on_mosquitto(mosqu
 
 
 def run(tmp_path, mosquitto, wav: Path, catalogue: dict | None, presses=(0.2,), actions=(),
-        device_actions=()) -> list[dict]:
+        device_actions=(), recognizer=None) -> list[dict]:
     return loop_run.run(tmp_path, mosquitto.url, wav, catalogue, engine="moonshine", device_id="cafe", locale="en-US",
-                        presses=presses, actions=actions, device_actions=device_actions)
+                        presses=presses, actions=actions, device_actions=device_actions, recognizer=recognizer)
 
 
 of = loop_run.of
@@ -97,3 +97,21 @@ def test_a_new_retained_catalogue_rebuilds_the_grammar_and_the_new_item_is_heard
     assert not [p for p in of(events, "prompt") if p["t"] < second]
     assert later["text"] == "may i have a latte" and later["confidence"] >= 0.85
     assert of(events, "prompt")[-1]["items"] == [{"sku": "LATTE", "quantity": 1}]
+
+
+def test_recognition_started_before_the_end_silence_decides_exactly_as_at_the_end(tmp_path, mosquitto):
+    wav = DATA / "barista_house_coffee.wav"
+    seen = {}
+
+    def look(device) -> None:  # after the request: how the device's recogniser got its result
+        seen["early"] = device.loop.requests.recognizer.inner  # TimedRecognizer → EarlyStart
+
+    (tmp_path / "early").mkdir()
+    (tmp_path / "late").mkdir()
+    early = run(tmp_path / "early", mosquitto, wav, cafe(*ALL), device_actions=[(13.0, look)])
+    late = run(tmp_path / "late", mosquitto, wav, cafe(*ALL), recognizer={"early_start": False})
+    assert seen["early"].used == 1 and seen["early"].started >= 1
+    heard = [(e["event"], e["t"], e.get("text"), e.get("confidence")) for e in early if e["event"] != "published"]
+    assert heard == [(e["event"], e["t"], e.get("text"), e.get("confidence")) for e in late
+                     if e["event"] != "published"]
+    assert of(early, "transcript")[0]["text"] == "can i get a house coffee"

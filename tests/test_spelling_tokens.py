@@ -1,7 +1,7 @@
 """No sentence of a grammar is unreachable: each, as the model's own tokenizer writes it, is accepted token by token.
 
 Table-driven over the product's grammars (every arc of the French and English grocery automata, in a
-sentence that uses it) and the French home-automation sentences of bench/french_commands.py, each
+sentence that uses it) and the French home-automation sentences of bench/bench_french.py (templates), each
 written as Whisper (French) or Moonshine (English) would: with a leading space, capitalised, with a
 full stop, "50 %" with French spacing. A sentence the speller cannot follow is one the constrained
 search could never return, whatever was said.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.french_commands import templates
+from bench.bench_french import templates
 from device.contract.catalogue import Catalogue
 from device.language import grammar as grammars
 from device.language import sentences

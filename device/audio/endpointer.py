@@ -1,10 +1,14 @@
 """Endpointing: after the wake word, collect the request from speech start to trailing silence.
 
-Counted in audio time, so a replayed recording always cuts at the same place.
+Counted in audio time, so a replayed recording always cuts at the same place. The request ends
+after `end_silence_seconds` of silence; its audio may stop earlier, `tail_seconds` after the last
+speech: then the request's audio is known (`early()`) before listening ends, and a recogniser may
+start on it while the endpointer still waits to be sure nobody goes on speaking (recognition.early).
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
@@ -29,7 +33,7 @@ class Ending(Enum):
 
 @dataclass(frozen=True)
 class Endpoint:
-    """The end of listening: the request audio (with lead-in and trailing silence) or nothing heard."""
+    """The end of listening: the request audio (lead-in, speech, `tail_seconds` after it) or nothing heard."""
 
     outcome: Ending
     audio: bytes = b""
@@ -49,6 +53,9 @@ class Endpointer:
     min_speech_seconds: float = 0.25
     lead_in_seconds: float = 0.3
     """Audio kept from before speech started: recognisers need a little silence on both sides."""
+    tail_seconds: float = math.inf
+    """Audio kept after the last speech frame (rounded up to whole frames; at most, and by default, the whole
+    end silence). app.build gives the neural recognisers recognition.early.TAIL_SECONDS."""
     _waited: float = 0.0
     _lead_in: deque = field(default_factory=deque)
     _utterance: list[bytes] = field(default_factory=list)
@@ -93,7 +100,25 @@ class Endpointer:
             return self._finish(cut=True)
         return None
 
+    def early(self) -> bytes | None:
+        """The audio this request ends with if nobody speaks again, once `tail_seconds` of silence followed
+        enough speech; None before. The same bytes as the Endpoint that feed() returns later, if it does."""
+        if not self._utterance or self._speech < self.min_speech_seconds or self._silence < self._tail():
+            return None
+        return self._request()
+
+    def _tail(self) -> float:
+        """tail_seconds in whole frames (never more than the end silence), as a threshold for _silence."""
+        seconds = min(self.tail_seconds, self.end_silence_seconds)
+        return math.ceil(seconds / FRAME_SECONDS - 1e-9) * FRAME_SECONDS - 1e-9
+
+    def _request(self) -> bytes:
+        silent = round(self._silence / FRAME_SECONDS)
+        keep = len(self._utterance) - silent + round(self._tail() / FRAME_SECONDS)
+        return b"".join(self._utterance[:keep])
+
     def _finish(self, cut: bool) -> Endpoint:
-        result = Endpoint(Ending.UTTERANCE, b"".join(self._utterance), round(self._speech, 3), cut)
+        audio = b"".join(self._utterance) if cut else self._request()
+        result = Endpoint(Ending.UTTERANCE, audio, round(self._speech, 3), cut)
         self.reset()
         return result

@@ -48,6 +48,13 @@ class Requests:
             except OSError as exc:
                 log.warning("catalogue cache %s not written (%s)", cache, exc)
 
+    def prefetch(self, audio: bytes) -> None:
+        """The request's audio, known before listening ends: a recogniser that can (recognition.early) starts on
+        it; `heard` later takes the result if the audio is the same."""
+        start = getattr(self.recognizer, "prefetch", None)
+        if self.catalogue is not None and callable(start):
+            start(audio)
+
     def heard(self, audio: bytes, t: float, history: PastOrders, now: datetime) -> Outcome:
         """Recognise and decide one request (the `transcript` and `intent` events)."""
         if self.catalogue is None:  # no grammar is built before the first catalogue: nothing to hear against

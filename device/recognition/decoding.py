@@ -9,6 +9,7 @@ compares against runs through the same two methods.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -42,3 +43,31 @@ class TokenDecoder(Protocol):
         Returns the log-probabilities of each hypothesis's next token (float32, [len(states), V]) and
         the new states, in the same order. A state may be passed to `advance` more than once (two
         hypotheses that share a prefix); states are never mutated in place."""
+
+
+class Superseded(Exception):
+    """A search given up because its audio is no longer the request's (recognition.early)."""
+
+
+class Stoppable:
+    """A TokenDecoder that gives up (Superseded) before its next model call once `stop` is set."""
+
+    def __init__(self, decoder: TokenDecoder, stop: threading.Event) -> None:
+        self.decoder, self.stop = decoder, stop
+        self.name, self.eos = decoder.name, decoder.eos
+
+    @property
+    def vocabulary(self) -> Sequence[bytes]:
+        return self.decoder.vocabulary
+
+    def start(self, audio: np.ndarray) -> tuple[np.ndarray, Any]:
+        self._check()
+        return self.decoder.start(audio)
+
+    def advance(self, states: Sequence[Any], tokens: Sequence[int]) -> tuple[np.ndarray, list[Any]]:
+        self._check()
+        return self.decoder.advance(states, tokens)
+
+    def _check(self) -> None:
+        if self.stop.is_set():
+            raise Superseded("the request's audio changed")

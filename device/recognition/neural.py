@@ -34,7 +34,7 @@ from device.language import sentences
 from device.language.automaton import WordAutomaton
 from device.language.grammar import Grammar
 from device.recognition.constrained import SearchResult, search
-from device.recognition.decoding import TokenDecoder
+from device.recognition.decoding import Stoppable, TokenDecoder
 from device.recognition.protocol import Recognition
 from device.recognition.quantity import unheard_quantity, unsaid_quantity
 from device.recognition.rejection import Calibration, features, words_of
@@ -196,21 +196,29 @@ class ConstrainedRecognizer:
         return True
 
     # -- decoding ---------------------------------------------------------------------------------
-    def search(self, audio: bytes | np.ndarray) -> SearchResult:
-        """The constrained search on one request (int16 bytes or float32 samples), silence trimmed."""
+    @property
+    def grammar_in_use(self) -> object:
+        """What identifies the grammar a search started now would use (a new object for each new grammar)."""
+        with self._lock:
+            return self._speller
+
+    def search(self, audio: bytes | np.ndarray, stop: threading.Event | None = None) -> SearchResult:
+        """The constrained search on one request (int16 bytes or float32 samples), silence trimmed; once `stop`
+        is set, it gives up (Superseded) before its next model call."""
         samples = np.frombuffer(audio, dtype="<i2").astype(np.float32) / 32768.0 if isinstance(audio, bytes) \
             else np.asarray(audio, dtype=np.float32)
         samples = trim(samples, self.settings.pad_seconds)
         s, speller = self.settings, self._current()
-        decoder: TokenDecoder = self.decoder
+        decoder: TokenDecoder = self.decoder if stop is None else Stoppable(self.decoder, stop)
         if s.greedy_first:
-            found, decoder = greedy_sentence(self.decoder, speller, samples, int(8 * len(samples) / 16000) + 10)
+            found, decoder = greedy_sentence(decoder, speller, samples, int(8 * len(samples) / 16000) + 10)
             if found is not None:
                 return found
         return search(decoder, speller, samples, beam=s.beam, prune=s.prune, token_bonus=s.token_bonus)
 
-    def recognize(self, audio: bytes) -> Recognition:
-        result = self.search(audio)
+    def recognize(self, audio: bytes, stop: threading.Event | None = None) -> Recognition:
+        """The best sentence of the grammar and its confidence (`stop`: as search)."""
+        result = self.search(audio, stop)
         best = result.best
         if best is None:  # refused, but saying how far it got
             return Recognition(result.partial.text if result.partial else "", 0.0)
