@@ -1,27 +1,12 @@
 """Fault cycles for order delivery: lost / applied twice / time to drain; writes its section of BENCHMARKS.md.
 
-    python -m bench faults --cycles 1000          # the benchmark (~15 min): 1,000 cycles, 1,000-order
-                                                  # backlog, >= 10,000 generated payloads
+    python -m bench faults --cycles 1000          # the benchmark (~15 min)
     python -m bench faults --short                # CI: a few dozen cycles, a 200-order backlog, few payloads
-    python -m bench faults --output FILE          # where the section goes (default: BENCHMARKS.md)
 
-Each lane is a real Mosquitto (persistence on, config written here), the reference store backend
-with a stable client id, a TCP proxy (tests/tcp_proxy.py) and the device's real delivery stack
-(tests/delivery_harness.py: Loop, Outbox, Delivery, MqttLink). Every cycle confirms a few orders
-and injects one fault, in turn:
-
-    broker-stop    Mosquitto stopped (SIGTERM) while orders are confirmed, started again
-    broker-kill    Mosquitto SIGKILLed in the middle of a stream of orders, started again
-    network-cut    every connection of the device cut by the proxy (RST or FIN) at random moments
-    device-kill    the device process SIGKILLed at a random moment of a stream, started again
-
-then waits until every order is acknowledged by the broker (drain) and applied by the store
-(accepted). At the end the store's answers are counted against the outbox files: an order on disk
-and not in the order book is lost; one applied more than once is duplicated. Then the backlog:
-orders queued while the broker is down, timed from its start to every PUBACK and every
-`accepted`; and the hypothesis run of tests/test_payload_fuzz.py (seeded with the same --seed, so
-a failure printed with its seed can be run again). Exit status 1 when anything was lost or
-duplicated, or an invariant failed.
+Each lane (Mosquitto, the reference store, a TCP proxy, the device's delivery stack of tests/delivery_harness.py)
+confirms a few orders around one fault per cycle; then a backlog queued while the broker is down, and
+tests/test_payload_fuzz.py seeded with --seed. Exit status 1 when anything was lost or duplicated, or an invariant
+failed.
 """
 
 from __future__ import annotations
@@ -38,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +38,8 @@ KINDS = {
     "network-cut": "device connection cut at random moments (TCP proxy, RST or FIN)",
     "device-kill": "device process SIGKILLed in the middle of a stream, then started",
 }
+FULL = {"cycles": 1000, "backlog": 1000, "backlog_runs": 3, "fuzz_examples": 3000}
+SHORT = {"cycles": 24, "backlog": 200, "backlog_runs": 1, "fuzz_examples": 25}
 WAIT = 60.0
 """Longest wait for a cycle to drain or be applied before it counts as stuck."""
 
@@ -61,12 +49,14 @@ log = logger("fault-cycle")
 
 @dataclass
 class Cycle:
+    """One fault; drain and accepted are seconds from the recovery (broker started, last cut, device started) to
+    every order PUBACKed and applied (None: stuck); `counts` (lost, duplicated, resent) are filled at the end."""
+
     kind: str
     orders: list[str]
     drain: float | None
-    """Seconds from the recovery (broker started, last cut, device started) to every order PUBACKed."""
     accepted: float | None
-    """Seconds from the recovery to every order applied by the store."""
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -95,11 +85,11 @@ class Lane:
         return pump
 
     def close(self) -> None:
-        for part in (self.pump, self.store, self.proxy):
+        for close in (self.pump.close, self.store.stop, self.proxy.close):
             try:
-                part.close() if part is not self.store else part.stop()
+                close()
             except Exception as exc:  # closing the rest matters more
-                log(f"lane {self.number}: closing {type(part).__name__} failed: {exc}")
+                log(f"lane {self.number}: {close.__qualname__} failed: {exc}")
         self.broker.stop(kill=True)
 
     # -- the faults: each returns when the fault is over (the moment recovery starts) ----------------
@@ -148,17 +138,14 @@ class Lane:
         watchdog = threading.Timer(WAIT, process.kill)  # bounds the read below
         watchdog.start()
         try:
-            first = process.stdout.readline()  # blocks until the first order is on disk (or the process ends)
+            first = process.stdout.readline() if process.stdout else ""  # blocks until an order is on disk
             if not first.startswith("queued"):
                 self.failures.append(f"lane {self.number}: device process printed {first!r} instead of queued")
             time.sleep(self.rng.uniform(0.0, 0.3))
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=10)
         finally:
             watchdog.cancel()
-            if process.poll() is None:
-                process.kill()
-                process.wait(timeout=10)
+            process.kill()  # SIGKILL; nothing if it already ended
+            process.wait(timeout=10)
         restarted = time.monotonic()
         done = subprocess.run([*harness, "--timeout", str(WAIT)], capture_output=True, text=True, timeout=WAIT + 30,
                               cwd=ROOT)
@@ -167,7 +154,7 @@ class Lane:
         return restarted, drained
 
     # -- one cycle -----------------------------------------------------------------------------------
-    def cycle(self, kind: str) -> Cycle:
+    def cycle(self, kind: str) -> None:
         before = set(outbox_rows(self.outbox))
         drain: float | None
         if kind == "device-kill":
@@ -180,9 +167,7 @@ class Lane:
         if drain is None or accepted is None:
             self.failures.append(f"lane {self.number}: {kind} cycle {len(self.cycles)} stuck "
                                  f"(drained: {drain is not None}, applied: {accepted is not None})")
-        result = Cycle(kind, orders, drain, accepted)
-        self.cycles.append(result)
-        return result
+        self.cycles.append(Cycle(kind, orders, drain, accepted))
 
     def run(self, count: int) -> None:
         kinds = list(KINDS)
@@ -192,104 +177,103 @@ class Lane:
                 log(f"lane {self.number}: {i + 1}/{count} cycles")
 
 
-def run_lanes(cycles: int, lanes: int, workdir: Path, seed: int, made: list[Lane]) -> tuple[list[Lane], dict]:
-    """Run the cycles; `made` receives each lane as soon as it exists (the caller closes them)."""
-    for n in range(lanes):
-        made.append(Lane(n, workdir / f"lane-{n}", random.Random(seed + n)))
-    shares = [cycles // lanes + (1 if n < cycles % lanes else 0) for n in range(lanes)]
+def run_lanes(cycles: int, lanes: list[Lane], workdir: Path, seed: int, count: int) -> dict:
+    """Run the cycles in `count` lanes, appended to `lanes` as soon as each exists (the caller closes them)."""
+    for n in range(count):
+        lanes.append(Lane(n, workdir / f"lane-{n}", random.Random(seed + n)))
+    shares = [cycles // count + (1 if n < cycles % count else 0) for n in range(count)]
     started = time.monotonic()
-    threads = [threading.Thread(target=lane.run, args=(share,), daemon=True) for lane, share in zip(made, shares)]
+    threads = [threading.Thread(target=lane.run, args=(share,), daemon=True) for lane, share in zip(lanes, shares)]
     for thread in threads:
         thread.start()
     for thread in threads:
         while thread.is_alive():  # joined in slices, so Ctrl-C and SIGTERM get through
             thread.join(timeout=0.5)
-    elapsed = time.monotonic() - started
-    totals = {"orders": 0, "lost": 0, "duplicated": 0, "unknown": 0, "resent": 0}
-    per_kind: dict[str, dict] = {k: {"cycles": 0, "orders": 0, "lost": 0, "duplicated": 0, "resent": 0,
-                                     "drain": [], "accepted": []} for k in KINDS}
-    for lane in made:
-        everything = [oid for c in lane.cycles for oid in c.orders]
-        lane.store.wait_applied(everything, WAIT)  # stragglers of stuck cycles
+    elapsed, unknown = time.monotonic() - started, 0
+    for lane in lanes:
+        lane.store.wait_applied([oid for c in lane.cycles for oid in c.orders], WAIT)  # stragglers of stuck cycles
         rows = outbox_rows(lane.outbox)
         applied, deliveries = lane.store.applied(), lane.store.deliveries()
         in_book = lane.store.in_book(rows)
-        totals["unknown"] += len(set(applied) - set(rows))
+        unknown += len(set(applied) - set(rows))
         for c in lane.cycles:
-            k = per_kind[c.kind]
-            k["cycles"] += 1
-            k["orders"] += len(c.orders)
-            k["lost"] += sum(1 for oid in c.orders if oid not in in_book)
-            k["duplicated"] += sum(1 for oid in c.orders if applied[oid] > 1)
-            k["resent"] += sum(max(0, deliveries[oid] - 1) for oid in c.orders)
-            if c.drain is not None:
-                k["drain"].append(c.drain)
-            if c.accepted is not None:
-                k["accepted"].append(c.accepted)
+            c.counts = outcome(c.orders, in_book, applied, deliveries)
         unsent = [oid for oid, row in rows.items() if not row["sent_at"]]
         if unsent:
             lane.failures.append(f"lane {lane.number}: {len(unsent)} orders still unsent in the outbox")
         marked_not_applied = [oid for oid, row in rows.items() if row["sent_at"] and oid not in in_book]
         if marked_not_applied:
             lane.failures.append(f"lane {lane.number}: {len(marked_not_applied)} orders marked sent, not in the book")
-    for k in per_kind.values():
-        for key in ("orders", "lost", "duplicated", "resent"):
-            totals[key] += k[key]
-    totals["elapsed"] = elapsed
-    totals["reconnects"] = sum(lane.proxy.connections for lane in made)
-    return made, {"totals": totals, "kinds": per_kind}
+    done = [c for lane in lanes for c in lane.cycles]
+    return {"kinds": {kind: summed([c for c in done if c.kind == kind]) for kind in KINDS}, "all": summed(done),
+            "unknown": unknown, "elapsed": elapsed, "reconnects": sum(lane.proxy.connections for lane in lanes)}
+
+
+def outcome(ids: list[str], in_book: set[str], applied: Counter, deliveries: Counter) -> dict[str, int]:
+    """Of these orders: lost (not in the order book), applied twice, and deliveries beyond the first."""
+    return {"lost": sum(1 for oid in ids if oid not in in_book),
+            "duplicated": sum(1 for oid in ids if applied[oid] > 1),
+            "resent": sum(max(0, deliveries[oid] - 1) for oid in ids)}
+
+
+def summed(cycles: list[Cycle]) -> dict:
+    """These cycles' counts added up, and their drain and accepted times (stuck ones left out)."""
+    return {"cycles": len(cycles), "orders": sum(len(c.orders) for c in cycles),
+            **{key: sum(c.counts[key] for c in cycles) for key in ("lost", "duplicated", "resent")},
+            "drain": [c.drain for c in cycles if c.drain is not None],
+            "accepted": [c.accepted for c in cycles if c.accepted is not None]}
 
 
 # -- the backlog -------------------------------------------------------------------------------------
 def backlog(count: int, runs: int, workdir: Path) -> list[dict]:
-    """Orders queued while the broker is down; from its start to reconnect, PUBACKs, store `accepted`."""
+    """Orders queued while the broker is down, `runs` times; from its start to reconnects, PUBACKs, `accepted`."""
     workdir.mkdir(parents=True, exist_ok=True)
     broker = Mosquitto(workdir / "mosquitto").start()
     store = Store(broker.url, workdir / "store.db", client_id="store-backlog").start()
     pump = Pump(broker.url, workdir / "outbox.sqlite3", "backlog-01")
-    results = []
+    results: list[dict] = []
     try:
         pump.wait(lambda: pump.connected, 30)
-        ids: list[str] = []
         for run in range(runs):
-            # Between outages the device hears the store's answers: without them it would publish
-            # every unanswered order again on reconnecting (and rightly: the broker may have lost them).
-            pump.wait(lambda ids=ids: set(ids) <= set(pump.statuses()), 60)
-            broker.stop()
-            pump.wait(lambda: not pump.connected, 10)
-            t = time.monotonic()
-            ids = [oid for _ in range(count // 100) for oid in pump.submit(100)] + pump.submit(count % 100)
-            queued = time.monotonic() - t
-            t0 = time.monotonic()
-            broker.start()
-            marks: dict[str, float] = {}
-
-            def watch(marks: dict[str, float], t0: float) -> None:
-                end = time.monotonic() + 120
-                while time.monotonic() < end and len(marks) < 2:
-                    if "device" not in marks and pump.connected:
-                        marks["device"] = time.monotonic() - t0
-                    if "store" not in marks and store.backend.session.connected:
-                        marks["store"] = time.monotonic() - t0
-                    time.sleep(0.005)
-
-            watcher = threading.Thread(target=watch, args=(marks, t0), daemon=True)
-            watcher.start()
-            drained = time.monotonic() - t0 if pump.wait_drained(120) else None
-            accepted = time.monotonic() - t0 if store.wait_applied(ids, 120) else None
-            watcher.join(timeout=1)
-            lost = len(set(ids) - store.in_book(ids))
-            applied, deliveries = store.applied(), store.deliveries()
-            results.append({"orders": len(ids), "queued": queued, "device": marks.get("device"),
-                            "store": marks.get("store"), "drained": drained, "accepted": accepted, "lost": lost,
-                            "duplicated": sum(1 for oid in ids if applied[oid] > 1),
-                            "resent": sum(deliveries[oid] - 1 for oid in ids if deliveries[oid] > 1)})
+            results.append(outage(broker, store, pump, count))
             log(f"backlog run {run + 1}: {results[-1]}")
     finally:
         pump.close()
         store.stop()
         broker.stop()
     return results
+
+
+def outage(broker: Mosquitto, store: Store, pump: Pump, count: int) -> dict:
+    """One backlog run: the broker stopped, `count` orders confirmed, the broker started; times from its start."""
+    broker.stop()
+    pump.wait(lambda: not pump.connected, 10)
+    t = time.monotonic()
+    ids = [oid for _ in range(count // 100) for oid in pump.submit(100)] + pump.submit(count % 100)
+    queued, t0 = time.monotonic() - t, time.monotonic()
+    broker.start()
+    marks: dict[str, float] = {}
+
+    def watch() -> None:
+        while time.monotonic() < t0 + 120 and len(marks) < 2:
+            if "device" not in marks and pump.connected:
+                marks["device"] = time.monotonic() - t0
+            if "store" not in marks and store.backend.session.connected:
+                marks["store"] = time.monotonic() - t0
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    drained = time.monotonic() - t0 if pump.wait_drained(120) else None
+    accepted = time.monotonic() - t0 if store.wait_applied(ids, 120) else None
+    watcher.join(timeout=1)
+    result = {"orders": len(ids), "queued": queued, "device": marks.get("device"), "store": marks.get("store"),
+              "drained": drained, "accepted": accepted,
+              **outcome(ids, store.in_book(ids), store.applied(), store.deliveries())}
+    # Before the next outage the device hears the store's answers: without them it would publish
+    # every unanswered order again on reconnecting (and rightly: the broker may have lost them).
+    pump.wait(lambda: set(ids) <= set(pump.statuses()), 60)
+    return result
 
 
 # -- bad input ---------------------------------------------------------------------------------------
@@ -312,6 +296,7 @@ def fuzz(examples_per_test: int, workdir: Path, seed: int) -> dict:
 
 # -- the section -------------------------------------------------------------------------------------
 def spread(values: list[float]) -> str:
+    """Median / p95 / max, seconds."""
     if not values:
         return "–"
     return f"{statistics.median(values):.2f} / {percentile(values, 95):.2f} / {max(values):.2f}"
@@ -321,17 +306,15 @@ def seconds(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def section(args, report: dict, lanes_elapsed: float, backlog_runs: list[dict], fuzzed: dict | None,
-            failures: list[str]) -> str:
-    t = report["totals"]
+def section(args, report: dict, backlog_runs: list[dict], fuzzed: dict | None, failures: list[str]) -> str:
+    """The faults section: the cycles' table, then the backlog's and the bad input's when they ran."""
     lines = [
-        "## Delivery under faults: nothing lost, nothing applied twice",
-        "",
+        "## Delivery under faults: nothing lost, nothing applied twice", "",
         f"Measured {now()} by `{args.command}` ({'CI smoke run' if args.short else 'full run'},"
-        f" {lanes_elapsed / 60:.1f} min of cycles in {args.lanes} lanes side by side) on the code at {code_version()}.",
+        f" {report['elapsed'] / 60:.1f} min of cycles in {args.lanes} lanes side by side) on the code at"
+        f" {code_version()}.",
         f"Machine: {machine('paho-mqtt', tools=[('mosquitto', '-h')])}. Load average at the end:"
-        f" {os.getloadavg()[0]:.1f}.",
-        "",
+        f" {os.getloadavg()[0]:.1f}.", "",
         "Each lane: Mosquitto with persistence on (`autosave_on_changes`, config written by the test fixture), the"
         " reference store backend with a stable client id (persistent MQTT 5 session, shared subscription), a TCP"
         " proxy in front of the broker for the device, and the device's real delivery stack (Loop, Outbox, Delivery,"
@@ -339,34 +322,25 @@ def section(args, report: dict, lanes_elapsed: float, backlog_runs: list[dict], 
         " device's disk, not in the store's order book. *Applied twice*: answered `accepted`/`rejected` more than"
         " once (a re-sent order is answered `duplicate`, which is allowed and counted as *re-sent*). *Drain*: from"
         " the recovery (broker started, last cut, device process started) until every order of the cycle is"
-        " PUBACKed; *accepted*: until the store applied every one (p50 / p95 / max, seconds).",
-        "",
+        " PUBACKed; *accepted*: until the store applied every one (p50 / p95 / max, seconds).", "",
         "| fault | cycles | orders | lost | applied twice | re-sent | drain (s) | accepted (s) |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for kind, what in KINDS.items():
-        k = report["kinds"][kind]
+    for what, k in [*((KINDS[kind], report["kinds"][kind]) for kind in KINDS), ("**all**", report["all"])]:
         lines.append(f"| {what} | {k['cycles']} | {k['orders']} | {k['lost']} | {k['duplicated']} | {k['resent']} | "
                      f"{spread(k['drain'])} | {spread(k['accepted'])} |")
-    everything = [report["kinds"][k] for k in KINDS]
-    lines.append(f"| **all** | {sum(k['cycles'] for k in everything)} | {t['orders']} | {t['lost']} | "
-                 f"{t['duplicated']} | {t['resent']} | {spread([d for k in everything for d in k['drain']])} | "
-                 f"{spread([a for k in everything for a in k['accepted']])} |")
-    lines += ["", f"Orders the store applied that no device had on disk: {t['unknown']}. Device connections"
-              f" through the proxies: {t['reconnects']}. Invariant failures (stuck cycles, unsent or unapplied"
+    lines += ["", f"Orders the store applied that no device had on disk: {report['unknown']}. Device connections"
+              f" through the proxies: {report['reconnects']}. Invariant failures (stuck cycles, unsent or unapplied"
               f" orders at the end): {len(failures)}{': ' + '; '.join(failures[:5]) if failures else ''}."]
     if backlog_runs:
         lines += [
-            "",
-            f"### Backlog: {backlog_runs[0]['orders']} orders queued while the broker is down",
-            "",
+            "", f"### Backlog: {backlog_runs[0]['orders']} orders queued while the broker is down", "",
             "The broker is stopped, the orders are confirmed one by one (each committed to the outbox with an"
             " fsync before the next), then the broker starts. Times from the broker's start. The device's and the"
             " store's reconnect waits are part of it: both back off while the broker is down (the device from"
             " 0.5–1 s doubling to 30 s, the store from 0.2–0.4 s doubling to 5 s), and until the store has"
             " re-subscribed (Mosquitto 2.0 does not restore shared subscriptions) the broker answers \"no matching"
-            " subscribers\" and the device publishes those orders again.",
-            "",
+            " subscribers\" and the device publishes those orders again.", "",
             "| run | queueing took | device reconnected | store re-subscribed | all PUBACKs | all accepted | lost |"
             " applied twice | re-sent |",
             "|---|---|---|---|---|---|---|---|---|",
@@ -380,8 +354,7 @@ def section(args, report: dict, lanes_elapsed: float, backlog_runs: list[dict], 
         within = sum(1 for r in backlog_runs if r["drained"] is not None and r["drained"] <= 5.0)
         lines += ["", f"Goal: drained within 5 s of the broker coming back — {within} of {len(backlog_runs)} runs"
                   f" ({'met' if within == len(backlog_runs) else '**not met**'}). Once both the device and the"
-                  f" store are connected, the drain itself takes {spread(after)} s (median / p95 / max).",
-                  "",
+                  f" store are connected, the drain itself takes {spread(after)} s (median / p95 / max).", "",
                   "Where the time goes (profiled on this machine with the same set-up): the reconnects come"
                   " first (with paho's default backoff for the store, 1 s doubling to 120 s, they took 3–4 s after"
                   " a 3–4 s outage and the drain 8.6–9.6 s); then the device's loop records each PUBACK and each"
@@ -392,24 +365,19 @@ def section(args, report: dict, lanes_elapsed: float, backlog_runs: list[dict], 
                   " with `autosave_on_changes`)."]
     if fuzzed:
         counts = fuzzed["counts"]
-        total = sum(counts.values())
         lines += [
-            "",
-            f"### Bad input: {total:,} generated payloads (hypothesis, tests/test_payload_fuzz.py)",
-            "",
-            "Catalogue and order-status payloads go to the real loop as broker messages; config mappings to"
+            "", f"### Bad input: {sum(counts.values()):,} generated payloads (hypothesis, tests/test_payload_fuzz.py)",
+            "", "Catalogue and order-status payloads go to the real loop as broker messages; config mappings to"
             " `config.from_mapping` (and accepted ones on to `MqttLink`). Each must be accepted, or rejected with"
             " an error of the project's family or an \"ignored\" log line; the loop must keep turning (no `error`"
             " event) and the outbox must hold what it held (only a valid answer about one of its own orders may"
-            " change that order's status).",
-            "",
+            " change that order's status).", "",
             "| payloads | accepted | rejected / ignored out loud |",
             "|---|---|---|",
             f"| catalogue | {counts.get('catalogue accepted', 0):,} | {counts.get('catalogue rejected', 0):,} |",
             f"| order-status | {counts.get('status applied', 0):,} | {counts.get('status ignored', 0):,} |",
             f"| bytes that are not a JSON object | 0 | {counts.get('raw bytes ignored', 0):,} |",
-            f"| config mappings | {counts.get('config accepted', 0):,} | {counts.get('config refused', 0):,} |",
-            "",
+            f"| config mappings | {counts.get('config accepted', 0):,} | {counts.get('config refused', 0):,} |", "",
             f"Result: {fuzzed['summary']} ({fuzzed['seconds']:.0f} s). "
             + ("No crash, nothing lost." if fuzzed["ok"] else "**FAILED**: see the pytest output."),
         ]
@@ -419,57 +387,49 @@ def section(args, report: dict, lanes_elapsed: float, backlog_runs: list[dict], 
     return "\n".join(lines)
 
 
-def interrupted(signum, frame) -> None:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cycles", type=int, help="fault cycles in all (default 1000; --short: 24)")
     parser.add_argument("--lanes", type=int, default=2, help="independent broker+store+device sets run side by side")
     parser.add_argument("--backlog", type=int,
                         help="orders queued while the broker is down (default 1000; --short: 200)")
-    parser.add_argument("--backlog-runs", type=int, default=3)
+    parser.add_argument("--backlog-runs", type=int, help="backlog runs (default 3; --short: 1)")
     parser.add_argument("--fuzz-examples", type=int, help="hypothesis examples per test (default 3000: over 10,000 "
                                                             "in all; --short: 25; 0 skips the run)")
     parser.add_argument("--short", action="store_true", help="the CI smoke run")
-    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--seed", type=int, default=random.randrange(2**31))
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"), help="file to write the section into")
     args = parser.parse_args(argv)
     args.command = command("faults", argv)
+    for key, value in (SHORT if args.short else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     # The faults make the device and the store warn on every cycle; only errors are worth showing.
     logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
-    args.cycles = args.cycles if args.cycles is not None else (24 if args.short else 1000)
-    backlog_size = args.backlog if args.backlog is not None else (200 if args.short else 1000)
-    examples = args.fuzz_examples if args.fuzz_examples is not None else (25 if args.short else 3000)
-    runs = 1 if args.short else args.backlog_runs
-    seed = args.seed if args.seed is not None else random.randrange(2**31)
-    log(f"seed {seed}: {args.cycles} cycles in {args.lanes} lanes, backlog {backlog_size} x {runs}, "
-        f"{examples} examples per fuzz test")
-
-    # SIGTERM ends the run like Ctrl-C: brokers stopped, temporary files removed.
-    signal.signal(signal.SIGTERM, interrupted)
+    log(f"seed {args.seed}: {args.cycles} cycles in {args.lanes} lanes, backlog {args.backlog} x {args.backlog_runs}, "
+        f"{args.fuzz_examples} examples per fuzz test")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # ends the run like Ctrl-C: brokers stopped
     with tempfile.TemporaryDirectory(prefix="fault-cycle-") as tmp:
         workdir = Path(tmp)
         lanes: list[Lane] = []
         try:
-            lanes, report = run_lanes(args.cycles, args.lanes, workdir, seed, lanes)
+            report = run_lanes(args.cycles, lanes, workdir, args.seed, args.lanes)
         finally:
             for lane in lanes:
                 lane.close()
         failures = [f for lane in lanes for f in lane.failures]
-        t = report["totals"]
-        log(f"cycles done in {t['elapsed']:.0f} s: {t['orders']} orders, lost {t['lost']}, duplicated "
-            f"{t['duplicated']}, re-sent {t['resent']}, failures {len(failures)}")
-        backlog_runs = backlog(backlog_size, runs, workdir / "backlog") if backlog_size else []
-        fuzzed = fuzz(examples, workdir, seed) if examples else None
+        total = report["all"]
+        log(f"cycles done in {report['elapsed']:.0f} s: {total['orders']} orders, lost {total['lost']}, duplicated "
+            f"{total['duplicated']}, re-sent {total['resent']}, failures {len(failures)}")
+        backlog_runs = backlog(args.backlog, args.backlog_runs, workdir / "backlog") if args.backlog else []
+        fuzzed = fuzz(args.fuzz_examples, workdir, args.seed) if args.fuzz_examples else None
         if fuzzed:
             log(f"fuzz: {fuzzed['summary']}")
             if fuzzed["failure"]:
                 print(fuzzed["failure"], file=sys.stderr)
-    write_section("faults", section(args, report, t["elapsed"], backlog_runs, fuzzed, failures), Path(args.output))
+    write_section("faults", section(args, report, backlog_runs, fuzzed, failures), Path(args.output))
     log(f"section written to {args.output}")
-    bad = (t["lost"] or t["duplicated"] or t["unknown"] or failures
+    bad = (total["lost"] or total["duplicated"] or report["unknown"] or failures
            or any(r["lost"] or r["duplicated"] for r in backlog_runs) or (fuzzed and not fuzzed["ok"]))
     return 1 if bad else 0
 

@@ -6,8 +6,7 @@ start-up, all in one run; writes its section of BENCHMARKS.md.
     python -m bench loop --short          # seconds-scale smoke run (CI)
     python -m bench loop --output FILE    # where the section goes (default: BENCHMARKS.md at the repo root)
 
-Needs espeak-ng, sox and mosquitto on PATH. Each measurement runs in its own process
-(bench/loop_child.py); the audio is made with espeak-ng and sox (bench/corpus.py).
+Needs espeak-ng, sox and mosquitto on PATH; each measurement runs in its own process (bench/loop_child.py).
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -42,27 +40,19 @@ log = logger("bench loop")
 
 
 def child(role: str, args: dict, timeout: float) -> dict:
-    """One measurement in a fresh process: its result, or {"error": ...}; `process_to_ready` is the wall time from
-    spawning it to its READY line (the child's own clock cannot see its interpreter starting)."""
-    started = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "bench.loop_child", role, json.dumps(args)], cwd=ROOT,
-                                text=True, stdout=subprocess.PIPE, stderr=err)
-        watchdog = threading.Timer(timeout, proc.kill)
-        watchdog.start()
-        lines, ready = [], None
-        for line in proc.stdout or ():
-            ready = ready or (time.perf_counter() - started if line.strip() == "READY" else None)
-            lines.append(line.strip())
-        proc.wait()
-        watchdog.cancel()
-        err.seek(0)
-        tail = (err.read().strip().splitlines() or ["(no output)"])[-1]
-    if proc.returncode != 0 or not lines:
-        return {"error": f"{role} exited {proc.returncode}: {tail}" if proc.returncode != -9 else
-                f"{role}: no result after {timeout:.0f} s"}
-    log(f"  {role} finished in {time.perf_counter() - started:.0f} s")
-    return {**json.loads(lines[-1]), **({"process_to_ready": ready} if ready else {})}
+    """One measurement in a fresh process (given the moment it was spawned, for start-up): its result, or
+    {"error": ...}."""
+    started = time.monotonic()
+    argv = [sys.executable, "-m", "bench.loop_child", role, json.dumps({**args, "spawned": started})]
+    try:
+        done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"{role}: no result after {timeout:.0f} s"}
+    if done.returncode != 0 or not done.stdout.strip():
+        tail = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+        return {"error": f"{role} exited {done.returncode}: {tail}"}
+    log(f"  {role} finished in {time.monotonic() - started:.0f} s")
+    return json.loads(done.stdout.splitlines()[-1])
 
 
 def measure(args: argparse.Namespace, plan: dict, workdir: Path) -> dict:
@@ -101,14 +91,14 @@ def met(ok: bool | None) -> str:
     return "–" if ok is None else ("met" if ok else "**not met**")
 
 
-def failed(part: object) -> str | None:
-    return part.get("error") if isinstance(part, dict) else None
+def failed(part: dict) -> str | None:
+    return part.get("error")
 
 
 def errors(r: dict) -> list[str]:
     """Every measurement that failed."""
-    parts = [r[k] for k in ("listening", "wake", "latency")] + list(r["memory"].values()) + r["startup"]
-    return [failed(p) for p in parts if failed(p)]
+    return [p["error"] for p in (r["listening"], r["wake"], r["latency"], *r["memory"].values(), *r["startup"])
+            if "error" in p]
 
 
 def ratio(c: dict, arm: str) -> float:
@@ -227,13 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench loop", description=__doc__.splitlines()[0])
     parser.add_argument("--short", action="store_true", help="seconds-scale run (CI); the numbers are rough")
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"), help="file to write the section into")
-    parser.add_argument("--json", help="also write every raw result to this JSON file")
+    parser.add_argument("--json", default=str(Path(tempfile.gettempdir()) / "reorder-bench-last.json"),
+                        help="where every raw result goes (default: %(default)s)")
     parser.add_argument("--cache", help="keep the synthesised audio here between runs (default: a temp dir)")
-    parser.add_argument("--from-json", metavar="JSON", help="only re-render the section from saved raw results")
     args = parser.parse_args(argv)
-    if args.from_json:
-        write_section("loop", render(json.loads(Path(args.from_json).read_text())), Path(args.output))
-        return 0
     missing = [tool for tool in ("espeak-ng", "sox", "mosquitto") if not shutil.which(tool)]
     if missing:
         print(f"bench loop: {', '.join(missing)} not installed (apt-get install espeak-ng sox mosquitto)",
@@ -247,10 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"{info['mode']} run")
         results = {"machine": info, **measure(args, plan, Path(tmp))}
     info.update(load_end=os.getloadavg()[0], minutes=(time.monotonic() - began) / 60)
-    raw = Path(args.json) if args.json else Path(tempfile.gettempdir()) / "reorder-bench-last.json"
-    raw.write_text(json.dumps(results, indent=1))
+    Path(args.json).write_text(json.dumps(results, indent=1))
     write_section("loop", render(results), Path(args.output))
-    log(f"wrote the loop section of {args.output} ({info['minutes']:.1f} min); raw results in {raw}")
+    log(f"wrote the loop section of {args.output} ({info['minutes']:.1f} min); raw results in {args.json}")
     for error in errors(results):
         log(f"FAILED: {error}")
     return 1 if errors(results) else 0

@@ -1,10 +1,7 @@
-"""One measurement of `python -m bench loop`, in its own process: `python -m bench.loop_child ROLE JSON-ARGS`.
+"""One measurement of `python -m bench loop` in a fresh process: `python -m bench.loop_child ROLE JSON-ARGS`.
 
-Prints one JSON object (the result) as its last line of stdout. Each role imports only what it
-measures, so memory and start-up figures are those of a fresh process. "As shipped" is the
-default configuration (microWakeWord's default wake words, each behind the WebRTC VAD gate) with
-pocketsphinx as the recogniser (the small boards' fallback; Moonshine's and Whisper's figures are in
-"Real speech").
+Prints its result as a JSON line. Each role imports only what it measures, so memory and start-up are a fresh
+process's. "As shipped": the default configuration (microWakeWord behind the WebRTC VAD gate), with pocketsphinx.
 """
 
 from __future__ import annotations
@@ -16,8 +13,8 @@ from pathlib import Path
 
 T0 = time.perf_counter()
 FLITE = Path(__file__).resolve().parents[1] / "tests" / "data" / "wakeword" / "okay_nabu-flite-rms.wav"
-"""The default wake word said by flite's rms voice (scripts/make-samples), which microWakeWord hears as people."""
-"""The wake phrase every request starts with: a flite rendering microWakeWord hears (the tests' too)."""
+"""The default wake word said by flite's rms voice (scripts/make-samples), which microWakeWord hears as people;
+every request starts with it."""
 REQUESTS = [("en-us", "reorder two bottles of milk"), ("en-gb", "order three packs of pasta"),
             ("en-us", "reorder coffee"), ("en-gb", "reorder paper towels")]
 """(voice, text) of requests the sample catalogue and the pocketsphinx grammar both cover."""
@@ -79,6 +76,8 @@ def request_audio(cache: Path, voice: str, text: str):
 def role_listening(a: dict) -> dict:
     """CPU per audio-second, per condition: the shipped wake words ungated, the same as shipped (behind the VAD
     gate), and the whole loop."""
+    import itertools
+
     import numpy as np
 
     from bench.common import timed_interleaved
@@ -97,16 +96,11 @@ def role_listening(a: dict) -> dict:
     shipped = config.from_mapping({}, "python -m bench loop")
     ungated = config.from_mapping({"wake": {"vad_gate": False}}, "python -m bench loop")
 
-    def fed(detector):  # each detector on its own audio clock
-        clock = [0.0]
+    def fed(detector):  # each detector on its own audio clock: 0.08, 0.16, ...
+        clock = itertools.count(0.08, 0.08)
+        return lambda frame: detector.process(frame, next(clock))
 
-        def run(frame: bytes) -> None:
-            clock[0] += 0.08
-            detector.process(frame, clock[0])
-        return run
-
-    wakes: list = []
-    device = build_device(a, "bench-listening", emit=lambda e: wakes.append(e) if e.name == "wake" else None)
+    device = build_device(a, "bench-listening")
     out = {}
     for name, samples in conditions.items():
         frames = frames_of(samples)
@@ -118,7 +112,7 @@ def role_listening(a: dict) -> dict:
         out[name] = {"audio_seconds": len(frames) * 0.08, "cpu": cpu, "background": background,
                      "open": getattr(gated.engine, "scored", len(frames)) / len(frames)}  # the first word's gate
     device.close()
-    return {"conditions": out, "wakes": len(wakes), "words": list(shipped.wake.words())}
+    return {"conditions": out, "words": list(shipped.wake.words())}
 
 
 def role_wake(a: dict) -> dict:
@@ -140,42 +134,32 @@ def role_wake(a: dict) -> dict:
             wake = detector.process(frame, t)
             woke = woke or bool(wake and window[0] <= wake.t <= window[1])
         out[source] = [out[source][0] + woke, out[source][1] + 1]
-    false, done, cpu, n = 0, 0.0, 0.0, 0
+    false, done, n = 0, 0.0, 0
     while done < a["false_seconds"]:  # in chunks: bounded memory, one continuous stream
         frames = frames_of(talk(cache, min(600.0, a["false_seconds"] - done), seed=100 + n))
-        started = time.thread_time()
         for frame in frames:
             t += 0.08
             false += detector.process(frame, t) is not None
-        cpu += time.thread_time() - started
         done, n = done + len(frames) * 0.08, n + 1
-    return {"detected": out, "false_wakes": false, "false_seconds": done, "false_cpu": cpu}
+    return {"detected": out, "false_wakes": false, "false_seconds": done}
 
 
 def role_latency(a: dict) -> dict:
     """End of request -> prompt (processing in the loop), and button release -> the broker's PUBACK."""
-    import threading
     from urllib.parse import urlsplit
 
-    import paho.mqtt.client as mqtt
-
     from bench.corpus import silence
+    from tests.support import Subscriber
 
-    url, subscribed = urlsplit(a["broker"]), threading.Event()
-    store = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-store")  # without one, no order is taken
-    store.on_subscribe = lambda *_: subscribed.set()
-    store.connect(url.hostname, url.port)
-    store.loop_start()
-    store.subscribe("reorder/v1/devices/+/orders", qos=1)
-    if not subscribed.wait(10):
-        raise RuntimeError(f"no SUBACK from {a['broker']} within 10 s")
+    store = Subscriber(urlsplit(a["broker"]).port or 1883, "reorder/v1/devices/+/orders")  # else no order is taken
     started = [0.0]  # wall time at the start of the current loop step
     prompts: list = []  # (audio time, processing: wall time since its step started) of each prompt
     said: list = []  # (audio time, seconds) of what the device said: the read-back's length
     device = build_device(a, "bench-latency", emit=lambda e: prompts.append((e.t, time.perf_counter() - started[0]))
                           if e.name == "prompt" else said.append((e.t, e.seconds)) if e.name == "said" else None)
     loop, pin, client = device.loop, device.panel.confirm_button.pin, device.link.client
-    sent, acked = {}, {}  # mid -> when, for publishes on an orders topic and their successful PUBACKs
+    sent: dict[int, float] = {}  # mid -> when, for publishes on an orders topic
+    acked: dict[int, float] = {}  # mid -> when, for their successful PUBACKs
     real_publish, real_on_publish = client.publish, client.on_publish
 
     def publish(topic, *args, **kw):
@@ -231,8 +215,7 @@ def role_latency(a: dict) -> dict:
         while loop.state.value != "idle" and loop.t < speech_end + 30.0:
             step(quiet)
     device.close()
-    store.disconnect()
-    store.loop_stop()
+    store.close()
     return {"requests": results}
 
 
@@ -255,15 +238,16 @@ def role_memory(a: dict) -> dict:
 
 
 def role_startup(a: dict) -> dict:
-    """Process start -> the loop's first step (models loaded, one frame fed); prints READY at that moment."""
+    """Process start -> the loop's first step (models loaded, one frame fed): from the moment the parent spawned
+    this process (its own clock cannot see the interpreter starting), and in parts from this module's first line."""
     t_import = time.perf_counter()
     device = build_device(a, "bench-start", wait=False)
     t_built = time.perf_counter()
     device.loop.step(bytes(2560))
-    print("READY", flush=True)
-    t_ready = time.perf_counter()
+    t_ready, process_to_ready = time.perf_counter(), time.monotonic() - a["spawned"]
     device.close()
-    return {"imports": t_import - T0, "build": t_built - t_import, "first_step": t_ready - t_built}
+    return {"imports": t_import - T0, "build": t_built - t_import, "first_step": t_ready - t_built,
+            "process_to_ready": process_to_ready}
 
 
 ROLES = {"listening": role_listening, "wake": role_wake, "latency": role_latency, "memory": role_memory,

@@ -3,22 +3,14 @@
     python -m bench store                     # the benchmark (~3 min): 1 and 2 store instances
     python -m bench store --seconds 5 --output /tmp/bench.md   # a quick look
 
-Everything is real and on this machine: a PostgreSQL server (initdb + pg_ctl, fsync on), a
-Mosquitto with persistence, `reorder store-backend --db postgresql://...` processes (each with a
-stable client id on the shared subscription), and devices: the device's delivery stack
-(tests/delivery_harness.py: Loop, Outbox with an fsync per order, Delivery, MqttLink), several
-per process. An order's latency runs from the moment it is on the device's disk to the moment the
-device's loop has the store's answer.
-
-Two runs per number of instances:
-    saturated   each device keeps --window orders waiting for an answer (closed loop): the most
-                the whole chain sustains
-    paced       the devices together offer --rate orders/s (open loop): the latency at that load
+PostgreSQL (fsync on), Mosquitto, `reorder store-backend` processes and devices (tests/delivery_harness.py), all
+real and on this machine; the section says what each run does.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -29,10 +21,14 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import ROOT, code_version, command, logger, machine, now, percentile, write_section
-from tests.support import Mosquitto, Postgres, Subscriber, binaries
+from device.contract.catalogue import Catalogue
+from device.events import Status
+from tests.delivery_harness import Pump, random_order
+from tests.support import Mosquitto, Postgres, Subscriber
 
 CATALOG = ROOT / "device" / "samples" / "catalog.json"
 BROKER_CONFIG = "autosave_on_changes false\nautosave_interval 60\nmax_queued_messages 100000\n"
@@ -49,94 +45,75 @@ WARM_UP = 2.0
 log = logger("bench store")
 
 
-# -- a device process: several devices, each its own Pump --------------------------------------
-class LightDevice:
+# -- a device process: several devices ------------------------------------------------------------
+class LightDevice(Subscriber):
     """A paho client publishing ready-made orders at QoS 1 (no outbox, no loop): loads only the server side."""
 
-    def __init__(self, broker: str, device_id: str, on_event) -> None:
-        import paho.mqtt.client as mqtt
+    connected = True  # a Subscriber is connected and subscribed when it exists
 
-        from device.contract.catalogue import Catalogue
-        from device.events import Status
-        from tests.delivery_harness import random_order
+    def __init__(self, port: int, device_id: str, on_status: Callable[[str, str], None]) -> None:
+        self.device_id, self.catalogue, self.on_status = device_id, Catalogue.load(CATALOG), on_status
+        super().__init__(port, f"reorder/v1/devices/{device_id}/order-status")
 
-        self.device_id, self.catalogue, self._make = device_id, Catalogue.load(CATALOG), random_order
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"light-{device_id}")
-        self.client.on_connect = lambda c, *_: c.subscribe(f"reorder/v1/devices/{device_id}/order-status", 1)
-        self.client.on_message = lambda c, u, msg: on_event(Status(0.0, *(lambda p: (p["order_id"], p["status"]))(
-            json.loads(msg.payload))))
-        host, port = broker.rsplit("/", 1)[1].split(":")
-        self.client.connect(host, int(port))
-        self.client.loop_start()
-
-    @property
-    def connected(self) -> bool:
-        return self.client.is_connected()
-
-    def wait(self, predicate, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while not predicate() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return predicate()
+    def _on_message(self, client, userdata, msg) -> None:
+        answer = json.loads(msg.payload)
+        self.on_status(answer["order_id"], answer["status"])
 
     def submit(self, count: int = 1) -> list[str]:
-        order = self._make(self.catalogue, self.device_id)
+        order = random_order(self.catalogue, self.device_id)
         self.client.publish(f"reorder/v1/devices/{self.device_id}/orders", json.dumps(order), qos=1)
         return [order["order_id"]]
 
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
-
-def devices_main(a: argparse.Namespace) -> int:
-    """Run --devices pumps; print one JSON line: [order_id, device_id, on_disk, answered, status] per order."""
-    from tests.delivery_harness import Pump
-
+def devices_main(a: dict) -> int:
+    """Run a["devices"] devices; print one JSON line: the CPU time, and [order_id, device_id, on_disk, answered,
+    status] per order."""
     answered: dict[str, tuple[float, str]] = {}
     waiting: dict[str, set[str]] = {}  # device -> its orders without an answer yet
     cond = threading.Condition()
 
-    def on_event(event) -> None:
-        if event.name == "status":
-            with cond:
-                answered.setdefault(event.order_id, (time.monotonic(), event.status))
-                for pending in waiting.values():
-                    pending.discard(event.order_id)
-                cond.notify_all()
+    def on_status(order_id: str, status: str) -> None:
+        with cond:
+            answered.setdefault(order_id, (time.monotonic(), status))
+            for pending in waiting.values():
+                pending.discard(order_id)
+            cond.notify_all()
 
-    ids = [f"{a.prefix}-{n}" for n in range(a.devices)]
-    if a.light:
-        pumps = [LightDevice(a.broker, device, on_event) for device in ids]
+    ids = [f"{a['prefix']}-{n}" for n in range(a["devices"])]
+    if a["light"]:
+        pumps: list = [LightDevice(int(a["broker"].rsplit(":", 1)[1]), device, on_status) for device in ids]
     else:
-        pumps = [Pump(a.broker, Path(a.workdir) / f"{device}.sqlite3", device, on_event=on_event) for device in ids]
-    for pump in pumps:
-        if not pump.wait(lambda p=pump: p.connected, 30):
-            print(f"{pump.device_id} did not connect", file=sys.stderr)
-            return 3
+        pumps = [Pump(a["broker"], Path(a["workdir"]) / f"{device}.sqlite3", device,
+                      on_event=lambda e: on_status(e.order_id, e.status) if isinstance(e, Status) else None)
+                 for device in ids]
+    deadline = time.monotonic() + 30
+    while not all(pump.connected for pump in pumps) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not all(pump.connected for pump in pumps):
+        print(f"{[p.device_id for p in pumps if not p.connected]} did not connect", file=sys.stderr)
+        return 3
     submitted: list[tuple[str, str, float]] = []
     waiting.update({device: set() for device in ids})
-    start = a.start_at
+    start, every = a["start_at"], a["devices_total"] / a["rate"] if a["rate"] else 0.0
     while time.monotonic() < start:
         time.sleep(0.005)
-    stop_at = start + a.seconds
+    stop_at = start + a["seconds"]
     cpu_at_start = time.process_time()
 
     def run(pump, phase: float) -> None:
-        every = a.devices_total / a.rate if a.rate else 0.0
         next_at = start + phase * every
         while True:
             now = time.monotonic()
             if now >= stop_at:
                 return
-            if a.rate:
+            if a["rate"]:
                 if now < next_at:
                     time.sleep(min(next_at - now, 0.05))
                     continue
                 next_at += every
             else:
                 with cond:
-                    if len(waiting[pump.device_id]) >= a.window:
+                    if len(waiting[pump.device_id]) >= a["window"]:
                         cond.wait(0.05)
                         continue
             [order_id] = pump.submit(1)
@@ -151,7 +128,7 @@ def devices_main(a: argparse.Namespace) -> int:
     for thread in threads:
         thread.join()
     with cond:
-        cond.wait_for(lambda: all(o in answered for _, o, _ in submitted), timeout=a.drain)
+        cond.wait_for(lambda: all(o in answered for _, o, _ in submitted), timeout=a["drain"])
         rows = [[o, d, t, *answered.get(o, (None, None))] for d, o, t in submitted]
     cpu = time.process_time() - cpu_at_start
     for pump in pumps:
@@ -173,51 +150,46 @@ def store_process(broker: str, db: str, client_id: str, ready: str, logfile: Pat
 
 
 def one_run(a: argparse.Namespace, pg: Postgres, instances: int, mode: str, workdir: Path) -> dict:
-    """A new broker and database, `instances` stores, the devices for one run; stop everything; the figures."""
-    name = f"bench_{instances}_{''.join(c if c.isalnum() else '_' for c in mode)}"
-    load = os.getloadavg()[0]
-    # A broker of its own: the stores' sessions of an earlier run, offline but still in the
-    # shared subscription, would each be handed a share of this run's orders.
-    broker = Mosquitto(workdir / name / "mosquitto",
-                       extra_config=EVERY_CHANGE_CONFIG if mode == EVERY_CHANGE else BROKER_CONFIG).start()
-    try:
-        return {**_run(a, broker, pg, instances, mode, workdir / name), "load": load}
-    finally:
-        broker.stop()
-
-
-def _run(a: argparse.Namespace, broker: Mosquitto, pg: Postgres, instances: int, mode: str, run_dir: Path) -> dict:
+    """A broker and database of its own, `instances` stores, the devices for one run; stop everything; the figures."""
     import psycopg
 
-    name = run_dir.name
+    name = f"bench_{instances}_{''.join(c if c.isalnum() else '_' for c in mode)}"
+    run_dir, load = workdir / name, os.getloadavg()[0]
     with psycopg.connect(pg.url, autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {name}")
         admin.execute(f"CREATE DATABASE {name}")
     db = pg.url_of(name)
-    outboxes = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=a.outbox_dir))
-    ready = Subscriber(broker.port, "reorder/v1/devices/+/catalog")
-    stores = [store_process(broker.url, db, f"bench-{name}-{n}", f"ready-{name}-{n}", run_dir / f"store-{n}.log",
-                            a.workers)
-              for n in range(instances)]
-    answers = Subscriber(broker.port, "reorder/v1/devices/+/order-status")
-    try:
+    with contextlib.ExitStack() as stack:  # stopped in reverse: answers, stores, ready, outboxes, broker
+        # A broker of its own: the stores' sessions of an earlier run, offline but still in the
+        # shared subscription, would each be handed a share of this run's orders.
+        broker = Mosquitto(run_dir / "mosquitto",
+                           extra_config=EVERY_CHANGE_CONFIG if mode == EVERY_CHANGE else BROKER_CONFIG).start()
+        stack.callback(broker.stop)
+        outboxes = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=a.outbox_dir))
+        stack.callback(shutil.rmtree, outboxes, ignore_errors=True)
+        ready = stack.enter_context(contextlib.closing(Subscriber(broker.port, "reorder/v1/devices/+/catalog")))
+        stores = [store_process(broker.url, db, f"bench-{name}-{n}", f"ready-{name}-{n}", run_dir / f"store-{n}.log",
+                                a.workers)
+                  for n in range(instances)]
+        stack.callback(stop, stores)
+        answers = stack.enter_context(contextlib.closing(Subscriber(broker.port, "reorder/v1/devices/+/order-status")))
         deadline = time.monotonic() + 30
         while len({t for t, _ in ready.wait_for(1, 1.0) if f"/ready-{name}-" in t}) < instances:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"store instances did not start: see {run_dir}")
         start_at = time.monotonic() + 3.0 + 0.5 * a.device_processes  # every device connected by then
         per_process = a.devices // a.device_processes
-        children = [subprocess.Popen(
-            [sys.executable, "-m", "bench.store", "--devices-child", "--broker", broker.url, "--workdir", str(outboxes),
-             "--prefix", f"dev{n}", "--devices", str(per_process),
-             "--devices-total", str(per_process * a.device_processes),
-             "--seconds", str(a.seconds), "--start-at", str(start_at), "--drain", "60",
-             "--rate", str(a.rate if mode == "paced" else 0), "--window", str(a.window),
-             *(["--light"] if mode.startswith("server side") else [])],
-            stdout=subprocess.PIPE, text=True, cwd=ROOT) for n in range(a.device_processes)]
+        spec = {"broker": broker.url, "workdir": str(outboxes), "devices": per_process,
+                "devices_total": per_process * a.device_processes, "seconds": a.seconds, "start_at": start_at,
+                "drain": 60.0, "rate": a.rate if mode == "paced" else 0, "window": a.window,
+                "light": mode.startswith("server side")}
+        children = [subprocess.Popen([sys.executable, "-m", "bench.store", "--devices-child",
+                                      json.dumps({**spec, "prefix": f"dev{n}"})], stdout=subprocess.PIPE, text=True,
+                                     cwd=ROOT) for n in range(a.device_processes)]
         while time.monotonic() < start_at:
             time.sleep(0.01)
-        servers = {"broker": [broker.process.pid], "stores": [s.pid for s in stores], "postgresql": pg.pids()}
+        servers = {"broker": [broker.process.pid] if broker.process else [], "stores": [s.pid for s in stores],
+                   "postgresql": pg.pids()}
         cpu_before = {part: cpu_seconds(pids) for part, pids in servers.items()}
         outputs = [json.loads(child.communicate(timeout=a.seconds + 120)[0]) for child in children]
         servers["postgresql"] = pg.pids()  # the stores' connections are still open
@@ -226,26 +198,17 @@ def _run(a: argparse.Namespace, broker: Mosquitto, pg: Postgres, instances: int,
         if any(child.returncode for child in children):
             raise RuntimeError(f"a device process failed: {[c.returncode for c in children]}")
         time.sleep(1.0)  # the answers' copies to our subscriber
-    finally:
-        for store in stores:
-            store.send_signal(signal.SIGTERM)
-        for store in stores:
-            store.wait(30)
-        ready.close()
-        shutil.rmtree(outboxes, ignore_errors=True)
+        statuses = Counter((p["order_id"], p["status"]) for _, p in answers.messages)
     rows = [row for out in outputs for row in out["rows"]]
     with psycopg.connect(db) as conn:
         in_book = {r[0] for r in conn.execute("SELECT order_id FROM orders")}
-    statuses = Counter((p["order_id"], p["status"]) for _, p in answers.messages)
-    answers.close()
     sent = {r[0] for r in rows}
     done = [r for r in rows if r[3] is not None]
     window = [r for r in done if r[2] >= start_at + WARM_UP]
-    window_end = start_at + a.seconds
-    steady = [r for r in window if r[3] <= window_end]
+    steady = [r for r in window if r[3] <= start_at + a.seconds]
     latencies = sorted(r[3] - r[2] for r in window)
     return {
-        "instances": instances, "mode": mode, "orders": len(rows),
+        "instances": instances, "mode": mode, "orders": len(rows), "load": load,
         "offered": len([r for r in rows if r[2] >= start_at + WARM_UP]) / (a.seconds - WARM_UP),
         "answered_per_s": len(steady) / (a.seconds - WARM_UP),
         "p50": percentile(latencies, 50), "p95": percentile(latencies, 95), "max": latencies[-1] if latencies else None,
@@ -253,6 +216,14 @@ def _run(a: argparse.Namespace, broker: Mosquitto, pg: Postgres, instances: int,
         "twice": sum(1 for o in sent if statuses[(o, "accepted")] + statuses[(o, "rejected")] > 1),
         "cpu_ms": {part: 1000 * used / max(1, len(done)) for part, used in cpu.items()},
     }
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM every process, then wait for each."""
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        process.wait(30)
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -275,8 +246,8 @@ def ms(value: float | None) -> str:
     return "–" if value is None else f"{value * 1000:.0f}"
 
 
-def section(a: argparse.Namespace, results: list[dict], shown: str, took: float) -> str:
-    versions = machine("paho-mqtt", "psycopg", tools=[("mosquitto", "-h"), (str(binaries() / "postgres"), "--version")])
+def section(a: argparse.Namespace, results: list[dict], shown: str, took: float, pg_bin: Path) -> str:
+    versions = machine("paho-mqtt", "psycopg", tools=[("mosquitto", "-h"), (str(pg_bin / "postgres"), "--version")])
     lines = [
         "## Store backend on PostgreSQL: throughput end to end", "",
         f"Measured {now()} by `{shown}` ({took / 60:.1f} min) on the code at {code_version()}."
@@ -335,32 +306,19 @@ def main(argv: list[str] | None = None) -> int:
                         help="where the devices' outboxes go (default /dev/shm: each real device has its own disk,"
                         " so their fsyncs must not queue behind PostgreSQL's on this one)")
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"), help="file to write the section into")
-    # a device process started by the benchmark
-    parser.add_argument("--devices-child", action="store_true", help=argparse.SUPPRESS)
-    for hidden in ("--broker", "--workdir", "--prefix"):
-        parser.add_argument(hidden, help=argparse.SUPPRESS)
-    parser.add_argument("--devices-total", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
-    parser.add_argument("--drain", type=float, default=60.0, help=argparse.SUPPRESS)
-    parser.add_argument("--light", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--devices-child", metavar="JSON", help=argparse.SUPPRESS)  # a device process of a run
     a = parser.parse_args(argv)
     if a.devices_child:
-        return devices_main(a)
-    unknown = set(a.runs.split(",")) - set(RUNS)
-    if unknown or (not a.rate and "paced" in a.runs.split(",")):
+        return devices_main(json.loads(a.devices_child))
+    wanted, counts = a.runs.split(","), [int(n) for n in a.instances.split(",")]
+    if set(wanted) - set(RUNS) or (not a.rate and "paced" in wanted):
         parser.error(f"--runs takes {', '.join(RUNS)} (paced needs --rate above 0); got {a.runs}")
-
-    shown = command("store", argv)
-    began = time.monotonic()
+    began, results = time.monotonic(), []
     workdir = Path(tempfile.mkdtemp(prefix="bench-store-"))
     pg = Postgres(fsync=True).start()
-    results = []
-    counts = [int(n) for n in a.instances.split(",")]
-    wanted = a.runs.split(",")
     try:
         for instances in counts:
-            modes = [RUNS[run] for run in wanted if run != "every-change" or instances == max(counts)]
-            for mode in modes:
+            for mode in [RUNS[run] for run in wanted if run != "every-change" or instances == max(counts)]:
                 log(f"{instances} instance(s), {mode}")
                 r = one_run(a, pg, instances, mode, workdir)
                 log(f"  {r['answered_per_s']:.0f} orders/s answered (offered {r['offered']:.0f}), p95"
@@ -369,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(r)
     finally:
         pg.remove()
-    text = section(a, results, shown, time.monotonic() - began)
+    text = section(a, results, command("store", argv), time.monotonic() - began, pg.bin)
     print(text)
     write_section("store", text, Path(a.output))
     bad = any(r["lost"] or r["twice"] or r["unanswered"] for r in results)
