@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import wave
 from pathlib import Path
 
 import numpy as np
 
 from bench import accuracy_templates as templates
-from bench.corpus import speak
+from bench.corpus import RATE, speak
 
-RATE = 16000
-SPEECH_DBFS = -26.0
-"""Speech level of every clip (active level, dBFS): a plausible microphone level."""
+SPEECH_LEVEL = 10 ** (-26.0 / 20)
+"""Speech level of every clip (active level, -26 dBFS): a plausible microphone level."""
 VOICES = {"en-US": ("en-us", "en-us+m1", "en-us+m3", "en-us+f2", "en-us+f3"),
           "fr-FR": ("fr", "fr-be", "fr-ch", "fr+m3", "fr+f2")}
 OTHER_ACCENTS = ("en-gb", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-gb+f3")
@@ -58,35 +56,26 @@ def active_level(x: np.ndarray) -> float:
     return float(np.sqrt(np.mean(frames[frames >= loud * 10 ** (-30 / 20)] ** 2)))
 
 
-def write_wav(path: Path, x: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes((np.clip(x, -1, 32767 / 32768) * 32768).astype("<i2").tobytes())
-
-
 @dataclasses.dataclass
 class Clip:
     """A request's speech: silences, "hey jarvis", a pause, the request, and a tail, at -26 dBFS."""
 
     samples: np.ndarray
-    level: float
     voice: str
     speed: int
 
 
 def make_clip(cache: Path, request: templates.Request, rng: random.Random, voices: tuple[str, ...] = ()) -> Clip:
+    """The request said by one of `voices` (else the locale's) at a random speed, after "hey jarvis"."""
     voice, speed = rng.choice(voices or VOICES[request.locale]), rng.randint(140, 190)
     wake = synth(cache, "hey jarvis", WAKE_VOICE.get(request.locale, voice), speed)
     said = synth(cache, request.text, voice, speed)
-    gain = 10 ** (SPEECH_DBFS / 20) / active_level(np.concatenate([wake, said]))
+    gain = SPEECH_LEVEL / active_level(np.concatenate([wake, said]))
     pause = rng.uniform(0.3, 0.7)
     # The tail lets the endpointer run to its 8 s limit in noise, as a live microphone would.
     tail = max(2.0, 8.6 - pause - len(said) / RATE)
     z = lambda s: np.zeros(int(s * RATE))  # noqa: E731
-    return Clip(np.concatenate([z(0.6), wake, z(pause), said, z(tail)]) * gain, 10 ** (SPEECH_DBFS / 20), voice,
-                speed)
+    return Clip(np.concatenate([z(0.6), wake, z(pause), said, z(tail)]) * gain, voice, speed)
 
 
 def make_babble(cache: Path, seconds: float, talkers: int, seed: int) -> np.ndarray:
@@ -104,14 +93,14 @@ def make_babble(cache: Path, seconds: float, talkers: int, seed: int) -> np.ndar
 
 
 def noisy(clip: Clip, noise: str, snr: float | None, babble: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The clip with noise at `snr` dB below its speech level (None: clean)."""
-    if snr is None:
-        return clip.samples
-    n = len(clip.samples)
-    if noise == "white":
-        part = rng.standard_normal(n)
-    else:
-        start = int(rng.integers(0, len(babble) - n))
-        part = babble[start:start + n]
-    part = part / np.sqrt(np.mean(part ** 2)) * clip.level / 10 ** (snr / 20)
-    return clip.samples + part
+    """The clip with noise at `snr` dB below its speech level (None: clean), as int16 (clipped)."""
+    samples = clip.samples
+    if snr is not None:
+        n = len(samples)
+        if noise == "white":
+            part = rng.standard_normal(n)
+        else:
+            start = int(rng.integers(0, len(babble) - n))
+            part = babble[start:start + n]
+        samples = samples + part / np.sqrt(np.mean(part ** 2)) * SPEECH_LEVEL / 10 ** (snr / 20)
+    return (np.clip(samples, -1, 32767 / 32768) * 32768).astype(np.int16)

@@ -1,11 +1,9 @@
 """Requests for the accuracy benchmark, in English and French, each with the intent it means.
 
-The expected intent is built alongside the words from the tables below (which SKU each spoken
-name stands for, which quantity was said), never by asking the parser. The phrasings are this
-benchmark's own: scripts/bench_accuracy.py drops any sentence that also appears in the tests.
-
-Conventions (the lexicon's): an article or a partitive means one ("some milk", "du lait"), so
-does a bare name ("we're out of milk"); "another bottle of milk" is one; quantities are 1-20.
+The expected intent is built alongside the words from the tables below (which SKU each spoken name stands
+for, which quantity was said), never by asking the parser. Conventions (the lexicon's): an article, a partitive
+or a bare name means one ("some milk", "du lait", "we're out of milk"), "another bottle of milk" is one;
+quantities are 1-20.
 """
 
 from __future__ import annotations
@@ -45,26 +43,27 @@ class Request:
 # -- English ----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class En:
-    """An English product name: "mass" (milk), "plural" (eggs: a plural name) or "count" (a baguette)."""
+class Noun:
+    """A product name: "mass" (milk), "plural" (eggs: a plural name) or "count" (a baguette); French ones have
+    a gender; `of` is what follows "a pack of" when it is not the plural ("a pack of beer")."""
 
     name: str
     kind: str
     units: tuple[str, ...] = ()
     plural: str = ""
     of: str = ""
-    """What follows "a pack of" when it is not the plural ("a pack of beer")."""
+    gender: str = ""
 
 
 EN_UNITS = {"bottle": "bottles", "carton": "cartons", "pack": "packs", "packet": "packets", "box": "boxes",
             "bag": "bags", "can": "cans", "jar": "jars", "loaf": "loaves", "tub": "tubs"}
 
 
-def _en(name: str, kind: str, units: str = "", plural: str = "", of: str = "") -> En:
-    return En(name, kind, tuple(units.split()), plural or (name + "s" if kind == "count" else ""), of)
+def _en(name: str, kind: str, units: str = "", plural: str = "", of: str = "", gender: str = "") -> Noun:
+    return Noun(name, kind, tuple(units.split()), plural or (name + "s" if kind == "count" else ""), of, gender)
 
 
-EN_PRODUCTS: dict[str, tuple[En, ...]] = {
+EN_PRODUCTS: dict[str, tuple[Noun, ...]] = {
     "MILK-1L": (_en("milk", "mass", "bottle carton"), _en("whole milk", "mass", "bottle carton")),
     "MILK-SKIMMED-1L": (_en("skimmed milk", "mass", "bottle carton"), _en("skim milk", "mass", "carton")),
     "OAT-MILK-1L": (_en("oat milk", "mass", "carton"), _en("oat drink", "mass", "carton")),
@@ -140,11 +139,10 @@ EN_OOD = (
 )
 EN_OOD_MADE = (
     ("set a timer for {n} minutes", "n"), ("remind me in {n} minutes", "n"), ("wake me up at {n}", "n"),
-    ("what's the weather in {city}", "city"), ("play {genre} music", "genre"), ("play the radio in the {room}",
-                                                                               "room"),
-    ("turn on the lights in the {room}", "room"),
+    ("what's the weather in {city}", "city"), ("play {genre} music", "genre"),
+    ("play the radio in the {room}", "room"), ("turn on the lights in the {room}", "room"),
 )
-EN_FILL = {"city": ("Paris", "London", "Boston", "Madrid", "Berlin", "Dublin"),
+EN_FILL = {"n": EN_NUMBERS[1:], "city": ("Paris", "London", "Boston", "Madrid", "Berlin", "Dublin"),
            "genre": ("rock", "classical", "jazz", "pop", "country"),
            "room": ("kitchen", "bedroom", "living room", "garden", "hallway")}
 
@@ -153,7 +151,7 @@ def _a(word: str) -> str:
     return ("an " if word[0] in "aeio" else "a ") + word
 
 
-def en_item(rng: random.Random, noun: En, q: int, bare: bool = False) -> str:
+def en_item(rng: random.Random, noun: Noun, q: int, bare: bool = False) -> str:
     """English words for `q` of `noun` ("two bottles of milk", "a baguette", "some eggs")."""
     obj = noun.plural if noun.kind == "count" else noun.name
     if bare:
@@ -178,34 +176,16 @@ def en_item(rng: random.Random, noun: En, q: int, bare: bool = False) -> str:
 
 # -- French -----------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class Fr:
-    """A French product name with its gender; kind as for English."""
-
-    name: str
-    gender: str
-    kind: str
-    units: tuple[str, ...] = ()
-    plural: str = ""
-    of: str = ""
-    """What follows "un pack de" when it is not the plural ("un pack de bière")."""
-
-    @property
-    def vowel(self) -> bool:
-        """Whether articles elide before it ("de l'eau", "d'œufs")."""
-        return self.name[0] in "aeiouéèêœh"
-
-
 FR_UNITS = {"bouteille": ("f", "bouteilles"), "brique": ("f", "briques"), "paquet": ("m", "paquets"),
             "boîte": ("f", "boîtes"), "sac": ("m", "sacs"), "pack": ("m", "packs"), "pot": ("m", "pots"),
             "sachet": ("m", "sachets"), "rouleau": ("m", "rouleaux")}
 
 
-def _fr(name: str, gender: str, kind: str, units: str = "", plural: str = "", of: str = "") -> Fr:
-    return Fr(name, gender, kind, tuple(units.split()), plural or (name + "s" if kind == "count" else ""), of)
+def _fr(name: str, gender: str, kind: str, units: str = "", plural: str = "", of: str = "") -> Noun:
+    return _en(name, kind, units, plural, of, gender)
 
 
-FR_PRODUCTS: dict[str, tuple[Fr, ...]] = {
+FR_PRODUCTS: dict[str, tuple[Noun, ...]] = {
     "MILK-1L": (_fr("lait", "m", "mass", "bouteille brique"), _fr("lait entier", "m", "mass", "bouteille brique")),
     "MILK-SKIMMED-1L": (_fr("lait écrémé", "m", "mass", "bouteille brique"),),
     "OAT-MILK-1L": (_fr("lait d'avoine", "m", "mass", "brique"), _fr("boisson à l'avoine", "f", "mass", "brique")),
@@ -287,19 +267,23 @@ FR_OOD_MADE = (
     ("réveille-moi à {n} heures", "n"), ("quel temps fait-il à {city}", "city"), ("mets du {genre}", "genre"),
     ("allume la lumière dans {room}", "room"),
 )
-FR_FILL = {"city": ("Paris", "Lyon", "Marseille", "Bordeaux", "Lille", "Nantes"),
+FR_FILL = {"n": FR_NUMBERS[1:], "city": ("Paris", "Lyon", "Marseille", "Bordeaux", "Lille", "Nantes"),
            "genre": ("rock", "jazz", "classique", "rap"),
            "room": ("la cuisine", "la chambre", "le salon", "le couloir", "le jardin")}
 
 
+ELIDING = "aeiouéèêœh"
+"""French articles elide before these ("de l'eau", "d'œufs")."""
+
+
 def _de(word: str) -> str:
-    return "d'" + word if word[0] in "aeiouéèêœh" else "de " + word
+    return "d'" + word if word[0] in ELIDING else "de " + word
 
 
-def _partitive(noun: Fr) -> str:
+def _partitive(noun: Noun) -> str:
     if noun.kind == "plural":
         return "des " + noun.name
-    if noun.vowel:
+    if noun.name[0] in ELIDING:
         return "de l'" + noun.name
     return ("du " if noun.gender == "m" else "de la ") + noun.name
 
@@ -308,7 +292,7 @@ def _one(gender: str) -> str:
     return "un" if gender == "m" else "une"
 
 
-def fr_item(rng: random.Random, noun: Fr, q: int, de: bool = False, bare: bool = False) -> str:
+def fr_item(rng: random.Random, noun: Noun, q: int, de: bool = False, bare: bool = False) -> str:
     """French words for `q` of `noun` ("deux bouteilles de lait", "du café"); `de`: after a frame ending in
     de; `bare`: the name alone after de ("plus de baguettes")."""
     obj = noun.plural if noun.kind == "count" else noun.name
@@ -384,17 +368,11 @@ def _reorder(rng: random.Random, locale: str, count: int) -> tuple[str, tuple[tu
 
 
 def _ood(rng: random.Random, locale: str) -> str:
-    english = locale.startswith("en")
-    fixed, made, fill = (EN_OOD, EN_OOD_MADE, EN_FILL) if english else (FR_OOD, FR_OOD_MADE, FR_FILL)
+    fixed, made, fill = (EN_OOD, EN_OOD_MADE, EN_FILL) if locale.startswith("en") else (FR_OOD, FR_OOD_MADE, FR_FILL)
     if rng.random() < 0.6:
         return rng.choice(fixed)
     template, slot = rng.choice(made)
-    if slot == "n":
-        numbers = EN_NUMBERS if english else FR_NUMBERS
-        value = rng.choice(numbers[1:])
-    else:
-        value = rng.choice(fill[slot])
-    return template.replace("{" + slot + "}", value)
+    return template.replace("{" + slot + "}", rng.choice(fill[slot]))
 
 
 def squash(text: str) -> str:
@@ -414,12 +392,10 @@ def generate(locale: str, count: int, seed: int, avoid: frozenset[str] = frozens
     seen: set[str] = set()
     while len(out) < count:
         r = rng.random()
-        if r < 0.55:
-            text, items = _reorder(rng, locale, 1)
-            request = Request(text, "reorder", items, "single", locale)
-        elif r < 0.75:
-            text, items = _reorder(rng, locale, rng.choices((2, 3, 4), weights=(70, 25, 5))[0])
-            request = Request(text, "reorder", items, "multi", locale)
+        if r < 0.75:
+            single = r < 0.55
+            text, items = _reorder(rng, locale, 1 if single else rng.choices((2, 3, 4), weights=(70, 25, 5))[0])
+            request = Request(text, "reorder", items, "single" if single else "multi", locale)
         elif r < 0.83:
             request = Request(rng.choice(EN_CANCELS if english else FR_CANCELS), "cancel", (), "cancel", locale)
         else:
@@ -437,15 +413,10 @@ def generate(locale: str, count: int, seed: int, avoid: frozenset[str] = frozens
     return out
 
 
-def catalogue() -> dict:
-    """The benchmark catalogue (reorder.catalog/1)."""
-    return json.loads(CATALOG_PATH.read_text(encoding="utf-8"))
-
-
 def check_tables() -> list[str]:
     """Problems in the tables: a spoken name that is not one of its item's catalogue names."""
     problems = []
-    items = {i["sku"]: i for i in catalogue()["items"]}
+    items = {i["sku"]: i for i in json.loads(CATALOG_PATH.read_text(encoding="utf-8"))["items"]}
     for lang, table in (("en", EN_PRODUCTS), ("fr", FR_PRODUCTS)):
         if set(table) != set(items):
             problems.append(f"{lang}: SKUs differ from the catalogue: {sorted(set(table) ^ set(items))}")
