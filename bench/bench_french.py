@@ -1,54 +1,41 @@
-#!/usr/bin/env python3
 """Real French speech through Whisper base and the constrained search: commands told apart, the rest refused.
 
     python scripts/bench_french.py --data ../shared/data/fr_commands [--json OUT.json] [--no-write]
-        [--snr clean,12,9,6] [--distractors 300] [--grocery 30] [--details OUT.jsonl]
+        [--snr clean,12,9,6] [--windows 10,30] [--distractors 300] [--grocery 30] [--embeddings int8]
 
-DIR holds audio/*.wav (16 kHz mono) and labels.json (file → {"text", "kind": command | oov | silence};
-accents may be spelled NFD: normalised to NFC, as the model writes). The grammar is the recordings'
-sentences plus `--distractors` generated sentences of the same style (scripts/french_commands.py).
-A command is right when the sentence decoded is exactly its label and accepted, wrong when another
-sentence is accepted, refused otherwise. Noise: kitchen_noise.flac beside DIR (../barista) mixed by
-the rule of scripts/bench_realspeech.py `mix`.
-
-Out-of-domain speech must be refused: the clips labelled oov/silence (every condition), the
-kitchen noise alone, real English coffee orders (../barista/audio, people, not espeak), and — the
-near neighbours — each command decoded with its own sentence taken out of the grammar (no right
-answer exists; what comes out is the closest other sentence). Latency is end of speech → result
-(trim, encoder, search: what the loop waits for after the endpointer). Each encoder window runs in
-its own process (its peak RSS is its own). The French grocery requests (espeak-ng, the accuracy
-benchmark's templates and catalogue) are plumbing only: Whisper base hears espeak-ng French badly.
-
-Short answers: each command is cut in two at the quietest point near where its first word should
-end ("media" | "suivant", "allume" | "la lumière"), and both pieces are decoded against the grammar
-plus every piece as a sentence of its own (set "short"), then again with the piece's own sentence
-taken out (set "short-near": the nearest other sentence, which must be refused). A piece counts as
-said clearly when the free transcript holds its words. The odd-numbered recordings' pieces fit the
-short-sentence allowance, the even-numbered ones check it (data not fitted on).
-
-Every decision keeps its gap, mean, tokens and any outright refusal (quantity not heard, no sentence
-finished), so the rejection rule (reject_gap, reject_mean, short_allowance) is chosen afterwards over
-a grid by one rule (see `choose`), and the trade-off table printed.
+DIR holds audio/*.wav and labels.json (file → {"text", "kind": command | oov | silence}; text NFC-normalised).
+The grammar: the recordings' sentences plus `--distractors` generated ones of the same style (`templates`).
+A command is right when the sentence decoded is its label and accepted, wrong when another is accepted.
+Noise: ../barista/kitchen_noise.flac, mixed as bench_realspeech mixes it. To be refused: the oov/silence
+clips, the kitchen noise alone, real English orders (../barista/audio) and, the near neighbours, each
+command decoded with its own sentence taken out of the grammar. Latency is end of speech → result. Each
+encoder window runs in its own process. The French grocery requests (espeak-ng) are plumbing only.
+Short answers: each command cut at the quietest point near the end of its first word, both pieces decoded
+against the grammar plus every piece (set "short"), then without the piece's own sentence ("short-near");
+the odd-numbered recordings' pieces fit the short-sentence allowance, the even ones check it. The rejection
+rule (reject_gap, reject_mean, short_allowance) is chosen afterwards over a grid by `choose`.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
-import platform
+import random
 import subprocess
 import sys
+import tempfile
 import time
 import unicodedata
-from datetime import datetime, timezone
+import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
+from bench import common, corpus
 
 GAPS = (-0.25, -0.5, -0.75, -1.0, -1.25, -1.5, -2.0, -3.0)
 MEANS = (-0.5, -0.75, -1.0, -1.25, -1.5, -1.75, -2.0, -2.25, -2.5, -3.0, -math.inf)
@@ -57,21 +44,71 @@ TARGET = 0.97
 ENGLISH_OOD = 20
 NOISE_CLIPS = 5
 GROCERY_VOICE = ("fr", 140)
-STANDARD_SPELLING = {"vérouille": "verrouille", "dévérouille": "déverrouille"}
-"""The data set's labels (and so french_commands) spell these verbs off the dictionary; Whisper writes the
-dictionary's spelling. --standard-spelling respells labels and grammar alike (a variant, reported apart)."""
+REFUSE = ("ood", "near", "short-near")
+"""The decision sets that must be refused: out of domain, and commands or pieces without their own sentence."""
+PAD = np.zeros(4800, np.float32)
+"""0.3 s of silence either side of a short piece or a synthetic request."""
+ROOMS_F = ("la cuisine", "la chambre", "la salle de bain", "la salle à manger", "l'entrée", "la buanderie")
+ROOMS_M = ("le salon", "le bureau", "le garage", "le couloir", "le grenier", "le jardin")
+FLOORS = ("le premier étage", "le deuxième étage", "le rez-de-chaussée", "le sous-sol")
+COLOURS = ("rouge", "vert", "bleu", "jaune", "blanc", "orange", "violet", "rose")
+LIGHTS = ("la lumière", "les lumières", "toutes les lumières", "la lampe", "le plafonnier", "la guirlande")
+COVERS = ("les volets", "tous les volets", "les rideaux", "tous les rideaux", "les stores", "la porte du garage",
+          "le portail")
+DOORS = ("la porte d'entrée", "la porte du garage", "la porte de derrière", "la porte du jardin")
+
+
+def templates() -> dict[str, list[str]]:
+    """Every distractor sentence, by family (lower case, NFC): lights, shutters, locks, timers, thermostat, media,
+    questions, written from what such an assistant is asked, not from the recordings (a distractor may be a
+    recording's sentence or one word away from it, which is the point; "vérouille" is spelled as the labels do)."""
+    places = ROOMS_F + ROOMS_M
+
+    def of(place: str) -> str:
+        return "du " + place[3:] if place.startswith("le ") else "de " + place
+
+    fam: dict[str, list[str]] = {}
+    fam["lights"] = [f"{verb} {light}" for verb in ("allume", "éteins") for light in LIGHTS] + \
+        [f"{verb} {light} dans {p}" for verb in ("allume", "éteins") for light in LIGHTS for p in places]
+    fam["areas"] = [f"{verb} {a}" for verb in ("allume", "éteins") for a in places + FLOORS] + \
+        [f"allume {a} en {c}" for a in places + FLOORS for c in COLOURS] + \
+        [f"allume {a} à {n}%" for a in places + FLOORS for n in range(10, 101, 10)] + \
+        [f"mets {light} à {n}%" for light in LIGHTS[:2] for n in range(10, 101, 10)]
+    fam["covers"] = [f"{verb} {c}" for verb in ("ouvre", "ferme") for c in COVERS] + \
+        [f"{verb} {c} {of(p)}" for verb in ("ouvre", "ferme") for c in COVERS if "porte" not in c and c != "le portail"
+         for p in places + FLOORS]
+    fam["locks"] = [f"{verb} {d}" for verb in ("vérouille", "dévérouille", "ouvre", "ferme") for d in DOORS]
+    fam["timers"] = [f"minuteur {n} {u}" for n in (2, 3, 5, 10, 15, 20, 25, 30, 40, 45, 60)
+                     for u in ("minutes", "secondes")] + ["minuteur 1 minute", "minuteur une minute"] + \
+        [f"mets un minuteur de {n} minutes" for n in (1, 2, 5, 10, 15, 20, 30)] + ["annule le minuteur"]
+    fam["climate"] = [f"règle le thermostat à {n} degrés" for n in range(15, 26)] + \
+        [f"{q} dans {p}" for q in ("combien fait-il", "quelle température fait-il", "quelle est la température")
+         for p in places] + ["combien fait-il dehors", "quelle température fait-il dehors"]
+    fam["media"] = ["media suivant", "media précédent", "mets la musique", "arrête la musique", "mets en pause",
+                    "reprends la lecture", "monte le son", "baisse le son", "coupe le son", "chanson suivante"] + \
+        [f"mets la musique dans {p}" for p in places]
+    fam["questions"] = ["quelle heure est-il", "quel jour sommes-nous", "quel temps fait-il", "quelle est la date",
+                        "quel temps fera-t-il demain", "est-ce qu'il va pleuvoir"]
+    return fam
+
+
+def distractors(count: int, seed: int = 12) -> list[str]:
+    """`count` generated sentences, spread over the families, reproducible from `seed`."""
+    rng = random.Random(seed)
+    families = templates()
+    for v in families.values():
+        rng.shuffle(v)
+    interleaved = itertools.chain.from_iterable(itertools.zip_longest(*families.values()))
+    return list(dict.fromkeys(s for s in interleaved if s is not None))[:count]
 
 
 def norm(text: str) -> str:
+    """Lower case, NFC, typographic apostrophes plain."""
     return unicodedata.normalize("NFC", text.lower().replace("’", "'")).strip()
 
 
-def rss_peak_mb() -> float:
-    fields = dict(line.split(":", 1) for line in open("/proc/self/status"))
-    return int(fields["VmHWM"].split()[0]) / 1024
-
-
 def automaton_of(sentences: list[str]):
+    """A grammar of exactly these sentences."""
     from device.language.automaton import Builder
 
     b = Builder()
@@ -80,11 +117,8 @@ def automaton_of(sentences: list[str]):
     return b.compile()
 
 
-# -- one window, in this process -------------------------------------------------------------------
 def run_child(args: argparse.Namespace) -> dict:
-    from bench.bench_realspeech import mix, read_audio
-    from bench.french_commands import distractors
-
+    """Every decision with one encoder window, in this process."""
     from device.adapters.speech.whisper import WhisperDecoder
     from device.engines import NEURAL_SEARCH
     from device.recognition.neural import ConstrainedRecognizer, SearchSettings
@@ -93,24 +127,17 @@ def run_child(args: argparse.Namespace) -> dict:
     labels = {f: {"kind": v["kind"], "text": norm(v["text"]) if v.get("text") else None}
               for f, v in json.loads((data / "labels.json").read_text(encoding="utf-8")).items()}
     files = sorted(labels)
-    commands = sorted({v["text"] for v in labels.values() if v["kind"] == "command"})
-    grammar = sorted(set(commands) | set(distractors(args.distractors)))
-    if args.standard_spelling:
-        def respell(text: str) -> str:
-            return " ".join(STANDARD_SPELLING.get(w, w) for w in text.split())
-
-        labels = {f: {**v, "text": respell(v["text"]) if v["text"] else None} for f, v in labels.items()}
-        grammar = sorted({respell(g) for g in grammar})
-    settings = SearchSettings(**{**NEURAL_SEARCH["whisper"], **({"beam": args.beam} if args.beam else {})})
+    commands = {f: v["text"] for f, v in sorted(labels.items()) if v["kind"] == "command"}
+    grammar = sorted(set(commands.values()) | set(distractors(args.distractors)))
     t0 = time.perf_counter()
     decoder = WhisperDecoder(window_s=args.window, **({"embeddings": args.embeddings} if args.embeddings else {}))
     load_s = time.perf_counter() - t0
-    rec = ConstrainedRecognizer(decoder, "fr-FR", settings)
+    rec = ConstrainedRecognizer(decoder, "fr-FR", SearchSettings(**NEURAL_SEARCH["whisper"]))
     rec.set_automaton(automaton_of(grammar))
     starts: list[float] = []
     start = decoder.start
 
-    def timed_start(audio):  # type: ignore[no-untyped-def]
+    def timed_start(audio):
         t = time.perf_counter()
         out = start(audio)
         starts.append((time.perf_counter() - t) * 1000)
@@ -127,25 +154,26 @@ def run_child(args: argparse.Namespace) -> dict:
         d = {**info, "words": best.text if best else "", "gap": round(result.gap(), 4) if best else None,
              "mean": round(best.mean, 4) if best else None, "tokens": best.tokens if best else None,
              "reason": rec.verdict(result)[1], "partial": result.partial.text if result.partial else None,
-             "free": rec.free_text(result), "ms": round(ms, 1),
-             "encoder_ms": round(starts[-1], 1),
+             "free": rec.free_text(result), "ms": round(ms, 1), "encoder_ms": round(starts[-1], 1),
              "second": result.nbest[1].text if len(result.nbest) > 1 else None}
         decisions.append(d)
         print(json.dumps(d, ensure_ascii=False), file=sys.stderr, flush=True)
         return d
 
-    clean = {f: read_audio(data / "audio" / f) for f in files}
+    clean = {f: corpus.sox_read(data / "audio" / f).astype(np.float32) / 32768 for f in files}
     noise_path = data.parent / "barista" / "kitchen_noise.flac"
-    noise = read_audio(noise_path) if noise_path.exists() else None
-    snrs = [s for s in args.snr.split(",") if s == "clean" or noise is not None]
-    for snr in snrs:
+    noise = corpus.sox_read(noise_path).astype(np.float32) / 32768 if noise_path.exists() else None
+    for snr in [s for s in args.snr.split(",") if s == "clean" or noise is not None]:
         for f in files:
-            audio = clean[f] if snr == "clean" else mix(clean[f], noise, float(snr), f)
+            audio = clean[f]
+            if snr != "clean" and noise is not None:
+                offset = zlib.crc32(f.encode()) % max(len(noise) - len(audio), 1)
+                audio = corpus.peak_mix(audio, noise, float(snr), start=offset, peak=0.99).astype(np.float32)
             decode(audio, set="command" if labels[f]["kind"] == "command" else "ood", part=labels[f]["kind"],
                    cond=snr, file=f, label=labels[f]["text"])
+    summary = {"window": args.window, "load_s": round(load_s, 2), "decisions": decisions, "grammar": len(grammar)}
     if args.window_only:
-        return {"window": args.window, "load_s": round(load_s, 2), "decisions": decisions,
-                "peak_rss_mb": round(rss_peak_mb(), 1), "grammar": len(grammar)}
+        return {**summary, "peak_rss_mb": round(common.peak_rss_mb(), 1)}
     if noise is not None:
         step = len(noise) // (NOISE_CLIPS + 1)
         for k in range(NOISE_CLIPS):
@@ -153,22 +181,18 @@ def run_child(args: argparse.Namespace) -> dict:
             decode((part / max(np.abs(part).max(), 1e-9) * 0.5).astype(np.float32), set="ood", part="kitchen noise",
                    cond="clean", file=f"noise@{k * step / 16000:.0f}s", label=None)
     barista = data.parent / "barista" / "audio"
-    for f in sorted(barista.glob("*.flac"))[:ENGLISH_OOD] if barista.is_dir() else []:
-        decode(read_audio(f), set="ood", part="English (real)", cond="clean", file=f.name, label=None)
-    for f in files:
-        if labels[f]["kind"] != "command":
-            continue
-        rec.set_automaton(automaton_of([s for s in grammar if s != labels[f]["text"]]))
-        decode(clean[f], set="near", part="own sentence removed", cond="clean", file=f, label=labels[f]["text"])
+    for path in sorted(barista.glob("*.flac"))[:ENGLISH_OOD] if barista.is_dir() else []:
+        decode(corpus.sox_read(path).astype(np.float32) / 32768, set="ood", part="English (real)", cond="clean",
+               file=path.name, label=None)
+    for f, text in commands.items():
+        rec.set_automaton(automaton_of([s for s in grammar if s != text]))
+        decode(clean[f], set="near", part="own sentence removed", cond="clean", file=f, label=text)
     if args.short:
-        short_pieces(rec, decode, grammar, {f: (clean[f], labels[f]["text"]) for f in files
-                                            if labels[f]["kind"] == "command"})
-    before = rss_peak_mb()  # the grocery grammar (31 items, every phrasing) is far larger than this one
+        short_pieces(rec, decode, grammar, {f: (clean[f], text) for f, text in commands.items()})
+    before = common.peak_rss_mb()  # the grocery grammar (31 items, every phrasing) is far larger than this one
     if args.grocery:
         grocery(rec, decode, args.grocery)
-    return {"window": args.window, "load_s": round(load_s, 2), "decisions": decisions,
-            "peak_rss_mb": round(before, 1), "peak_rss_with_grocery_mb": round(rss_peak_mb(), 1),
-            "grammar": len(grammar)}
+    return {**summary, "peak_rss_mb": round(before, 1), "peak_rss_with_grocery_mb": round(common.peak_rss_mb(), 1)}
 
 
 def split_command(audio: np.ndarray, text: str) -> list[tuple[str, np.ndarray]]:
@@ -185,9 +209,8 @@ def split_command(audio: np.ndarray, text: str) -> list[tuple[str, np.ndarray]]:
     share = len(words[0]) / len(text.replace(" ", ""))
     lo, hi = int(n * max(share - 0.15, 0.08)), int(n * min(share + 0.2, 0.9))
     cut = (lo + int(np.argmin(energy[lo:hi]))) * hop
-    pad = np.zeros(4800, np.float32)
-    return [(words[0], np.concatenate([pad, speech[:cut], pad])),
-            (" ".join(words[1:]), np.concatenate([pad, speech[cut:], pad]))]
+    return [(words[0], np.concatenate([PAD, speech[:cut], PAD])),
+            (" ".join(words[1:]), np.concatenate([PAD, speech[cut:], PAD]))]
 
 
 def heard_freely(free: str, words: str) -> bool:
@@ -197,11 +220,11 @@ def heard_freely(free: str, words: str) -> bool:
     return plain(words) == plain(free)
 
 
-def short_pieces(rec, decode, grammar: list[str], commands: dict[str, tuple[np.ndarray, str]]) -> None:  # type: ignore[no-untyped-def]
+def short_pieces(rec, decode, grammar: list[str], commands: dict[str, tuple[np.ndarray, str]]) -> None:
     """Each command's two pieces against the grammar plus every piece, then without the piece's own sentence."""
     pieces = {f: split_command(audio, text) for f, (audio, text) in commands.items()}
-    texts = sorted({t for parts in pieces.values() for t, _ in parts})
-    rec.set_automaton(automaton_of(sorted(set(grammar) | set(texts))))
+    sentences = set(grammar) | {t for parts in pieces.values() for t, _ in parts}
+    rec.set_automaton(automaton_of(sorted(sentences)))
     for f, parts in pieces.items():
         fold = "fit" if int(f.split("_")[1].split(".")[0]) % 2 else "check"
         for k, (text, audio) in enumerate(parts):
@@ -210,33 +233,28 @@ def short_pieces(rec, decode, grammar: list[str], commands: dict[str, tuple[np.n
             d["clear"] = heard_freely(d["free"], text)
     for f, parts in pieces.items():
         for text, audio in parts:
-            rec.set_automaton(automaton_of(sorted((set(grammar) | set(texts)) - {text})))
+            rec.set_automaton(automaton_of(sorted(sentences - {text})))
             decode(audio, set="short-near", part="piece's own sentence removed", cond="clean", file=f, label=text)
 
 
-def grocery(rec, decode, count: int) -> None:  # type: ignore[no-untyped-def]
+def grocery(rec, decode, count: int) -> None:
     """espeak-ng French grocery requests against the benchmark catalogue's grammar (plumbing)."""
     from bench import accuracy_templates as templates
-    from bench.accuracy_audio import synth
-
     from device.contract.catalogue import Catalogue
     from device.language import grammar as grammars
 
-    catalogue = Catalogue.load(templates.CATALOG_PATH)
-    rec.set_grammar(grammars.build(catalogue, "fr-FR"))
-    cache = Path(os.environ.get("TMPDIR", "/tmp")) / "bench_french_tts"
+    rec.set_grammar(grammars.build(Catalogue.load(templates.CATALOG_PATH), "fr-FR"))
+    cache = Path(tempfile.gettempdir()) / "bench_french_tts"
     cache.mkdir(exist_ok=True)
     voice, speed = GROCERY_VOICE
     for req in templates.generate("fr-FR", count, seed=12):
-        audio = synth(cache, req.text, voice, speed).astype(np.float32)
-        audio = np.concatenate([np.zeros(4800, np.float32), audio, np.zeros(4800, np.float32)])
-        decode(audio, set="grocery", part=req.kind, cond="clean", file=f"{voice} {speed}", label=req.text,
-               expected=req.expected())
+        audio = corpus.speak(cache, req.text, voice, speed, trimmed=False).astype(np.float32) / 32768
+        decode(np.concatenate([PAD, audio, PAD]), set="grocery", part=req.kind, cond="clean",
+               file=f"{voice} {speed}", label=req.text, expected=req.expected())
 
 
-# -- the rule --------------------------------------------------------------------------------------
 def accepted(d: dict, gap: float, mean: float, allowance: float = 0.0) -> bool:
-    """The device's rule (device.recognition.neural.verdict) at these settings."""
+    """The device's rule (device.recognition.neural.verdict) at these settings; no mean bound when mean is -inf."""
     from device.recognition.neural import SearchSettings, confidence, short_sentence_allowance
 
     if not d["words"] or d["gap"] is None or d.get("reason"):
@@ -248,84 +266,79 @@ def accepted(d: dict, gap: float, mean: float, allowance: float = 0.0) -> bool:
 
 
 def score(decisions: list[dict], gap: float, mean: float, allowance: float = 0.0) -> dict:
-    """Counts at one setting."""
-    out: dict = {"gap": gap, "mean": mean, "allowance": allowance, "cond": {}, "short": {}}
+    """Counts at one setting: commands per condition, short pieces per fold, the sets to refuse accepted."""
+    out: dict = {"gap": gap, "mean": mean, "allowance": allowance, "cond": {}, "short": {},
+                 **{name: {"n": 0, "accepted": 0} for name in REFUSE}}
     for d in decisions:
-        if d["set"] not in ("command", "short"):
-            continue
-        if d["set"] == "command":
-            c = out["cond"].setdefault(d["cond"], {"n": 0, "right": 0, "wrong": 0, "refused": 0})
-        else:
-            c = out["short"].setdefault(d["fold"] + (" clear" if d.get("clear") else " unclear"),
-                                        {"n": 0, "right": 0, "wrong": 0, "refused": 0})
-        c["n"] += 1
-        if not accepted(d, gap, mean, allowance):
-            c["refused"] += 1
-        elif d["words"] == d["label"]:
-            c["right"] += 1
-        else:
-            c["wrong"] += 1
-    for name in ("ood", "near", "short-near"):
-        ds = [d for d in decisions if d["set"] == name]
-        out[name] = {"n": len(ds), "accepted": sum(accepted(d, gap, mean, allowance) for d in ds)}
+        if d["set"] in REFUSE:
+            out[d["set"]]["n"] += 1
+            out[d["set"]]["accepted"] += accepted(d, gap, mean, allowance)
+        elif d["set"] in ("command", "short"):
+            key = d["cond"] if d["set"] == "command" else d["fold"] + (" clear" if d.get("clear") else " unclear")
+            c = out["cond" if d["set"] == "command" else "short"].setdefault(
+                key, {"n": 0, "right": 0, "wrong": 0, "refused": 0})
+            c["n"] += 1
+            c["refused" if not accepted(d, gap, mean, allowance) else "right" if d["words"] == d["label"]
+              else "wrong"] += 1
     return out
 
 
+def summed(counts: dict[str, dict], keep: Callable[[str], bool]) -> dict[str, int]:
+    """n, right and wrong summed over the counts whose name `keep` takes."""
+    return {k: sum(v[k] for name, v in counts.items() if keep(name)) for k in ("n", "right", "wrong")}
+
+
+def fitting(s: dict) -> dict[str, int]:
+    """The short pieces of the fitting half, clear or not."""
+    return summed(s["short"], lambda name: name.startswith("fit"))
+
+
+def noisy(s: dict) -> dict[str, int]:
+    """The commands in noise, every SNR together."""
+    return summed(s["cond"], lambda name: name != "clean")
+
+
+def near(s: dict) -> int:
+    """Near neighbours accepted: whole commands and short pieces decoded without their own sentence."""
+    return s["near"]["accepted"] + s["short-near"]["accepted"]
+
+
 def choose(decisions: list[dict]) -> tuple[dict, list[dict], bool]:
-    """The setting: every out-of-domain clip refused in every condition and ≥ 97% of clean commands right
-    with ≤ 1 wrong, and no more short pieces of the fitting half wrong than with no allowance; among those, fewest
-    near-neighbour accepts (whole commands and short pieces: a wrong answer where the right one is missing), then
-    most short pieces of the fitting half right, then most commands right in
-    noise, then the strictest setting (the most margin against speech not heard here). When none keeps 97%:
-    most clean commands right among those refusing every out-of-domain clip, then the same order (target
-    reported missed). The checking half of the short pieces plays no part: it is reported at the setting."""
+    """The setting refusing every out-of-domain clip, with no more fitting short pieces wrong than with no
+    allowance and ≥ 97% of clean commands right with ≤ 1 wrong (else most clean right: target missed); then
+    fewest near neighbours accepted, most fitting short pieces right, most noisy commands right, strictest."""
     grid = [score(decisions, g, m, a) for g in GAPS for m in MEANS for a in ALLOWANCES]
 
     def clean(s: dict) -> dict:
         return s["cond"].get("clean", {"n": 1, "right": 0, "wrong": 0})
 
-    def noisy_right(s: dict) -> int:
-        return sum(c["right"] for k, c in s["cond"].items() if k != "clean")
-
-    def fit(s: dict) -> dict:
-        parts = [v for k, v in s["short"].items() if k.startswith("fit")]
-        return {k: sum(v[k] for v in parts) for k in ("n", "right", "wrong")}
-
-    plain = {(s["gap"], s["mean"]): fit(s)["wrong"] for s in grid if s["allowance"] == 0.0}
-
-    def near(s: dict) -> int:
-        return s["near"]["accepted"] + s["short-near"]["accepted"]
-
-    safe = [s for s in grid if s["ood"]["accepted"] == 0 and fit(s)["wrong"] <= plain[(s["gap"], s["mean"])]]
+    plain = {(s["gap"], s["mean"]): fitting(s)["wrong"] for s in grid if s["allowance"] == 0.0}
+    safe = [s for s in grid if s["ood"]["accepted"] == 0 and fitting(s)["wrong"] <= plain[(s["gap"], s["mean"])]]
     ok = [s for s in safe if clean(s)["right"] >= TARGET * clean(s)["n"] and clean(s)["wrong"] <= 1]
-    pool = ok or safe or grid
 
-    def strict(s: dict) -> tuple[float, float, float]:
-        return -s["gap"], -s["mean"], s["allowance"]
+    def key(s: dict) -> tuple:
+        order = (near(s), -fitting(s)["right"], -noisy(s)["right"], -s["gap"], -s["mean"], s["allowance"])
+        return order if ok else (-clean(s)["right"], *order)
 
-    key = (lambda s: (near(s), -fit(s)["right"], -noisy_right(s), *strict(s))) if ok else \
-        (lambda s: (-clean(s)["right"], near(s), -fit(s)["right"], -noisy_right(s), *strict(s)))
-    return min(pool, key=key), grid, bool(ok)
-
-
-# -- report ----------------------------------------------------------------------------------------
-def pct(values: list[float], q: float) -> float:
-    return round(float(np.percentile(values, q)), 0) if values else float("nan")
+    return min(ok or safe or grid, key=key), grid, bool(ok)
 
 
 def section(results: dict, command: str) -> str:
-    main = results["windows"]["10"]
+    """The section's text; records the date, load, machine and chosen setting in `results` (for --json)."""
+    window, main = next(iter(results["windows"].items()))
     chosen, grid, met = choose(main["decisions"])
-    when = results.get("when") or datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    load = results.get("load") or f"{os.getloadavg()[0]:.1f}"
-    results.update(when=when, load=load)
     g, m, a = chosen["gap"], chosen["mean"], chosen["allowance"]
+    results["chosen"] = {"reject_gap": g, "reject_mean": m, "short_allowance": a, "target_met": met}
+    results.setdefault("when", common.now())
+    results.setdefault("load", f"{os.getloadavg()[0]:.1f}")
+    results.setdefault("machine", common.machine())
+    windows = sorted(results["windows"].items(), key=lambda kv: float(kv[0]))
     lines = ["## Real French speech: Whisper base + the constrained search (OHF-Voice fr_commands)", "",
-             f"`{command}` — {platform.machine()}, {platform.processor() or platform.platform()}, 1 thread, "
-             f"load average {load} (shared machine: timings inflated), {when}.",
+             f"`{command}` — {results['machine']}, 1 thread, load average {results['load']} (shared machine: timings "
+             f"inflated), {results['when']}.",
              f"Grammar: the {sum(1 for d in main['decisions'] if d['set'] == 'command' and d['cond'] == 'clean')} "
              f"recordings' sentences + generated distractors ({main['grammar']} sentences, "
-             "scripts/french_commands.py). One speaker: this tells sentences apart, it is not a household figure.",
+             "bench_french.templates). One speaker: this tells sentences apart, it is not a household figure.",
              f"Rejection chosen by the rule in `choose` (all out-of-domain refused, ≥ 97% of clean commands right "
              f"with ≤ 1 wrong, then fewest near-neighbour accepts, then most short pieces of the fitting half "
              f"right): **reject_gap {g}, reject_mean {m}, short_allowance {a}**"
@@ -333,35 +346,32 @@ def section(results: dict, command: str) -> str:
                                 "clip**") + ".", "",
              "| window | condition | n | right | wrong | refused | p50 ms | p95 ms | encoder p50 ms |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for w, res in sorted(results["windows"].items(), key=lambda kv: float(kv[0])):
-        s = score(res["decisions"], g, m, a)
-        for cond, c in s["cond"].items():
+    for w, res in windows:
+        for cond, c in score(res["decisions"], g, m, a)["cond"].items():
             ds = [d for d in res["decisions"] if d["set"] == "command" and d["cond"] == cond]
+            ms = [d["ms"] for d in ds]
             lines.append(f"| {w} s | {cond} | {c['n']} | {c['right']} | {c['wrong']} | {c['refused']} | "
-                         f"{pct([d['ms'] for d in ds], 50):.0f} | {pct([d['ms'] for d in ds], 95):.0f} | "
-                         f"{pct([d['encoder_ms'] for d in ds], 50):.0f} |")
-    lines += ["", "Out-of-domain accepted at the chosen setting (should be refused), 10 s window:", "",
+                         f"{common.percentile(ms, 50):.0f} | {common.percentile(ms, 95):.0f} | "
+                         f"{common.percentile([d['encoder_ms'] for d in ds], 50):.0f} |")
+    lines += ["", f"Out-of-domain accepted at the chosen setting (should be refused), {window} s window:", "",
               "| part | n | accepted |", "|---|---|---|"]
     parts: dict[str, list[int]] = {}
     for d in main["decisions"]:
-        if d["set"] in ("ood", "near", "short-near"):
-            label = d["part"] + (f" ({d['cond']})" if d["part"] in ("oov", "silence") else "")
-            p = parts.setdefault(label, [0, 0])
+        if d["set"] in REFUSE:
+            p = parts.setdefault(d["part"] + (f" ({d['cond']})" if d["part"] in ("oov", "silence") else ""), [0, 0])
             p[0] += 1
             p[1] += accepted(d, g, m, a)
     lines += [f"| {k} | {v[0]} | {v[1]} |" for k, v in parts.items()]
-    chosen_short = score(main["decisions"], g, m, a)["short"]
-    if chosen_short:
+    short = score(main["decisions"], g, m, a)["short"]
+    if short:
+        before = score(main["decisions"], g, m, 0.0)["short"]
         lines += ["", "Short answers — each command cut into its first word and the rest, the pieces decoded as "
                   "sentences of their own (clear: the free transcript holds the piece's words; the fitting half "
                   "chose the allowance, the checking half did not take part):", "",
                   "| pieces | n | right | wrong | refused | right without the allowance |", "|---|---|---|---|---|---|"]
-        before = score(main["decisions"], g, m, 0.0)["short"]
-        for key in sorted(chosen_short):
-            c = chosen_short[key]
-            lines.append(f"| {key} | {c['n']} | {c['right']} | {c['wrong']} | {c['refused']} | "
-                         f"{before.get(key, {}).get('right', 0)} |")
-    lines += ["", "Trade-off (10 s window): clean right/wrong, noisy (12+9+6 dB) right, out-of-domain accepted, "
+        lines += [f"| {k} | {c['n']} | {c['right']} | {c['wrong']} | {c['refused']} | "
+                  f"{before.get(k, {}).get('right', 0)} |" for k, c in sorted(short.items())]
+    lines += ["", f"Trade-off ({window} s window): clean right/wrong, noisy (12+9+6 dB) right, out-of-domain accepted, "
               "near neighbours accepted (whole commands and short pieces), short pieces right (fitting half):", "",
               "| reject_gap | reject_mean | short_allowance | clean right | clean wrong | noisy right | OOD accepted | "
               "near accepted | short right |", "|---|---|---|---|---|---|---|---|---|"]
@@ -369,26 +379,20 @@ def section(results: dict, command: str) -> str:
         if s["mean"] not in (-1.5, m, -2.0, -2.5, -math.inf) or s["gap"] > -0.5 or s["allowance"] not in (0.0, a):
             continue
         c = s["cond"].get("clean", {"right": 0, "wrong": 0, "n": 0})
-        noisy = sum(v["right"] for k, v in s["cond"].items() if k != "clean")
-        n_noisy = sum(v["n"] for k, v in s["cond"].items() if k != "clean")
         mark = " **←**" if (s["gap"], s["mean"], s["allowance"]) == (g, m, a) else ""
-        clear = [v for k, v in s["short"].items() if k.startswith("fit")]
-        near_n = s["near"]["n"] + s["short-near"]["n"]
         lines.append(f"| {s['gap']} | {s['mean']} | {s['allowance']} | {c['right']}/{c['n']} | {c['wrong']} | "
-                     f"{noisy}/{n_noisy} | {s['ood']['accepted']}/{s['ood']['n']} | "
-                     f"{s['near']['accepted'] + s['short-near']['accepted']}/{near_n} | "
-                     f"{sum(v['right'] for v in clear)}/{sum(v['n'] for v in clear)}{mark} |")
+                     f"{noisy(s)['right']}/{noisy(s)['n']} | {s['ood']['accepted']}/{s['ood']['n']} | "
+                     f"{near(s)}/{s['near']['n'] + s['short-near']['n']} | "
+                     f"{fitting(s)['right']}/{fitting(s)['n']}{mark} |")
     groc = [d for d in main["decisions"] if d["set"] == "grocery"]
     if groc:
         right, wrong, refused = grocery_counts(groc, g, m, a)
-        voice = groc[0]["file"]
-        lines += ["", f"French grocery requests, espeak-ng `{voice}` (plumbing only — Whisper base hears espeak-ng "
-                  f"French badly; not an accuracy figure): {len(groc)} requests (orders, cancels, non-orders), "
-                  f"{right} right, {wrong} wrong, {refused} refused."]
+        lines += ["", f"French grocery requests, espeak-ng `{groc[0]['file']}` (plumbing only — Whisper base hears "
+                  f"espeak-ng French badly; not an accuracy figure): {len(groc)} requests (orders, cancels, "
+                  f"non-orders), {right} right, {wrong} wrong, {refused} refused."]
     grocery_rss = main.get("peak_rss_with_grocery_mb")
     lines += ["", "Peak RSS (benchmark process: model, speller, search, on this grammar): " + ", ".join(
-        f"{w} s window {r['peak_rss_mb']:.0f} MB" for w, r in sorted(results["windows"].items(),
-                                                                    key=lambda kv: float(kv[0]))) +
+        f"{w} s window {r['peak_rss_mb']:.0f} MB" for w, r in windows) +
               (f"; {grocery_rss:.0f} MB once the grocery catalogue's grammar was spelled too" if grocery_rss else "") +
               f"; model load {main['load_s']} s. The windows ran one after the other, at different loads: compare "
               "their latencies in BENCHMARKS \"whisper-variants\" (side by side), not here."]
@@ -399,40 +403,31 @@ def grocery_counts(groc: list[dict], gap: float, mean: float, allowance: float =
     """(right, wrong, refused): an order right when its items are the expected ones; a cancel when it
     cancels; a non-order when refused or understood as nothing."""
     from bench import accuracy_templates as templates
-
     from device.contract.catalogue import Catalogue
     from device.language.parser import IntentParser
 
     parser = IntentParser(Catalogue.load(templates.CATALOG_PATH), "fr-FR")
-    right = wrong = refused = 0
+    counts = {"right": 0, "wrong": 0, "refused": 0}
     for d in groc:
         exp = d["expected"]
         if not accepted(d, gap, mean, allowance):
-            if exp["action"] == "none":
-                right += 1
-            else:
-                refused += 1
+            counts["right" if exp["action"] == "none" else "refused"] += 1
             continue
         intent = parser.parse(d["words"])
         items = sorted([p.sku, int(p.quantity)] for p in intent.items) if intent.action == "reorder" else []
-        got = {"action": intent.action, "items": items}
-        ok = got["action"] == exp["action"] and (exp["action"] != "reorder" or items == sorted(exp["items"]))
-        if ok or (exp["action"] == "none" and intent.action == "none"):
-            right += 1
-        else:
-            wrong += 1
-    return right, wrong, refused
+        same = intent.action == exp["action"] and (exp["action"] != "reorder" or items == sorted(exp["items"]))
+        counts["right" if same else "wrong"] += 1
+    return counts["right"], counts["wrong"], counts["refused"]
 
 
 def main() -> int:
+    """Run each encoder window in a child process, then print (and write) the section."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, help="a folder laid out like ../shared/data/fr_commands")
     p.add_argument("--snr", default="clean,12,9,6")
     p.add_argument("--distractors", type=int, default=300)
     p.add_argument("--grocery", type=int, default=30, help="espeak-ng grocery requests (0: none)")
     p.add_argument("--windows", default="10,30", help="encoder windows (s); the first is the device's")
-    p.add_argument("--beam", type=int, default=0, help="override NEURAL_SEARCH['whisper'] beam")
-    p.add_argument("--standard-spelling", action="store_true", help="respell the labels' verrouille (variant)")
     p.add_argument("--no-short", dest="short", action="store_false", help="leave out the short pieces")
     p.add_argument("--embeddings", choices=["float32", "int8"],
                    help="WhisperDecoder's token table (default: the device's)")
@@ -448,31 +443,23 @@ def main() -> int:
     if args.from_json:
         results = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
     else:
-        results = {"windows": {}}
+        results = {"windows": {}, "command": common.command("french")}
         env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
         for k, w in enumerate(args.windows.split(",")):
-            cmd = [sys.executable, __file__, "--data", args.data, "--distractors", str(args.distractors),
-                   "--window", w, "--beam", str(args.beam), "--grocery", str(args.grocery if k == 0 else 0),
-                   "--snr", args.snr if k == 0 else "clean"] + \
-                (["--embeddings", args.embeddings] if args.embeddings else []) + \
-                ([] if args.short and k == 0 else ["--no-short"]) + \
-                (["--standard-spelling"] if args.standard_spelling else []) + \
-                (["--window-only"] if k else [])
-            out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True, env=env)
+            cmd = [sys.executable, "-m", "bench.bench_french", "--data", str(Path(args.data).resolve()), "--window", w,
+                   "--distractors", str(args.distractors), "--grocery", str(args.grocery if k == 0 else 0),
+                   "--snr", args.snr if k == 0 else "clean"]
+            cmd += ["--embeddings", args.embeddings] if args.embeddings else []
+            cmd += [] if args.short and k == 0 else ["--no-short"]
+            cmd += ["--window-only"] if k else []
+            out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True, env=env, cwd=common.ROOT)
             results["windows"][str(int(float(w)))] = json.loads(out.stdout.strip().splitlines()[-1])
-        chosen, _, met = choose(results["windows"][str(int(float(args.windows.split(",")[0])))]["decisions"])
-        results["chosen"] = {"reject_gap": chosen["gap"], "reject_mean": chosen["mean"],
-                             "short_allowance": chosen["allowance"], "target_met": met}
-    command = results.get("command") or "python scripts/bench_french.py " + " ".join(sys.argv[1:])
-    results["command"] = command
-    text = section(results, command)
+    text = section(results, results.get("command") or common.command("french"))
     if args.json and not args.from_json:
         Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
     print(text)
     if not args.no_write:
-        from bench.common import write_section
-
-        write_section("french", text)
+        common.write_section("french", text)
     return 0
 
 

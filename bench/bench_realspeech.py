@@ -1,47 +1,45 @@
-#!/usr/bin/env python3
 """Real-speech benchmark: Picovoice's speech-to-intent "barista" commands, as Rhino is measured.
 
     python scripts/bench_realspeech.py --data ../shared/data/barista [--snr clean,12,9,6]
         [--engines moonshine,pocketsphinx] [--json OUT.json] [--details OUT] [--limit N] [--no-write]
+    python -m bench realspeech --fit-rejection OUT.moonshine.jsonl [--folds 5] [--max-wrong 0.5] [--max-ood 0.5]
 
-DIR holds audio/*.flac (16 kHz mono), labels.json (file → {"intent", "slots"}), one Rhino-style
-context YAML (expressions and slots) and kitchen_noise.flac. A command is right when its intent
-and every slot are exactly the label's ("command acceptance", the benchmark's metric), wrong when
-the device would have read back something else, refused when the recogniser's confidence is
-under the device's min_confidence (0.85). Noise is mixed by the benchmark's own rule (src/mix.py
-there): the noise is scaled so that the highest 2048-sample frame energy of speech over that of
-noise is the SNR, added, and the mix normalised to its peak; each file takes the noise from its
-own offset (seeded by the file name).
+DIR holds audio/*.flac, labels.json (file → {"intent", "slots"}), one Rhino-style context YAML and
+kitchen_noise.flac. A command is right when its intent and every slot are the label's ("command
+acceptance", the benchmark's metric), wrong when the device would read back something else, refused
+under the device's min_confidence (0.85). Noise is mixed by the benchmark's rule (corpus.peak_mix),
+each file taking the noise from its own offset (seeded by its name). Out-of-grammar speech must be
+refused: real commands decoded with their drink removed from the grammar, the real "alexa" clips beside
+DIR (../wakeword/alexa) and espeak-ng sentences that are not orders. Each engine runs in its own process
+(its peak RSS is its own); one that cannot run gets a row saying why. Moonshine runs with the device's
+NEURAL_SEARCH; BENCH_SEARCH='{"greedy_first": true}' overrides some of it, BENCH_THREADS=2 its threads.
 
-Out-of-grammar speech must be refused: real commands decoded with their drink removed from the
-grammar (no right answer exists), the real "alexa" recordings beside DIR (../wakeword/alexa) when
-present, and espeak-ng sentences that are not orders. Each engine runs in its own process, so its
-peak RSS is its own. Results go to BENCHMARKS.md (section "Real speech") unless --no-write.
-By default every engine is tried; one that cannot run (pocketsphinx on a grammar of over a million
-sentences, a missing model) gets a row saying why instead of the process being killed. Moonshine runs
-with the device's search settings (device.engines.NEURAL_SEARCH); BENCH_SEARCH='{"greedy_first": true}'
-overrides some of them and BENCH_THREADS=2 sets the model's threads, for comparisons.
+--fit-rejection fits the calibrated rule (device/recognition/rejection.py) on --details records: a
+logistic regression over its features (standardised, L2 penalty 1.0, Newton's method) gives P(right);
+folds by recording (every SNR of a command and its drink-removed decoding in one fold). The operating
+point is the lowest threshold with wrong read-backs at most --max-wrong % at every SNR and out-of-grammar
+acceptances at most --max-ood %, each fold judged at its own training part's threshold; the final model,
+fitted on everything, is shifted so that this threshold is confidence 0.85.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
-import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 import zlib
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
+from bench import common, corpus
+from device.recognition.rejection import AT_THRESHOLD, FEATURES, features
+from device.recognition.spelling import digit_aliases
 
 NON_ORDERS = [
     "what's the weather like tomorrow", "play some music in the kitchen", "turn off the lights please",
@@ -53,40 +51,24 @@ NON_ORDERS = [
 ]
 RHINO = {"clean": None, "24": 0.99, "15": 0.985, "12": 0.98, "9": 0.965, "6": 0.935}
 """Rhino's published command acceptance (mean of cafe and kitchen noise; README of the data)."""
+THRESHOLD = 0.85
+OOD_PARTS = {"drink removed": "drink removed", "alexa": "real 'alexa' clips", "espeak": "espeak-ng non-orders"}
+"""Out-of-grammar speech: its records' label (--details, --fit-rejection's folds) → its column in the section."""
+PS_MAX_SENTENCES = 1_000_000
+"""The largest grammar pocketsphinx is asked to search here (its finite-state search is built whole)."""
 
 
 def read_audio(path: Path) -> np.ndarray:
-    """16 kHz mono float32 through sox (some of the FLAC files trip libsndfile's decoder)."""
-    raw = subprocess.run(["sox", str(path), "-t", "raw", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed", "-"],
-                         check=True, capture_output=True).stdout
-    return np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
-
-
-def max_frame_energy(x: np.ndarray, frame: int = 2048) -> float:
-    n = len(x) // frame
-    return float((x[: n * frame].reshape(n, frame).astype(np.float64) ** 2).sum(axis=1).max()) if n else 1e-12
+    """Any audio file as 16 kHz mono float32 in [-1, 1)."""
+    return corpus.sox_read(path).astype(np.float32) / 32768
 
 
 def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float, name: str) -> np.ndarray:
-    """The benchmark's rule (see the module docstring)."""
+    """The benchmark's mixing rule, the noise taken from an offset seeded by the file's name."""
     start = zlib.crc32(name.encode()) % max(len(noise) - len(speech), 1)
-    part = np.resize(noise[start:], len(speech))
-    scale = np.sqrt(max_frame_energy(speech) / (max_frame_energy(part) * 10 ** (snr_db / 10)))
-    mixed = speech + scale * part
-    return (mixed / max(np.abs(mixed).max(), 1e-9) * 0.99).astype(np.float32)
+    return corpus.peak_mix(speech, noise, snr_db, start=start, peak=0.99).astype(np.float32)
 
 
-def espeak(text: str, voice: str) -> np.ndarray:
-    with tempfile.NamedTemporaryFile(suffix=".wav") as f:
-        subprocess.run(["espeak-ng", "-v", voice, "-w", f.name, text], check=True, capture_output=True)
-        subprocess.run(["sox", f.name, "-r", "16000", "-c", "1", "-b", "16", f.name + ".16k.wav", "pad", "0.5", "0.5"],
-                       check=True, capture_output=True)
-        audio = read_audio(Path(f.name + ".16k.wav"))
-        Path(f.name + ".16k.wav").unlink()
-    return audio
-
-
-# -- engines (one per process) ---------------------------------------------------------------------
 class MoonshineEngine:
     """Moonshine base-en with the constrained search over the context's automaton."""
 
@@ -118,17 +100,18 @@ class MoonshineEngine:
         window = {"audio_s": round(len(audio) / 16000, 2), "kept": [round(start / 16000, 2),
                                                                      round((start + len(kept)) / 16000, 2)]}
         result = self.rec.search(audio)
-        if result.best is None:
+        best = result.best
+        if best is None:
             self.last = window
             return (), 0.0
-        best = result.best
+        second = result.nbest[1] if len(result.nbest) > 1 else None
         self.last = {"gap": round(result.gap(), 3), "mean": round(best.mean, 3), "worst": round(best.worst, 3),
-                     "second": result.nbest[1].text if len(result.nbest) > 1 else None,
-                     "second_lp": round(result.nbest[1].logprob - best.logprob, 3) if len(result.nbest) > 1 else None,
+                     "second": second.text if second else None,
+                     "second_lp": round(second.logprob - best.logprob, 3) if second else None,
                      "free": self.rec.free_text(result), "free_lp": round(result.free_logprob, 3),
                      "free_n": len(result.free_tokens), "tokens": best.tokens,
                      "nbest": [[h.text, round(h.logprob, 3), h.tokens, round(h.worst, 3)] for h in result.nbest[:8]],
-                     **window, **getattr(result, "timing", {})}
+                     **window}
         return best.words, self.rec.confidence(result)
 
 
@@ -147,8 +130,7 @@ class PocketSphinxEngine:
     def cannot_run(self, automaton) -> str | None:
         """pocketsphinx expands a JSGF grammar into one search graph: the barista context (120 million
         sentences) makes it grow until the kernel kills the process, so grammars past a million are refused."""
-        n = automaton.count(limit=PS_MAX_SENTENCES + 1)
-        if n > PS_MAX_SENTENCES:
+        if automaton.count(limit=PS_MAX_SENTENCES + 1) > PS_MAX_SENTENCES:
             return (f"not run: the grammar has over {PS_MAX_SENTENCES:,} sentences and pocketsphinx's JSGF search "
                     f"grows until the kernel kills it (out of memory); run it on a smaller context")
         return None
@@ -157,19 +139,16 @@ class PocketSphinxEngine:
         from device.language.automaton import jsgf
 
         self.n += 1
-        d = self.ps._decoder
-        d.add_jsgf_string(f"ctx{self.n}", jsgf(automaton, known=self.ps.knows))
-        d.activate_search(f"ctx{self.n}")
+        self.ps._decoder.add_jsgf_string(f"ctx{self.n}", jsgf(automaton, known=self.ps.knows))
+        self.ps._decoder.activate_search(f"ctx{self.n}")
 
     def decode(self, audio: np.ndarray) -> tuple[tuple[str, ...], float]:
-        pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
-        heard = self.ps._decode(pcm)
+        heard = self.ps._decode((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
         return tuple(heard.text.split()), heard.confidence
 
 
-ENGINES = {"moonshine": MoonshineEngine, "pocketsphinx": PocketSphinxEngine}
-PS_MAX_SENTENCES = 1_000_000
-"""The largest grammar pocketsphinx is asked to search here (its finite-state search is built whole)."""
+ENGINES: dict[str, type[MoonshineEngine] | type[PocketSphinxEngine]] = {"moonshine": MoonshineEngine,
+                                                                      "pocketsphinx": PocketSphinxEngine}
 
 
 def run_engine(args: argparse.Namespace) -> dict:
@@ -193,88 +172,69 @@ def run_engine(args: argparse.Namespace) -> dict:
     if why:
         return {"engine": args.engine, "skipped": why}
     engine.use(context.automaton)
-    threshold = 0.85
     conditions = []
     details: list[dict] = []
     clean_audio = {f: read_audio(data / "audio" / f) for f in files}
     for snr in args.snr.split(","):
-        right = wrong = refused = 0
+        counts = {"right": 0, "wrong": 0, "refused": 0}
         times = []
         for f in files:
+            expected = (labels[f]["intent"], labels[f]["slots"])
             audio = clean_audio[f] if snr == "clean" else mix(clean_audio[f], noise, float(snr), f)
             t0 = time.perf_counter()
             words, conf = engine.decode(audio)
             times.append((time.perf_counter() - t0) * 1000)
-            understood = context.understand(words) if words and conf >= threshold else None
-            if args.details:
-                heard = context.understand(words) if words else None
-                details.append({"snr": snr, "file": f, "confidence": conf, "words": " ".join(words),
-                                "ms": round(times[-1], 1), "right": heard == (labels[f]["intent"], labels[f]["slots"]),
-                                **engine.last})
-            if understood is None:
-                refused += 1
-            elif understood == (labels[f]["intent"], labels[f]["slots"]):
-                right += 1
-            else:
-                wrong += 1
-        conditions.append({"snr": snr, "n": len(files), "right": right, "wrong": wrong, "refused": refused,
+            heard = context.understand(words) if words else None
+            counts["refused" if heard is None or conf < THRESHOLD else "right" if heard == expected else "wrong"] += 1
+            details.append({"snr": snr, "file": f, "confidence": conf, "words": " ".join(words),
+                            "ms": round(times[-1], 1), "right": heard == expected, **engine.last})
+        conditions.append({"snr": snr, "n": len(files), **counts,
                            "p50_ms": round(float(np.percentile(times, 50)), 1),
                            "p95_ms": round(float(np.percentile(times, 95)), 1)})
         print(json.dumps({"engine": engine.name, **conditions[-1]}), file=sys.stderr, flush=True)
-    ood = {"n": 0, "accepted": 0}
-    parts = {}
+    parts = {column: {"n": 0, "accepted": 0} for column in OOD_PARTS.values()}
+
+    def out_of_grammar(label: str, name: str, audio: np.ndarray) -> None:
+        words, conf = engine.decode(audio)
+        parts[OOD_PARTS[label]]["n"] += 1
+        parts[OOD_PARTS[label]]["accepted"] += bool(words) and conf >= THRESHOLD
+        details.append({"ood": label, "file": name, "confidence": conf, "words": " ".join(words), **engine.last})
+
     # Real commands with their drink taken out of the grammar: nothing right can come out.
     slots = raw["context"]["slots"]
     by_drink: dict[str, list[str]] = {}
     for f in files:
-        drink = labels[f]["slots"].get("coffeeDrink")
-        if drink:
-            by_drink.setdefault(drink, []).append(f)
+        if labels[f]["slots"].get("coffeeDrink"):
+            by_drink.setdefault(labels[f]["slots"]["coffeeDrink"], []).append(f)
     kind = next((k for k, vs in slots.items() if any(d in vs for d in by_drink)), None)
-    accepted = n = 0
-    if kind:
-        for drink, group in sorted(by_drink.items()):
-            reduced = {"context": {"expressions": raw["context"]["expressions"],
-                                   "slots": {**slots, kind: [v for v in slots[kind] if v != drink]}}}
-            engine.use(compile_context(reduced).automaton)
-            for f in group:
-                words, conf = engine.decode(clean_audio[f])
-                n += 1
-                accepted += bool(words) and conf >= threshold
-                details.append({"ood": "drink removed", "file": f, "confidence": conf, "words": " ".join(words),
-                                **engine.last})
-    parts["drink removed"] = (n, accepted)
+    for drink, group in sorted(by_drink.items()) if kind else []:
+        reduced = {"context": {"expressions": raw["context"]["expressions"],
+                               "slots": {**slots, kind: [v for v in slots[kind] if v != drink]}}}
+        engine.use(compile_context(reduced).automaton)
+        for f in group:
+            out_of_grammar("drink removed", f, clean_audio[f])
     engine.use(context.automaton)
     alexa = data.parent / "wakeword" / "alexa"
-    n = accepted = 0
-    for f in sorted(alexa.glob("*.flac"))[: args.limit or None] if alexa.is_dir() else []:
-        words, conf = engine.decode(read_audio(f))
-        n += 1
-        accepted += bool(words) and conf >= threshold
-        details.append({"ood": "alexa", "file": f.name, "confidence": conf, "words": " ".join(words), **engine.last})
-    parts["real 'alexa' clips"] = (n, accepted)
-    n = accepted = 0
+    for path in sorted(alexa.glob("*.flac"))[: args.limit or None] if alexa.is_dir() else []:
+        out_of_grammar("alexa", path.name, read_audio(path))
+    cache = Path(tempfile.gettempdir()) / "bench_realspeech_tts"
+    cache.mkdir(exist_ok=True)
+    pad = np.zeros(corpus.RATE // 2, np.float32)
     for text in NON_ORDERS[: args.limit or None]:
         for voice in ("en-us", "en-gb"):
-            words, conf = engine.decode(espeak(text, voice))
-            n += 1
-            accepted += bool(words) and conf >= threshold
-            details.append({"ood": "espeak", "file": f"{voice}: {text}", "confidence": conf, "words": " ".join(words),
-                            **engine.last})
-    parts["espeak-ng non-orders"] = (n, accepted)
-    ood = {"n": sum(p[0] for p in parts.values()), "accepted": sum(p[1] for p in parts.values()),
-           "parts": {k: {"n": v[0], "accepted": v[1]} for k, v in parts.items()}}
+            speech = corpus.speak(cache, text, voice, 175, trimmed=False).astype(np.float32) / 32768
+            out_of_grammar("espeak", f"{voice}: {text}", np.concatenate([pad, speech, pad]))
     if args.details:
         Path(f"{args.details}.{engine.name}.jsonl").write_text("".join(json.dumps(d) + "\n" for d in details))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"engine": engine.name, "conditions": conditions, "ood": ood, "peak_rss_mb": round(peak, 1)}
+    ood = {"n": sum(p["n"] for p in parts.values()), "accepted": sum(p["accepted"] for p in parts.values()),
+           "parts": parts}
+    return {"engine": engine.name, "conditions": conditions, "ood": ood, "peak_rss_mb": round(common.peak_rss_mb(), 1)}
 
 
 def section(results: list[dict], command: str) -> str:
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    """The section's text: command acceptance per engine and SNR, then out-of-grammar speech accepted."""
     lines = ["## Real speech: barista commands (Picovoice speech-to-intent benchmark)", "",
-             f"`{command}` — {platform.machine()}, {platform.processor() or platform.platform()}, "
-             f"{os.environ.get('BENCH_THREADS', '1')} thread(s), {when}.",
+             f"`{command}` — {common.machine()}, {os.environ.get('BENCH_THREADS', '1')} thread(s), {common.now()}.",
              "Command acceptance = intent and all slots exactly right; wrong = something else would be read back; "
              "refused = confidence under 0.85. Noise: the benchmark's kitchen noise by its own mixing rule.", "",
              "| engine | SNR | n | right | wrong | refused | p50 ms | p95 ms | Rhino (published) |",
@@ -283,17 +243,15 @@ def section(results: list[dict], command: str) -> str:
     for r in results:
         if "skipped" in r:
             lines.append(f"| {r['engine']} | – | – | {r['skipped']} | | | | | |")
-            continue
-        for c in r["conditions"]:
+        for c in r.get("conditions", []):
             rhino = RHINO.get(c["snr"])
             lines.append(f"| {r['engine']} | {c['snr']} | {c['n']} | {c['right']} ({100 * c['right'] / c['n']:.1f}%) | "
                          f"{c['wrong']} ({100 * c['wrong'] / c['n']:.1f}%) | {c['refused']} | {c['p50_ms']} | "
                          f"{c['p95_ms']} | {'' if rhino is None else f'{100 * rhino:.1f}%'} |")
-    if not ran:
-        return "\n".join(lines) + "\n"
-    lines += ["", "Out-of-grammar speech accepted (should be refused):", "",
-              "| engine | " + " | ".join(ran[0]["ood"]["parts"]) + " | all | peak RSS MB |",
-              "|---|" + "---|" * (len(ran[0]["ood"]["parts"]) + 2)]
+    if ran:
+        lines += ["", "Out-of-grammar speech accepted (should be refused):", "",
+                  "| engine | " + " | ".join(ran[0]["ood"]["parts"]) + " | all | peak RSS MB |",
+                  "|---|" + "---|" * (len(ran[0]["ood"]["parts"]) + 2)]
     for r in ran:
         cells = [f"{p['accepted']}/{p['n']}" for p in r["ood"]["parts"].values()]
         lines.append(f"| {r['engine']} | " + " | ".join(cells) + f" | {r['ood']['accepted']}/{r['ood']['n']} | "
@@ -301,9 +259,108 @@ def section(results: list[dict], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+
+def load_records(path: Path) -> list[dict]:
+    """--details records with their features (None: no sentence, always refused), kind (SNR or "ood") and group."""
+    digits = digit_aliases("en")
+    rows = []
+    for line in path.read_text().splitlines():
+        d = json.loads(line)
+        d["x"] = None
+        if d.get("words") and "gap" in d:
+            nbest = d.get("nbest") or []
+            margin = nbest[0][1] - nbest[1][1] if len(nbest) > 1 else None
+            d["x"] = features(d["gap"], d["mean"], d["worst"], margin, d["words"].split(), d["tokens"],
+                              d.get("free", ""), d.get("free_n", 0), digits)
+        d["kind"] = d.get("snr") or "ood"
+        d["ok"] = bool(d.get("right")) and "snr" in d
+        d["group"] = d["file"] if d.get("ood") in (None, "drink removed") else f"{d['ood']}:{d['file']}"
+        rows.append(d)
+    return rows
+
+
+def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(weights with the bias last, centre, scale) of an L2-penalised logistic regression, by Newton's method."""
+    centre, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-3)
+    a = np.hstack([(x - centre) / scale, np.ones((len(x), 1))])
+    w = np.zeros(a.shape[1])
+    penalty = np.eye(a.shape[1]) * l2
+    penalty[-1, -1] = 0.0
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(a @ w)))
+        step = np.linalg.solve((a * (p * (1 - p))[:, None]).T @ a + penalty, a.T @ (p - y) + penalty @ w)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w, centre, scale
+
+
+def logit(x: np.ndarray, w: np.ndarray, centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The fitted model's log-odds of right."""
+    return ((x - centre) / scale) @ w[:-1] + w[-1]
+
+
+def tally(rows: list[dict], accept: np.ndarray) -> dict[str, list[int]]:
+    """Per SNR: [n, right accepted, wrong accepted, refused]; "ood": [n, 0, accepted, refused]."""
+    out: dict[str, list[int]] = {}
+    for d, a in zip(rows, accept):
+        c = out.setdefault(d["kind"], [0, 0, 0, 0])
+        c[0] += 1
+        c[3 if not a else 1 if d["ok"] else 2] += 1
+    return out
+
+
+def operating_point(rows: list[dict], z: np.ndarray, max_wrong: float, max_ood: float) -> float:
+    """The lowest logit threshold meeting both limits on these (out-of-fold) scores."""
+    for t in np.sort(np.unique(np.round(z[np.isfinite(z)], 3))):
+        if all(100 * v[2] / v[0] <= (max_ood if k == "ood" else max_wrong) for k, v in tally(rows, z >= t).items()):
+            return float(t)
+    return math.inf
+
+
+def fit_rejection(args: argparse.Namespace) -> int:
+    """Fit the calibrated rule on --details records and print how it compares with today's (see the docstring)."""
+    rows = load_records(Path(args.fit_rejection))
+    has = np.array([d["x"] is not None for d in rows])
+    x = np.array([d["x"] if d["x"] is not None else [0.0] * len(FEATURES) for d in rows], dtype=float)
+    y = np.array([d["ok"] for d in rows], dtype=float)
+    fold = np.array([zlib.crc32(d["group"].encode()) % args.folds for d in rows])
+    z = np.full(len(rows), -np.inf)
+    thresholds = []
+    for k in range(args.folds):
+        train, test = has & (fold != k), has & (fold == k)
+        w, c, s = fit(x[train], y[train])
+        z[test] = logit(x[test], w, c, s)
+        inner = [d for d, m in zip(rows, train) if m]
+        thresholds.append(operating_point(inner, logit(x[train], w, c, s), args.max_wrong, args.max_ood))
+    # Each fold's test part judged at the threshold chosen on its own training part: an honest estimate.
+    accept = np.zeros(len(rows), dtype=bool)
+    for k in range(args.folds):
+        accept |= (fold == k) & (z >= thresholds[k])
+    w, c, s = fit(x[has], y[has])
+    everything = np.where(has, logit(x, w, c, s), -np.inf)
+    t = operating_point(rows, everything, args.max_wrong, args.max_ood)
+    kinds = sorted({d["kind"] for d in rows}, key=lambda k: (k == "ood", k))
+    print("| rule | " + " | ".join(kinds) + " |")
+    for title, rule in (("today's rule (gap and mean, 0.85)", np.array([d["confidence"] >= 0.85 for d in rows])),
+                        (f"calibrated, {args.folds}-fold by recording (out of fold)", accept),
+                        ("calibrated, fitted and judged on all (optimistic)", everything >= t)):
+        n = tally(rows, rule)
+        print(f"| {title} | " + " | ".join(f"{k}: {n[k][1]}/{n[k][2]}/{n[k][3]}" if k != "ood" else
+                                           f"out-of-grammar accepted {n[k][2]}/{n[k][0]}" for k in kinds) + " |")
+    print(f"fold thresholds (logit): {[round(v, 3) for v in thresholds]}; all: {t:.3f}")
+    print(f"Calibration(weights={tuple(round(float(v), 4) for v in w[:-1])}, centre="
+          f"{tuple(round(float(v), 4) for v in c)}, scale={tuple(round(float(v), 4) for v in s)}, "
+          f"bias={w[-1] - t + math.log(AT_THRESHOLD / (1 - AT_THRESHOLD)):.4f})")
+    for name, v in zip(FEATURES, w[:-1]):
+        print(f"  {name}: {v:+.3f} per standard deviation")
+    return 0
+
+
 def main() -> int:
+    """Fit the rejection rule (--fit-rejection), or run each engine in a child process and print the section."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", required=True, help="a folder laid out like ../shared/data/barista")
+    p.add_argument("--data", help="a folder laid out like ../shared/data/barista (required unless --fit-rejection)")
     p.add_argument("--snr", default="clean,12,9,6", help="comma-separated: clean and/or dB values")
     p.add_argument("--engines", default=",".join(ENGINES),
                    help="comma-separated (default: all; one that cannot run gets a row saying why)")
@@ -312,7 +369,16 @@ def main() -> int:
     p.add_argument("--limit", type=int, default=0, help="only the first N files (a quick look)")
     p.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     p.add_argument("--details", help="write every decision to DETAILS.<engine>.jsonl (for the threshold curves)")
+    p.add_argument("--fit-rejection", metavar="DETAILS.jsonl", help="fit the calibrated rejection rule on these "
+                   "--details records instead of decoding")
+    p.add_argument("--folds", type=int, default=5, help="with --fit-rejection: folds by recording")
+    p.add_argument("--max-wrong", type=float, default=0.5, help="with --fit-rejection: percent wrong, at every SNR")
+    p.add_argument("--max-ood", type=float, default=0.5, help="with --fit-rejection: percent out of grammar accepted")
     args = p.parse_args()
+    if args.fit_rejection:
+        return fit_rejection(args)
+    if not args.data:
+        p.error("--data is required")
     if args.engine:
         print(json.dumps(run_engine(args)))
         return 0
@@ -322,15 +388,16 @@ def main() -> int:
         print(f"--data {data}: lacks {', '.join(missing) or 'a context *.yaml'}; point it at a folder laid out like "
               f"../shared/data/barista", file=sys.stderr)
         return 2
+    unknown = [name for name in args.engines.split(",") if name not in ENGINES]
+    if unknown:
+        print(f"--engines: unknown engine {unknown[0]!r}; choose from {', '.join(ENGINES)}", file=sys.stderr)
+        return 2
     results = []
     for name in args.engines.split(","):
-        if name not in ENGINES:
-            print(f"--engines: unknown engine {name!r}; choose from {', '.join(ENGINES)}", file=sys.stderr)
-            return 2
         cmd = [sys.executable, "-m", "bench.bench_realspeech", "--data", str(data.resolve()), "--snr", args.snr,
                "--engine", name, "--limit", str(args.limit)]
         cmd += ["--details", str(Path(args.details).resolve())] if args.details else []
-        out = subprocess.run(cmd, capture_output=False, stdout=subprocess.PIPE, text=True, cwd=REPO)
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=common.ROOT)
         lines = out.stdout.strip().splitlines()
         if out.returncode != 0 or not lines:
             why = "killed by the kernel (out of memory?)" if out.returncode == -9 else f"exit code {out.returncode}"
@@ -339,15 +406,11 @@ def main() -> int:
             results.append(json.loads(lines[-1]))
     ran = [r for r in results if "skipped" not in r]
     if args.json and ran:
-        Path(args.json).write_text(json.dumps({k: ran[0][k] for k in ("engine", "conditions", "ood",
-                                                                        "peak_rss_mb")}, indent=1))
-    command = "python scripts/bench_realspeech.py " + " ".join(sys.argv[1:])
-    text = section(results, command)
+        Path(args.json).write_text(json.dumps(ran[0], indent=1))
+    text = section(results, common.command("realspeech"))
     print(text)
     if not args.no_write:
-        from bench.common import write_section
-
-        write_section("realspeech", text)
+        common.write_section("realspeech", text)
     return 0
 
 

@@ -1,6 +1,6 @@
 """Short answers in English ("yes", "cancel", "the usual") through Moonshine: the short-sentence allowance.
 
-    python -m bench.short_answers [--json OUT] [--no-write]
+    python -m bench.short_answers [--json OUT] [--from-json OUT] [--no-write]
 
 flite's voices (Moonshine hears them as it hears people: FINDINGS.md) say the English lexicon's short
 answers and a few out-of-domain phrases, decoded against the sample catalogue's grocery grammar with
@@ -14,33 +14,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+
+from bench import common, corpus
+from bench.bench_french import accepted
 
 SHORT = ("yes", "no", "cancel", "never mind", "the usual", "confirm", "yeah", "cancel that", "forget it", "nope",
          "go ahead", "same again")
 OOD = ("hello", "thank you", "what time is it", "play some music", "good night", "turn on the lights", "pause")
 FIT, CHECK = ("slt", "rms"), ("awb", "kal16")
+STRETCH = {"kal16": 1.1}
+"""flite's own duration_stretch for a voice where it is not 1.0 (corpus.flite always sets one)."""
 ALLOWANCES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
-REPO = Path(__file__).resolve().parents[1]
-
-
-def flite(text: str, voice: str) -> np.ndarray:
-    """flite speech at 16 kHz with 0.5 s of silence either side."""
-    with tempfile.NamedTemporaryFile(suffix=".wav") as f:
-        subprocess.run(["flite", "-voice", voice, "-t", text, "-o", f.name], check=True)
-        raw = subprocess.run(["sox", f.name, "-t", "raw", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed", "-"],
-                             capture_output=True, check=True).stdout
-    pad = np.zeros(8000, np.float32)
-    return np.concatenate([pad, np.frombuffer(raw, "<i2").astype(np.float32) / 32768, pad])
 
 
 def decode_all() -> list[dict]:
+    """Every voice's short answers and out-of-domain phrases, decoded once (no allowance applied yet)."""
     from device.adapters.speech.moonshine import Moonshine
     from device.contract.catalogue import Catalogue
     from device.engines import NEURAL_SEARCH
@@ -49,12 +42,16 @@ def decode_all() -> list[dict]:
 
     rec = ConstrainedRecognizer(Moonshine(trim=False), "en-US",
                                 SearchSettings(**{**NEURAL_SEARCH["moonshine"], "short_allowance": 0.0}))
-    rec.set_grammar(grammars.build(Catalogue.load(REPO / "device" / "samples" / "catalog.json"), "en-US"))
+    rec.set_grammar(grammars.build(Catalogue.load(common.ROOT / "device" / "samples" / "catalog.json"), "en-US"))
+    cache = Path(tempfile.gettempdir()) / "bench_short_answers_tts"
+    cache.mkdir(exist_ok=True)
+    pad = np.zeros(corpus.RATE // 2, np.float32)
     rows = []
     for voice in FIT + CHECK:
         for kind, texts in (("short", SHORT), ("ood", OOD)):
             for text in texts:
-                result = rec.search(flite(text, voice))
+                speech = corpus.flite(cache, text, voice, STRETCH.get(voice, 1.0), trimmed=False)
+                result = rec.search(np.concatenate([pad, speech.astype(np.float32) / 32768, pad]))
                 best = result.best
                 rows.append({"set": kind, "voice": voice, "label": text if kind == "short" else None,
                              "words": best.text if best else "", "gap": result.gap() if best else None,
@@ -65,36 +62,29 @@ def decode_all() -> list[dict]:
 
 
 def counts(rows: list[dict], voices: tuple[str, ...], allowance: float) -> dict:
+    """Short answers right and wrong, out-of-domain phrases accepted, on these voices at this allowance."""
     from device.engines import NEURAL_SEARCH
-    from device.recognition.neural import SearchSettings, confidence, short_sentence_allowance
+    from device.recognition.neural import SearchSettings
 
-    s = replace(SearchSettings(**NEURAL_SEARCH["moonshine"]), short_allowance=allowance)
-
-    def accepted(d: dict) -> bool:
-        if not d["words"] or d["reason"]:
-            return False
-        fair = short_sentence_allowance(d["tokens"], s.short_allowance, s.short_reference)
-        return min(confidence(min(d["gap"] + fair, 0.0), s.reject_gap),
-                   confidence(min(d["mean"] + fair, 0.0), s.reject_mean)) >= 0.85
-
-    short = [d for d in rows if d["set"] == "short" and d["voice"] in voices]
+    s = SearchSettings(**NEURAL_SEARCH["moonshine"])
+    short = [(d, accepted(d, s.reject_gap, s.reject_mean, allowance)) for d in rows
+             if d["set"] == "short" and d["voice"] in voices]
     ood = [d for d in rows if d["set"] == "ood" and d["voice"] in voices]
-    return {"n": len(short), "right": sum(accepted(d) and d["words"] == d["label"] for d in short),
-            "wrong": sum(accepted(d) and d["words"] != d["label"] for d in short),
-            "ood": len(ood), "ood_accepted": sum(accepted(d) for d in ood)}
+    return {"n": len(short), "right": sum(ok and d["words"] == d["label"] for d, ok in short),
+            "wrong": sum(ok and d["words"] != d["label"] for d, ok in short),
+            "ood": len(ood), "ood_accepted": sum(accepted(d, s.reject_gap, s.reject_mean, allowance) for d in ood)}
 
 
 def choose(rows: list[dict]) -> float:
     """The smallest allowance with the most fitting-voice answers right, no more wrong, no out-of-domain accepted."""
     base = counts(rows, FIT, 0.0)
-    fits = [(a, counts(rows, FIT, a)) for a in ALLOWANCES]
-    safe = [(a, c) for a, c in fits if c["ood_accepted"] == 0 and c["wrong"] <= base["wrong"]]
+    safe = [(a, c) for a, c in ((a, counts(rows, FIT, a)) for a in ALLOWANCES)
+            if c["ood_accepted"] == 0 and c["wrong"] <= base["wrong"]]
     return min(safe, key=lambda ac: (-ac[1]["right"], ac[0]))[0] if safe else 0.0
 
 
 def section(rows: list[dict], command: str) -> str:
-    from bench import common
-
+    """The section's text: the chosen allowance, and the counts with and without it per group of voices."""
     chosen = choose(rows)
     lines = ["## Short answers in English: Moonshine, flite voices", "",
              f"`{command}` — {common.now()}. The sample catalogue's grocery grammar, the device's Moonshine settings; "
@@ -113,6 +103,7 @@ def section(rows: list[dict], command: str) -> str:
 
 
 def main() -> int:
+    """Decode (or re-read --from-json), then print (and write) the section."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--json", help="write every decision here")
     p.add_argument("--from-json", help="re-make the section from an earlier --json (no decoding)")
@@ -124,8 +115,6 @@ def main() -> int:
     text = section(rows, "python -m bench.short_answers " + " ".join(sys.argv[1:]))
     print(text)
     if not args.no_write:
-        from bench import common
-
         common.write_section("short-answers", text)
     return 0
 
