@@ -282,7 +282,7 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
           pin_factory=None) -> Device:
     """Wire every stage; raises a ReorderError with one clear line for anything missing."""
     from device.adapters.audio.tts import EspeakSpeaker
-    from device.adapters.audio.vad import WebRtcVad
+    from device.adapters.audio.vad import SileroVad, WebRtcVad
     from device.adapters.hardware.gpio import GpioPanel
     from device.adapters.network.mqtt import MqttLink
 
@@ -298,7 +298,8 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
     recognizer = TimedRecognizer(recognizer, stats.decoded)
     emit, stats_holder = counted(emit, stats)
     r = settings.recognizer
-    endpointer = Endpointer(WebRtcVad(), r.end_silence_seconds, r.max_utterance_seconds, r.no_speech_seconds,
+    vad = SileroVad() if r.vad == "silero" or (r.vad == "auto" and neural) else WebRtcVad()
+    endpointer = Endpointer(vad, r.end_silence_seconds, r.max_utterance_seconds, r.no_speech_seconds,
                             r.min_speech_seconds, tail_seconds=TAIL_SECONDS if neural else math.inf)
     outbox = Outbox(settings.storage.outbox_path(), settings.storage.outbox_capacity, now=utc_now)
     topics = Topics(settings.mqtt.topic_prefix, settings.device.id)

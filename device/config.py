@@ -131,6 +131,10 @@ class RecognizerSettings:
     """pocketsphinx only: decode each request a second time, half a frame later, and refuse it
     (low-confidence) when the two decodings mean different things. Halves wrong read-backs
     (BENCHMARKS.md) for one more decode."""
+    vad: Literal["auto", "silero", "webrtc"] = "auto"
+    """What tells speech from silence to end the request: Silero VAD hears the end of speech through kitchen
+    noise, where the WebRTC VAD hears speech until max_utterance_seconds cuts it (BENCHMARKS.md "Real speech").
+    auto = Silero with Moonshine and Whisper, WebRTC with pocketsphinx and Vosk (the smallest boards' path)."""
     end_silence_seconds: float = 0.6
     """Trailing silence that ends the request (seconds)."""
     max_utterance_seconds: float = 8.0

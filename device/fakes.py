@@ -29,6 +29,9 @@ class FrameVad:
     def is_speech(self, frame: bytes) -> bool:
         return frame != SILENCE
 
+    def reset(self) -> None:
+        """Nothing to forget."""
+
 
 class ScriptedWakeWord:
     """A wake-word engine (audio.wake_word.WakeWordEngine) that scores 1.0 on a WAKE frame, else 0.0."""

