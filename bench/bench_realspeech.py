@@ -1,7 +1,8 @@
 """Real-speech benchmark: Picovoice's speech-to-intent "barista" commands, as Rhino is measured.
 
     python scripts/bench_realspeech.py --data ../shared/data/barista [--snr clean,12,9,6]
-        [--engines moonshine,pocketsphinx] [--json OUT.json] [--details OUT] [--limit N] [--no-write]
+        [--engines moonshine,pocketsphinx] [--endpoint none|silero|webrtc] [--json OUT.json] [--details OUT]
+        [--limit N] [--no-write]
     python -m bench realspeech --fit-rejection OUT.moonshine.jsonl [--folds 5] [--max-wrong 0.5] [--max-ood 0.5]
 
 DIR holds audio/*.flac, labels.json (file → {"intent", "slots"}), one Rhino-style context YAML and
@@ -151,6 +152,31 @@ ENGINES: dict[str, type[MoonshineEngine] | type[PocketSphinxEngine]] = {"moonshi
                                                                       "pocketsphinx": PocketSphinxEngine}
 
 
+def endpoint_vad(name: str):
+    """The device's voice-activity detector for the request's end (adapters.audio.vad)."""
+    from device.adapters.audio.vad import SileroVad, WebRtcVad
+
+    return SileroVad() if name == "silero" else WebRtcVad()
+
+
+def endpointed(audio: np.ndarray, vad) -> tuple[np.ndarray, dict]:
+    """What the device's endpointer (with `vad`, from the first frame: push-to-talk) hands the recogniser:
+    the request up to recognition.early.TAIL_SECONDS after its speech, or nothing when it heard none."""
+    from device.audio.endpointer import Endpointer, Ending
+    from device.recognition.early import TAIL_SECONDS
+
+    endpointer = Endpointer(vad, tail_seconds=TAIL_SECONDS)
+    pcm = (np.clip(audio, -1, 32767 / 32768) * 32768).astype("<i2").tobytes()
+    frames = [pcm[i:i + 2560] for i in range(0, len(pcm) - 2559, 2560)]
+    for k, frame in enumerate(frames + [bytes(2560)] * 200):  # silence after the recording, if ever needed
+        end = endpointer.feed(frame)
+        if end is not None:
+            request = np.frombuffer(end.audio, "<i2").astype(np.float32) / 32768
+            return request, {"end_s": round((k + 1) * 0.08, 2), "cut": end.cut,
+                             "kept_s": round(len(request) / 16000, 2), "no_speech": end.outcome is Ending.NO_SPEECH}
+    raise AssertionError("the endpointer never ended")  # max_utterance_seconds ends it within 200 frames
+
+
 def run_engine(args: argparse.Namespace) -> dict:
     """The whole benchmark for one engine, in this process."""
     import yaml
@@ -175,20 +201,28 @@ def run_engine(args: argparse.Namespace) -> dict:
     conditions = []
     details: list[dict] = []
     clean_audio = {f: read_audio(data / "audio" / f) for f in files}
+    vad = None if args.endpoint == "none" else endpoint_vad(args.endpoint)
     for snr in args.snr.split(","):
-        counts = {"right": 0, "wrong": 0, "refused": 0}
-        times = []
+        counts = {"right": 0, "wrong": 0, "refused": 0, "cut": 0}
+        times, kept = [], []
         for f in files:
             expected = (labels[f]["intent"], labels[f]["slots"])
-            audio = clean_audio[f] if snr == "clean" else mix(clean_audio[f], noise, float(snr), f)
+            audio, cut = clean_audio[f], {}
+            if vad is not None:  # as a kitchen hears it: silence around the request, the noise going on
+                audio = np.concatenate([np.zeros(8000, np.float32), audio, np.zeros(32000, np.float32)])
+            audio = audio if snr == "clean" else mix(audio, noise, float(snr), f)
+            if vad is not None:
+                audio, cut = endpointed(audio, vad)
+                counts["cut"] += cut["cut"]
+            kept.append(len(audio) / 16000)
             t0 = time.perf_counter()
-            words, conf = engine.decode(audio)
+            words, conf = engine.decode(audio) if not cut.get("no_speech") else ((), 0.0)
             times.append((time.perf_counter() - t0) * 1000)
             heard = context.understand(words) if words else None
             counts["refused" if heard is None or conf < THRESHOLD else "right" if heard == expected else "wrong"] += 1
             details.append({"snr": snr, "file": f, "confidence": conf, "words": " ".join(words),
-                            "ms": round(times[-1], 1), "right": heard == expected, **engine.last})
-        conditions.append({"snr": snr, "n": len(files), **counts,
+                            "ms": round(times[-1], 1), "right": heard == expected, **cut, **engine.last})
+        conditions.append({"snr": snr, "n": len(files), **counts, "kept_s": round(float(np.mean(kept)), 2),
                            "p50_ms": round(float(np.percentile(times, 50)), 1),
                            "p95_ms": round(float(np.percentile(times, 95)), 1)})
         print(json.dumps({"engine": engine.name, **conditions[-1]}), file=sys.stderr, flush=True)
@@ -225,10 +259,12 @@ def run_engine(args: argparse.Namespace) -> dict:
             speech = corpus.speak(cache, text, voice, 175, trimmed=False).astype(np.float32) / 32768
             out_of_grammar("espeak", f"{voice}: {text}", np.concatenate([pad, speech, pad]))
     if args.details:
+        Path(args.details).parent.mkdir(parents=True, exist_ok=True)
         Path(f"{args.details}.{engine.name}.jsonl").write_text("".join(json.dumps(d) + "\n" for d in details))
     ood = {"n": sum(p["n"] for p in parts.values()), "accepted": sum(p["accepted"] for p in parts.values()),
            "parts": parts}
-    return {"engine": engine.name, "conditions": conditions, "ood": ood, "peak_rss_mb": round(common.peak_rss_mb(), 1)}
+    return {"engine": engine.name, "endpoint": args.endpoint, "conditions": conditions, "ood": ood,
+            "peak_rss_mb": round(common.peak_rss_mb(), 1)}
 
 
 def section(results: list[dict], command: str) -> str:
@@ -248,6 +284,12 @@ def section(results: list[dict], command: str) -> str:
             lines.append(f"| {r['engine']} | {c['snr']} | {c['n']} | {c['right']} ({100 * c['right'] / c['n']:.1f}%) | "
                          f"{c['wrong']} ({100 * c['wrong'] / c['n']:.1f}%) | {c['refused']} | {c['p50_ms']} | "
                          f"{c['p95_ms']} | {'' if rhino is None else f'{100 * rhino:.1f}%'} |")
+    for r in ran:
+        if any(c.get("cut") is not None for c in r["conditions"]) and r.get("endpoint", "none") != "none":
+            lines += ["", f"{r['engine']}: each request cut by the device's endpointer ({r['endpoint']} VAD), 0.5 s "
+                      "before and 2 s after the recording, the noise going on: " + ", ".join(
+                          f"{c['snr']}: {c['kept_s']} s kept on average, {c['cut']} cut at 8 s"
+                          for c in r["conditions"]) + "."]
     if ran:
         lines += ["", "Out-of-grammar speech accepted (should be refused):", "",
                   "| engine | " + " | ".join(ran[0]["ood"]["parts"]) + " | all | peak RSS MB |",
@@ -367,6 +409,9 @@ def main() -> int:
     p.add_argument("--engine", help=argparse.SUPPRESS)  # one engine, in this process (the child)
     p.add_argument("--json", help="write the first engine that ran's result as JSON here")
     p.add_argument("--limit", type=int, default=0, help="only the first N files (a quick look)")
+    p.add_argument("--endpoint", choices=("none", "silero", "webrtc"), default="none",
+                   help="none: each file decoded whole (the benchmark's rule, as Rhino is measured); silero, "
+                        "webrtc: 0.5 s before and 2 s after it, the noise going on, cut by the device's endpointer")
     p.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     p.add_argument("--details", help="write every decision to DETAILS.<engine>.jsonl (for the threshold curves)")
     p.add_argument("--fit-rejection", metavar="DETAILS.jsonl", help="fit the calibrated rejection rule on these "
@@ -395,7 +440,7 @@ def main() -> int:
     results = []
     for name in args.engines.split(","):
         cmd = [sys.executable, "-m", "bench.bench_realspeech", "--data", str(data.resolve()), "--snr", args.snr,
-               "--engine", name, "--limit", str(args.limit)]
+               "--engine", name, "--limit", str(args.limit), "--endpoint", args.endpoint]
         cmd += ["--details", str(Path(args.details).resolve())] if args.details else []
         out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, cwd=common.ROOT)
         lines = out.stdout.strip().splitlines()
