@@ -11,7 +11,7 @@ Six features, each one a reason to doubt a sentence that can be said aloud:
   speech did ("... coffee" of "... coffee with soy milk") is shorter than what the model heard.
 
 The confidence is a logistic function of them, fitted on the development recordings by
-bench/fit_rejection.py (rule, coefficients and cross-validation in BENCHMARKS.md, "Real speech"),
+`python -m bench realspeech --fit-rejection` (rule, coefficients and cross-validation in BENCHMARKS.md, "Real speech"),
 shifted so that the chosen operating point is exactly the default `min_confidence` (0.85).
 """
 
