@@ -207,7 +207,8 @@ def run_engine(args: argparse.Namespace) -> dict:
         times, kept = [], []
         for f in files:
             expected = (labels[f]["intent"], labels[f]["slots"])
-            audio, cut = clean_audio[f], {}
+            audio = clean_audio[f]
+            cut: dict = {}
             if vad is not None:  # as a kitchen hears it: silence around the request, the noise going on
                 audio = np.concatenate([np.zeros(8000, np.float32), audio, np.zeros(32000, np.float32)])
             audio = audio if snr == "clean" else mix(audio, noise, float(snr), f)
@@ -265,6 +266,71 @@ def run_engine(args: argparse.Namespace) -> dict:
            "parts": parts}
     return {"engine": engine.name, "endpoint": args.endpoint, "conditions": conditions, "ood": ood,
             "peak_rss_mb": round(common.peak_rss_mb(), 1)}
+
+
+def paced(args: argparse.Namespace) -> dict:
+    """End of listening → decision, paced like a microphone (a frame per 80 ms of wall time) on every --paced'th
+    file: the device's endpointer (Silero VAD) and Moonshine started early as shipped, then the same request
+    decoded again at the end (early_start = false); waits in ms, both on this process's one core."""
+    import yaml
+
+    from device.audio.endpointer import Endpointer, Ending
+    from device.language.rhino import compile_context
+    from device.recognition.early import TAIL_SECONDS, EarlyStart
+
+    data = Path(args.data)
+    labels = json.loads((data / "labels.json").read_text())
+    files = sorted(labels)[: args.limit or None][:: args.paced]
+    context_file = next(data.glob("*.yaml"))
+    engine = MoonshineEngine()
+    engine.use(compile_context(yaml.safe_load(context_file.read_text()), str(context_file)).automaton)
+    early, vad, noise = EarlyStart(engine.rec), endpoint_vad("silero"), read_audio(data / "kitchen_noise.flac")
+    rows = []
+    for snr in args.snr.split(","):
+        waits, alone, used = [], [], 0
+        for f in files:
+            audio = np.concatenate([np.zeros(8000, np.float32), read_audio(data / "audio" / f),
+                                    np.zeros(32000, np.float32)])
+            audio = audio if snr == "clean" else mix(audio, noise, float(snr), f)
+            pcm = (np.clip(audio, -1, 32767 / 32768) * 32768).astype("<i2").tobytes()
+            endpointer, end, start = Endpointer(vad, tail_seconds=TAIL_SECONDS), None, time.monotonic()
+            for k in range(len(pcm) // 2560):
+                time.sleep(max(0.0, start + (k + 1) * 0.08 - time.monotonic()))
+                end = endpointer.feed(pcm[k * 2560:(k + 1) * 2560])
+                if end is not None:
+                    break
+                request = endpointer.early()
+                if request is not None:
+                    early.prefetch(request)
+            if end is None or end.outcome is Ending.NO_SPEECH:
+                continue
+            before, t0 = early.used, time.perf_counter()
+            early.recognize(end.audio)
+            waits.append((time.perf_counter() - t0) * 1000)
+            used += early.used > before
+            t0 = time.perf_counter()
+            engine.rec.recognize(end.audio)
+            alone.append((time.perf_counter() - t0) * 1000)
+        rows.append({"snr": snr, "n": len(waits), "early": used,
+                     **{f"{name}_p{q}": round(common.percentile(values, q) or 0, 1)
+                        for name, values in (("wait", waits), ("alone", alone)) for q in (50, 95)}})
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return {"files": len(files), "rows": rows}
+
+
+def paced_section(result: dict, command: str) -> str:
+    """The latency table of a --paced run."""
+    lines = ["### Real speech: end of listening → decision, paced like a microphone", "",
+             f"`{command}` — {common.machine()}, 1 thread, {common.now()}, {common.code_version()}. "
+             f"{result['files']} commands per condition; the device's endpointer (Silero VAD) ends each request after "
+             "0.6 s of silence; Moonshine is given it up to 0.24 s after the speech and starts then (as shipped), "
+             "then the same request is decoded again from the end of listening (`early_start = false`).", "",
+             "| SNR | n | started early and used | as shipped p50 / p95 ms | at the end p50 / p95 ms |",
+             "|---|---|---|---|---|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['snr']} | {r['n']} | {r['early']} | {r['wait_p50']} / {r['wait_p95']} | "
+                     f"{r['alone_p50']} / {r['alone_p95']} |")
+    return "\n".join(lines) + "\n"
 
 
 def section(results: list[dict], command: str) -> str:
@@ -412,6 +478,8 @@ def main() -> int:
     p.add_argument("--endpoint", choices=("none", "silero", "webrtc"), default="none",
                    help="none: each file decoded whole (the benchmark's rule, as Rhino is measured); silero, "
                         "webrtc: 0.5 s before and 2 s after it, the noise going on, cut by the device's endpointer")
+    p.add_argument("--paced", type=int, default=0, metavar="EVERY",
+                   help="instead: end of listening → decision, paced like a microphone, on every EVERY'th file")
     p.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     p.add_argument("--details", help="write every decision to DETAILS.<engine>.jsonl (for the threshold curves)")
     p.add_argument("--fit-rejection", metavar="DETAILS.jsonl", help="fit the calibrated rejection rule on these "
@@ -433,6 +501,12 @@ def main() -> int:
         print(f"--data {data}: lacks {', '.join(missing) or 'a context *.yaml'}; point it at a folder laid out like "
               f"../shared/data/barista", file=sys.stderr)
         return 2
+    if args.paced:
+        text = paced_section(paced(args), common.command("realspeech"))
+        print(text)
+        if not args.no_write:
+            common.write_section("realspeech-latency", text)
+        return 0
     unknown = [name for name in args.engines.split(",") if name not in ENGINES]
     if unknown:
         print(f"--engines: unknown engine {unknown[0]!r}; choose from {', '.join(ENGINES)}", file=sys.stderr)
