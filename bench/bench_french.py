@@ -1,19 +1,12 @@
 """Real French speech through Whisper base and the constrained search: commands told apart, the rest refused.
 
-    python scripts/bench_french.py --data ../shared/data/fr_commands [--json OUT.json] [--no-write]
-        [--snr clean,12,9,6] [--windows 10,30] [--distractors 300] [--grocery 30] [--embeddings int8]
-
-DIR holds audio/*.wav and labels.json (file → {"text", "kind": command | oov | silence}; text NFC-normalised).
-The grammar: the recordings' sentences plus `--distractors` generated ones of the same style (`templates`).
-A command is right when the sentence decoded is its label and accepted, wrong when another is accepted.
-Noise: ../barista/kitchen_noise.flac, mixed as bench_realspeech mixes it. To be refused: the oov/silence
-clips, the kitchen noise alone, real English orders (../barista/audio) and, the near neighbours, each
-command decoded with its own sentence taken out of the grammar. Latency is end of speech → result. Each
-encoder window runs in its own process. The French grocery requests (espeak-ng) are plumbing only.
-Short answers: each command cut at the quietest point near the end of its first word, both pieces decoded
-against the grammar plus every piece (set "short"), then without the piece's own sentence ("short-near");
-the odd-numbered recordings' pieces fit the short-sentence allowance, the even ones check it. The rejection
-rule (reject_gap, reject_mean, short_allowance) is chosen afterwards over a grid by `choose`.
+--data DIR holds audio/*.wav and labels.json (file → {"text", "kind": command | oov | silence}). The grammar: the
+recordings' sentences plus --distractors generated ones (`templates`). A command is right when its label is decoded
+and accepted. To be refused: the oov/silence clips, kitchen noise alone (../barista/kitchen_noise.flac, mixed into the
+commands as bench_realspeech mixes it), real English orders (../barista/audio) and each command decoded without its
+own sentence. Short answers: each command cut after its first word, the pieces decoded as sentences of their own,
+then without their own; the odd-numbered recordings' pieces fit the short-sentence allowance, the even ones check it.
+Each encoder window runs in its own process; `choose` then picks the rejection rule over a grid.
 """
 
 from __future__ import annotations
@@ -29,7 +22,6 @@ import sys
 import tempfile
 import time
 import unicodedata
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -153,22 +145,18 @@ def run_child(args: argparse.Namespace) -> dict:
         best = result.best
         d = {**info, "words": best.text if best else "", "gap": round(result.gap(), 4) if best else None,
              "mean": round(best.mean, 4) if best else None, "tokens": best.tokens if best else None,
-             "reason": rec.verdict(result)[1], "partial": result.partial.text if result.partial else None,
-             "free": rec.free_text(result), "ms": round(ms, 1), "encoder_ms": round(starts[-1], 1),
-             "second": result.nbest[1].text if len(result.nbest) > 1 else None}
+             "reason": rec.verdict(result)[1], "free": rec.free_text(result), "ms": round(ms, 1),
+             "encoder_ms": round(starts[-1], 1)}
         decisions.append(d)
         print(json.dumps(d, ensure_ascii=False), file=sys.stderr, flush=True)
         return d
 
-    clean = {f: corpus.sox_read(data / "audio" / f).astype(np.float32) / 32768 for f in files}
+    clean = {f: corpus.sox_float(data / "audio" / f) for f in files}
     noise_path = data.parent / "barista" / "kitchen_noise.flac"
-    noise = corpus.sox_read(noise_path).astype(np.float32) / 32768 if noise_path.exists() else None
+    noise = corpus.sox_float(noise_path) if noise_path.exists() else None
     for snr in [s for s in args.snr.split(",") if s == "clean" or noise is not None]:
         for f in files:
-            audio = clean[f]
-            if snr != "clean" and noise is not None:
-                offset = zlib.crc32(f.encode()) % max(len(noise) - len(audio), 1)
-                audio = corpus.peak_mix(audio, noise, float(snr), start=offset, peak=0.99).astype(np.float32)
+            audio = clean[f] if snr == "clean" or noise is None else corpus.named_mix(clean[f], noise, float(snr), f)
             decode(audio, set="command" if labels[f]["kind"] == "command" else "ood", part=labels[f]["kind"],
                    cond=snr, file=f, label=labels[f]["text"])
     summary = {"window": args.window, "load_s": round(load_s, 2), "decisions": decisions, "grammar": len(grammar)}
@@ -182,8 +170,7 @@ def run_child(args: argparse.Namespace) -> dict:
                    cond="clean", file=f"noise@{k * step / 16000:.0f}s", label=None)
     barista = data.parent / "barista" / "audio"
     for path in sorted(barista.glob("*.flac"))[:ENGLISH_OOD] if barista.is_dir() else []:
-        decode(corpus.sox_read(path).astype(np.float32) / 32768, set="ood", part="English (real)", cond="clean",
-               file=path.name, label=None)
+        decode(corpus.sox_float(path), set="ood", part="English (real)", cond="clean", file=path.name, label=None)
     for f, text in commands.items():
         rec.set_automaton(automaton_of([s for s in grammar if s != text]))
         decode(clean[f], set="near", part="own sentence removed", cond="clean", file=f, label=text)
@@ -266,7 +253,8 @@ def accepted(d: dict, gap: float, mean: float, allowance: float = 0.0) -> bool:
 
 
 def score(decisions: list[dict], gap: float, mean: float, allowance: float = 0.0) -> dict:
-    """Counts at one setting: commands per condition, short pieces per fold, the sets to refuse accepted."""
+    """Counts at one setting: commands per condition, short pieces per fold, the sets to refuse accepted; then the
+    commands in noise (every SNR together), the short pieces of the fitting half and the near neighbours accepted."""
     out: dict = {"gap": gap, "mean": mean, "allowance": allowance, "cond": {}, "short": {},
                  **{name: {"n": 0, "accepted": 0} for name in REFUSE}}
     for d in decisions:
@@ -280,27 +268,14 @@ def score(decisions: list[dict], gap: float, mean: float, allowance: float = 0.0
             c["n"] += 1
             c["refused" if not accepted(d, gap, mean, allowance) else "right" if d["words"] == d["label"]
               else "wrong"] += 1
+
+    def summed(counts: dict[str, dict], keep: Callable[[str], bool]) -> dict[str, int]:
+        return {k: sum(v[k] for name, v in counts.items() if keep(name)) for k in ("n", "right", "wrong")}
+
+    out["noisy"] = summed(out["cond"], lambda name: name != "clean")
+    out["fitting"] = summed(out["short"], lambda name: name.startswith("fit"))
+    out["neighbours"] = out["near"]["accepted"] + out["short-near"]["accepted"]
     return out
-
-
-def summed(counts: dict[str, dict], keep: Callable[[str], bool]) -> dict[str, int]:
-    """n, right and wrong summed over the counts whose name `keep` takes."""
-    return {k: sum(v[k] for name, v in counts.items() if keep(name)) for k in ("n", "right", "wrong")}
-
-
-def fitting(s: dict) -> dict[str, int]:
-    """The short pieces of the fitting half, clear or not."""
-    return summed(s["short"], lambda name: name.startswith("fit"))
-
-
-def noisy(s: dict) -> dict[str, int]:
-    """The commands in noise, every SNR together."""
-    return summed(s["cond"], lambda name: name != "clean")
-
-
-def near(s: dict) -> int:
-    """Near neighbours accepted: whole commands and short pieces decoded without their own sentence."""
-    return s["near"]["accepted"] + s["short-near"]["accepted"]
 
 
 def choose(decisions: list[dict]) -> tuple[dict, list[dict], bool]:
@@ -312,12 +287,12 @@ def choose(decisions: list[dict]) -> tuple[dict, list[dict], bool]:
     def clean(s: dict) -> dict:
         return s["cond"].get("clean", {"n": 1, "right": 0, "wrong": 0})
 
-    plain = {(s["gap"], s["mean"]): fitting(s)["wrong"] for s in grid if s["allowance"] == 0.0}
-    safe = [s for s in grid if s["ood"]["accepted"] == 0 and fitting(s)["wrong"] <= plain[(s["gap"], s["mean"])]]
+    plain = {(s["gap"], s["mean"]): s["fitting"]["wrong"] for s in grid if s["allowance"] == 0.0}
+    safe = [s for s in grid if s["ood"]["accepted"] == 0 and s["fitting"]["wrong"] <= plain[(s["gap"], s["mean"])]]
     ok = [s for s in safe if clean(s)["right"] >= TARGET * clean(s)["n"] and clean(s)["wrong"] <= 1]
 
     def key(s: dict) -> tuple:
-        order = (near(s), -fitting(s)["right"], -noisy(s)["right"], -s["gap"], -s["mean"], s["allowance"])
+        order = (s["neighbours"], -s["fitting"]["right"], -s["noisy"]["right"], -s["gap"], -s["mean"], s["allowance"])
         return order if ok else (-clean(s)["right"], *order)
 
     return min(ok or safe or grid, key=key), grid, bool(ok)
@@ -333,6 +308,18 @@ def section(results: dict, command: str) -> str:
     results.setdefault("load", f"{os.getloadavg()[0]:.1f}")
     results.setdefault("machine", common.machine())
     windows = sorted(results["windows"].items(), key=lambda kv: float(kv[0]))
+    rows = []
+    for w, res in windows:
+        for cond, c in score(res["decisions"], g, m, a)["cond"].items():
+            ds = [d for d in res["decisions"] if d["set"] == "command" and d["cond"] == cond]
+            times = [common.percentile([d[k] for d in ds], q) for k, q in (("ms", 50), ("ms", 95), ("encoder_ms", 50))]
+            rows.append([f"{w} s", cond, c["n"], c["right"], c["wrong"], c["refused"], *(f"{t:.0f}" for t in times)])
+    parts: dict[str, list[int]] = {}
+    for d in main["decisions"]:
+        if d["set"] in REFUSE:
+            p = parts.setdefault(d["part"] + (f" ({d['cond']})" if d["part"] in ("oov", "silence") else ""), [0, 0])
+            p[0] += 1
+            p[1] += accepted(d, g, m, a)
     lines = ["## Real French speech: Whisper base + the constrained search (OHF-Voice fr_commands)", "",
              f"`{command}` — {results['machine']}, 1 thread, load average {results['load']} (shared machine: timings "
              f"inflated), {results['when']}.",
@@ -344,46 +331,24 @@ def section(results: dict, command: str) -> str:
              f"right): **reject_gap {g}, reject_mean {m}, short_allowance {a}**"
              + ("" if met else " — **the 97% target is not met at any setting that refuses every out-of-domain "
                                 "clip**") + ".", "",
-             "| window | condition | n | right | wrong | refused | p50 ms | p95 ms | encoder p50 ms |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for w, res in windows:
-        for cond, c in score(res["decisions"], g, m, a)["cond"].items():
-            ds = [d for d in res["decisions"] if d["set"] == "command" and d["cond"] == cond]
-            ms = [d["ms"] for d in ds]
-            lines.append(f"| {w} s | {cond} | {c['n']} | {c['right']} | {c['wrong']} | {c['refused']} | "
-                         f"{common.percentile(ms, 50):.0f} | {common.percentile(ms, 95):.0f} | "
-                         f"{common.percentile([d['encoder_ms'] for d in ds], 50):.0f} |")
-    lines += ["", f"Out-of-domain accepted at the chosen setting (should be refused), {window} s window:", "",
-              "| part | n | accepted |", "|---|---|---|"]
-    parts: dict[str, list[int]] = {}
-    for d in main["decisions"]:
-        if d["set"] in REFUSE:
-            p = parts.setdefault(d["part"] + (f" ({d['cond']})" if d["part"] in ("oov", "silence") else ""), [0, 0])
-            p[0] += 1
-            p[1] += accepted(d, g, m, a)
-    lines += [f"| {k} | {v[0]} | {v[1]} |" for k, v in parts.items()]
+             *common.table("window | condition | n | right | wrong | refused | p50 ms | p95 ms | encoder p50 ms", rows),
+             "", f"Out-of-domain accepted at the chosen setting (should be refused), {window} s window:", "",
+             *common.table("part | n | accepted", ([k, *v] for k, v in parts.items()))]
     short = score(main["decisions"], g, m, a)["short"]
     if short:
         before = score(main["decisions"], g, m, 0.0)["short"]
         lines += ["", "Short answers — each command cut into its first word and the rest, the pieces decoded as "
                   "sentences of their own (clear: the free transcript holds the piece's words; the fitting half "
                   "chose the allowance, the checking half did not take part):", "",
-                  "| pieces | n | right | wrong | refused | right without the allowance |", "|---|---|---|---|---|---|"]
-        lines += [f"| {k} | {c['n']} | {c['right']} | {c['wrong']} | {c['refused']} | "
-                  f"{before.get(k, {}).get('right', 0)} |" for k, c in sorted(short.items())]
+                  *common.table("pieces | n | right | wrong | refused | right without the allowance",
+                                ([k, c["n"], c["right"], c["wrong"], c["refused"], before.get(k, {}).get("right", 0)]
+                                 for k, c in sorted(short.items())))]
+    shown = [s for s in grid if s["mean"] in (-1.5, m, -2.0, -2.5, -math.inf) and s["gap"] <= -0.5
+             and s["allowance"] in (0.0, a)]
     lines += ["", f"Trade-off ({window} s window): clean right/wrong, noisy (12+9+6 dB) right, out-of-domain accepted, "
               "near neighbours accepted (whole commands and short pieces), short pieces right (fitting half):", "",
-              "| reject_gap | reject_mean | short_allowance | clean right | clean wrong | noisy right | OOD accepted | "
-              "near accepted | short right |", "|---|---|---|---|---|---|---|---|---|"]
-    for s in grid:
-        if s["mean"] not in (-1.5, m, -2.0, -2.5, -math.inf) or s["gap"] > -0.5 or s["allowance"] not in (0.0, a):
-            continue
-        c = s["cond"].get("clean", {"right": 0, "wrong": 0, "n": 0})
-        mark = " **←**" if (s["gap"], s["mean"], s["allowance"]) == (g, m, a) else ""
-        lines.append(f"| {s['gap']} | {s['mean']} | {s['allowance']} | {c['right']}/{c['n']} | {c['wrong']} | "
-                     f"{noisy(s)['right']}/{noisy(s)['n']} | {s['ood']['accepted']}/{s['ood']['n']} | "
-                     f"{near(s)}/{s['near']['n'] + s['short-near']['n']} | "
-                     f"{fitting(s)['right']}/{fitting(s)['n']}{mark} |")
+              *common.table("reject_gap | reject_mean | short_allowance | clean right | clean wrong | noisy right | "
+                            "OOD accepted | near accepted | short right", (trade_off(s, (g, m, a)) for s in shown))]
     groc = [d for d in main["decisions"] if d["set"] == "grocery"]
     if groc:
         right, wrong, refused = grocery_counts(groc, g, m, a)
@@ -397,6 +362,16 @@ def section(results: dict, command: str) -> str:
               f"; model load {main['load_s']} s. The windows ran one after the other, at different loads: compare "
               "their latencies in BENCHMARKS \"whisper-variants\" (side by side), not here."]
     return "\n".join(lines) + "\n"
+
+
+def trade_off(s: dict, chosen: tuple[float, float, float]) -> list:
+    """A row of the trade-off table: one setting's counts, the chosen one marked."""
+    c = s["cond"].get("clean", {"right": 0, "wrong": 0, "n": 0})
+    mark = " **←**" if (s["gap"], s["mean"], s["allowance"]) == chosen else ""
+    return [s["gap"], s["mean"], s["allowance"], f"{c['right']}/{c['n']}", c["wrong"],
+            f"{s['noisy']['right']}/{s['noisy']['n']}", f"{s['ood']['accepted']}/{s['ood']['n']}",
+            f"{s['neighbours']}/{s['near']['n'] + s['short-near']['n']}",
+            f"{s['fitting']['right']}/{s['fitting']['n']}{mark}"]
 
 
 def grocery_counts(groc: list[dict], gap: float, mean: float, allowance: float = 0.0) -> tuple[int, int, int]:
@@ -432,7 +407,6 @@ def main() -> int:
     p.add_argument("--embeddings", choices=["float32", "int8"],
                    help="WhisperDecoder's token table (default: the device's)")
     p.add_argument("--json", help="write every decision and the chosen setting here")
-    p.add_argument("--from-json", help="re-make the section from an earlier --json (no decoding)")
     p.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     p.add_argument("--window", type=float, help=argparse.SUPPRESS)  # the child
     p.add_argument("--window-only", action="store_true", help=argparse.SUPPRESS)
@@ -440,22 +414,19 @@ def main() -> int:
     if args.window:
         print(json.dumps(run_child(args), ensure_ascii=False))
         return 0
-    if args.from_json:
-        results = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
-    else:
-        results = {"windows": {}, "command": common.command("french")}
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        for k, w in enumerate(args.windows.split(",")):
-            cmd = [sys.executable, "-m", "bench.bench_french", "--data", str(Path(args.data).resolve()), "--window", w,
-                   "--distractors", str(args.distractors), "--grocery", str(args.grocery if k == 0 else 0),
-                   "--snr", args.snr if k == 0 else "clean"]
-            cmd += ["--embeddings", args.embeddings] if args.embeddings else []
-            cmd += [] if args.short and k == 0 else ["--no-short"]
-            cmd += ["--window-only"] if k else []
-            out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True, env=env, cwd=common.ROOT)
-            results["windows"][str(int(float(w)))] = json.loads(out.stdout.strip().splitlines()[-1])
-    text = section(results, results.get("command") or common.command("french"))
-    if args.json and not args.from_json:
+    results: dict = {"windows": {}, "command": common.command("french")}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    for k, w in enumerate(args.windows.split(",")):
+        cmd = [sys.executable, "-m", "bench.bench_french", "--data", str(Path(args.data).resolve()), "--window", w,
+               "--distractors", str(args.distractors), "--grocery", str(args.grocery if k == 0 else 0),
+               "--snr", args.snr if k == 0 else "clean"]
+        cmd += ["--embeddings", args.embeddings] if args.embeddings else []
+        cmd += [] if args.short and k == 0 else ["--no-short"]
+        cmd += ["--window-only"] if k else []
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True, env=env, cwd=common.ROOT)
+        results["windows"][str(int(float(w)))] = json.loads(out.stdout.strip().splitlines()[-1])
+    text = section(results, results["command"])
+    if args.json:
         Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
     print(text)
     if not args.no_write:

@@ -1,20 +1,12 @@
 """Wake-word benchmark: every model on real recordings (clean and in kitchen noise), false wakes, CPU, memory.
 
-    python scripts/bench_wakeword.py --positives ../shared/data/wakeword/alexa:alexa \\
-        --positives ../shared/data/wakeword/small_real/okay_nabu:okay_nabu ... \\
-        --negatives ../shared/data/barista/audio --negatives ../shared/data/wakeword/other_words \\
-        --probe ../shared/data/wakeword/jarvis [--engines microwakeword,openwakeword] [--details OUT.txt] \\
-        [--json OUT.json]
-    python scripts/bench_wakeword.py --keyword hey_jarvis --negatives ../shared/data/barista/audio
-        # without --positives: synthetic positives of --keyword (espeak-ng, and flite if installed)
-
-Every model of the measured words runs as the device builds it for that one word (device.app.make_wake_detector),
-all on the same audio, taking turns every 2 s of it (CPU is main-thread time). Positives are played clean and mixed
-with --noise at --snr dB, negatives (--negatives folders, --synthetic-hours of espeak-ng talk) as long streams; the
-section (report.render) says how wakes are counted. "together" is all the words in one detector, as `[wake]
+BENCHMARKS.md's wake-word sections show the commands. Every model of the measured words (--positives DIR:WORD; none:
+synthetic speech of --keyword) runs as the device builds it for that one word (device.app.make_wake_detector), all on
+the same audio, taking turns every 2 s of it (CPU is main-thread time). Positives play clean and mixed with --noise at
+--snr dB, negatives (--negatives folders, --synthetic-hours of espeak-ng talk) as long streams; the section
+(wakeword_report.render) says how wakes are counted. "together" is all the words in one detector, as `[wake]
 keywords` runs them.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -34,7 +26,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np
 
 from bench import common, corpus
-from bench.corpus import FRAME, RATE, pad_to_frames, silence
+from bench.corpus import FRAME, RATE, frames_of, pad_to_frames, silence
 from bench import wakeword_report as report
 
 REFRACTORY = 2.0
@@ -92,12 +84,6 @@ def folder_clips(folder: Path, short: bool) -> list[Clip]:
     if not files:
         raise SystemExit(f"bench_wakeword: no .flac or .wav files in {folder}")
     return [read_audio(p) for p in (files[:12] if short else files)]
-
-
-def frames_of(x: np.ndarray) -> list[bytes]:
-    """80 ms frames of int16 samples (the last one zero-padded)."""
-    x = pad_to_frames(x)
-    return [x[i:i + FRAME].tobytes() for i in range(0, len(x), FRAME)]
 
 
 def noisy(clip: np.ndarray, noise: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
@@ -398,7 +384,7 @@ def measure(args, info: dict, cache: Path, tmp: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Measure (or re-render --from-raw); print the summary JSON, write it, the details and the section."""
+    """Measure; print the summary JSON, write it, the raw results, the details and the section."""
     p = argparse.ArgumentParser(prog="scripts/bench_wakeword.py", description=__doc__.splitlines()[0])
     p.add_argument("--positives", action="append", default=[], metavar="DIR:KEYWORD",
                    help="recordings of a wake word (repeatable; DIR alone means --keyword's; none: synthetic speech)")
@@ -420,30 +406,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--section", default="", help="the section's name in --output (default: the keywords)")
     p.add_argument("--cache", help="keep synthesised speech here between runs")
     p.add_argument("--short", action="store_true", help="a seconds-scale run (tests); the numbers are rough")
-    p.add_argument("--from-raw", metavar="RAW", help="only re-render the section and JSON from saved --raw results")
     p.add_argument("--rss-child", nargs=3, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.rss_child:
         rss_child(*args.rss_child)
         return 0
-    if args.from_raw:
-        results = json.loads(Path(args.from_raw).read_text())
-    else:
-        began = time.monotonic()
-        machine = common.machine("pymicro-wakeword", "pymicro-features", "openwakeword", "onnxruntime", "av",
-                                 tools=[("flac", "--version")])
-        info: dict[str, Any] = {"date": common.now(), "command": common.command("wakeword", argv),
-                                "machine": machine, "commit": common.code_version(), "load_start": os.getloadavg()}
-        with tempfile.TemporaryDirectory(prefix="reorder-wakeword-") as tmp:
-            cache = Path(args.cache) if args.cache else Path(tmp)
-            cache.mkdir(parents=True, exist_ok=True)
-            results = measure(args, info, cache, Path(tmp))
-        info["minutes"] = (time.monotonic() - began) / 60
-        info["load_end"] = os.getloadavg()
-        name = "-".join(results["keywords"])
-        raw = Path(args.raw) if args.raw else Path(tempfile.gettempdir()) / f"reorder-wakeword-{name}.json"
-        raw.write_text(json.dumps(results, indent=1, default=float))
-        log(f"raw results in {raw} (re-render with --from-raw)")
+    began = time.monotonic()
+    machine = common.machine("pymicro-wakeword", "pymicro-features", "openwakeword", "onnxruntime", "av",
+                             tools=[("flac", "--version")])
+    info: dict[str, Any] = {"date": common.now(), "command": common.command("wakeword", argv),
+                            "machine": machine, "commit": common.code_version(), "load_start": os.getloadavg()}
+    with tempfile.TemporaryDirectory(prefix="reorder-wakeword-") as tmp:
+        cache = Path(args.cache) if args.cache else Path(tmp)
+        cache.mkdir(parents=True, exist_ok=True)
+        results = measure(args, info, cache, Path(tmp))
+    info["minutes"] = (time.monotonic() - began) / 60
+    info["load_end"] = os.getloadavg()
+    raw = Path(args.raw or Path(tempfile.gettempdir()) / f"reorder-wakeword-{'-'.join(results['keywords'])}.json")
+    raw.write_text(json.dumps(results, indent=1, default=float))
+    log(f"raw results in {raw}")
     summary = report.summary(results)
     print(json.dumps(summary))
     if args.json:

@@ -8,7 +8,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 
@@ -116,3 +116,11 @@ def timed_interleaved(frames: list[bytes], runners: dict) -> dict[str, float]:
                 run(frame)
             cpu[name] += time.thread_time() - t
     return cpu
+
+
+def table(header: str, rows: Iterable[Sequence[object]]) -> list[str]:
+    """A Markdown table: `header` is "name | name | ...", a name ending in ":" right-aligned; then one row per cells."""
+    names = [name.strip() for name in header.split("|")]
+    return [("| " + " | ".join(name.removesuffix(":") for name in names) + " |").replace("|  |", "| |"),
+            "|" + "|".join("---:" if name.endswith(":") else "---" for name in names) + "|",
+            *("| " + " | ".join(map(str, row)) + " |" for row in rows)]

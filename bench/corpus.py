@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import subprocess
 import wave
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -269,3 +270,20 @@ def wake_phrases(cache: Path, short: bool, text: str = "hey jarvis") -> list[tup
     speeds = WAKE_SPEEDS[1:2] if short else WAKE_SPEEDS
     return [(f"{v}{var} {s}", speak(cache, text, v + var, s))
             for v in voices for var in variants for s in speeds]
+
+
+def frames_of(x: np.ndarray) -> list[bytes]:
+    """80 ms frames of int16 samples (the last one zero-padded)."""
+    x = pad_to_frames(x)
+    return [x[i:i + FRAME].tobytes() for i in range(0, len(x), FRAME)]
+
+
+def sox_float(path: Path) -> np.ndarray:
+    """sox_read's samples as float32 in [-1, 1)."""
+    return sox_read(path).astype(np.float32) / 32768
+
+
+def named_mix(speech: np.ndarray, noise: np.ndarray, snr_db: float, name: str) -> np.ndarray:
+    """peak_mix at 0.99 of full scale as float32, the noise taken from an offset seeded by the file's `name`."""
+    start = zlib.crc32(name.encode()) % max(len(noise) - len(speech), 1)
+    return peak_mix(speech, noise, snr_db, start=start, peak=0.99).astype(np.float32)

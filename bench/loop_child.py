@@ -20,14 +20,6 @@ REQUESTS = [("en-us", "reorder two bottles of milk"), ("en-gb", "order three pac
 """(voice, text) of requests the sample catalogue and the pocketsphinx grammar both cover."""
 
 
-def frames_of(samples) -> list[bytes]:
-    """80 ms frames of int16 samples, the last one zero-padded."""
-    from bench.corpus import FRAME, pad_to_frames
-
-    x = pad_to_frames(samples)
-    return [x[i:i + FRAME].tobytes() for i in range(0, len(x), FRAME)]
-
-
 class FedSource:
     """An AudioSource the driver feeds itself (frames go to loop.step directly)."""
 
@@ -81,7 +73,7 @@ def role_listening(a: dict) -> dict:
     import numpy as np
 
     from bench.common import timed_interleaved
-    from bench.corpus import sox_noise, talk
+    from bench.corpus import frames_of, sox_noise, talk
     from device import config
     from device.app import make_wake_detector
 
@@ -119,7 +111,7 @@ def role_wake(a: dict) -> dict:
     """"okay nabu" detected by the shipped detector (espeak-ng voices, and the flite one), and false wakes on talk."""
     import numpy as np
 
-    from bench.corpus import read_wav, silence, talk, wake_phrases
+    from bench.corpus import frames_of, read_wav, silence, talk, wake_phrases
     from device import config
     from device.app import make_wake_detector
 
@@ -148,7 +140,7 @@ def role_latency(a: dict) -> dict:
     """End of request -> prompt (processing in the loop), and button release -> the broker's PUBACK."""
     from urllib.parse import urlsplit
 
-    from bench.corpus import silence
+    from bench.corpus import frames_of, silence
     from tests.support import Subscriber
 
     store = Subscriber(urlsplit(a["broker"]).port or 1883, "reorder/v1/devices/+/orders")  # else no order is taken
@@ -227,6 +219,8 @@ def role_memory(a: dict) -> dict:
     if a["what"] == "python":
         import numpy  # noqa: F401
     else:
+        from bench.corpus import frames_of
+
         heard: list = []
         device = build_device(a, "bench-memory", recognizer=a["what"], emit=heard.append)
         for frame in frames_of(request_audio(Path(a["cache"]), *REQUESTS[0])):

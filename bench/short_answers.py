@@ -1,15 +1,9 @@
 """Short answers in English ("yes", "cancel", "the usual") through Moonshine: the short-sentence allowance.
 
-    python -m bench.short_answers [--json OUT] [--from-json OUT] [--no-write]
-
-flite's voices (Moonshine hears them as it hears people: FINDINGS.md) say the English lexicon's short
-answers and a few out-of-domain phrases, decoded against the sample catalogue's grocery grammar with
-the device's search settings. The rule: on the fitting voices (slt, rms), the smallest
-`short_allowance` (ALLOWANCES) with the most short answers right, no more wrong ones and no
-out-of-domain phrase accepted; the checking voices (awb, kal16) are then reported at that setting
-(data not fitted on). French short answers are measured on real speech by `python -m bench french`.
+flite's voices (Moonshine hears them as it hears people: FINDINGS.md) say the English lexicon's short answers and a
+few out-of-domain phrases against the sample catalogue's grocery grammar; `choose` fits the allowance on two voices
+(FIT), the other two (CHECK) are reported at it. French short answers: `python -m bench french`.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -30,6 +24,7 @@ FIT, CHECK = ("slt", "rms"), ("awb", "kal16")
 STRETCH = {"kal16": 1.1}
 """flite's own duration_stretch for a voice where it is not 1.0 (corpus.flite always sets one)."""
 ALLOWANCES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
+PAD = np.zeros(corpus.RATE // 2, np.float32)
 
 
 def decode_all() -> list[dict]:
@@ -45,13 +40,12 @@ def decode_all() -> list[dict]:
     rec.set_grammar(grammars.build(Catalogue.load(common.ROOT / "device" / "samples" / "catalog.json"), "en-US"))
     cache = Path(tempfile.gettempdir()) / "bench_short_answers_tts"
     cache.mkdir(exist_ok=True)
-    pad = np.zeros(corpus.RATE // 2, np.float32)
     rows = []
     for voice in FIT + CHECK:
         for kind, texts in (("short", SHORT), ("ood", OOD)):
             for text in texts:
                 speech = corpus.flite(cache, text, voice, STRETCH.get(voice, 1.0), trimmed=False)
-                result = rec.search(np.concatenate([pad, speech.astype(np.float32) / 32768, pad]))
+                result = rec.search(np.concatenate([PAD, speech.astype(np.float32) / 32768, PAD]))
                 best = result.best
                 rows.append({"set": kind, "voice": voice, "label": text if kind == "short" else None,
                              "words": best.text if best else "", "gap": result.gap() if best else None,
@@ -103,13 +97,12 @@ def section(rows: list[dict], command: str) -> str:
 
 
 def main() -> int:
-    """Decode (or re-read --from-json), then print (and write) the section."""
+    """Decode, then print (and write) the section."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--json", help="write every decision here")
-    p.add_argument("--from-json", help="re-make the section from an earlier --json (no decoding)")
     p.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     args = p.parse_args()
-    rows = json.loads(Path(args.from_json).read_text()) if args.from_json else decode_all()
+    rows = decode_all()
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
     text = section(rows, "python -m bench.short_answers " + " ".join(sys.argv[1:]))
