@@ -1,14 +1,10 @@
 """Fault cycles for order delivery: lost / applied twice / time to drain; writes its section of BENCHMARKS.md.
 
-    python -m bench faults --cycles 1000          # the benchmark (~15 min)
-    python -m bench faults --short                # CI: a few dozen cycles, a 200-order backlog, few payloads
-
-Each lane (Mosquitto, the reference store, a TCP proxy, the device's delivery stack of tests/delivery_harness.py)
-confirms a few orders around one fault per cycle; then a backlog queued while the broker is down, and
+Lanes of Mosquitto, the reference store, a TCP proxy and the device's delivery stack (tests/delivery_harness.py) each
+confirm a few orders around one fault per cycle; then a backlog queued while the broker is down, and
 tests/test_payload_fuzz.py seeded with --seed. Exit status 1 when anything was lost or duplicated, or an invariant
 failed.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -27,7 +23,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.common import ROOT, code_version, command, logger, machine, now, percentile, write_section
+from bench.common import ROOT, code_version, command, logger, machine, now, percentile, table, write_section
 from tests.delivery_harness import Pump, Store, outbox_rows
 from tests.support import Mosquitto
 from tests.tcp_proxy import TcpProxy
@@ -42,8 +38,6 @@ FULL = {"cycles": 1000, "backlog": 1000, "backlog_runs": 3, "fuzz_examples": 300
 SHORT = {"cycles": 24, "backlog": 200, "backlog_runs": 1, "fuzz_examples": 25}
 WAIT = 60.0
 """Longest wait for a cycle to drain or be applied before it counts as stuck."""
-
-
 log = logger("fault-cycle")
 
 
@@ -303,7 +297,7 @@ def spread(values: list[float]) -> str:
 
 
 def seconds(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}"
+    return ("–" if value is None else f"{value:.2f}") + " s"
 
 
 def section(args, report: dict, backlog_runs: list[dict], fuzzed: dict | None, failures: list[str]) -> str:
@@ -323,16 +317,17 @@ def section(args, report: dict, backlog_runs: list[dict], fuzzed: dict | None, f
         " once (a re-sent order is answered `duplicate`, which is allowed and counted as *re-sent*). *Drain*: from"
         " the recovery (broker started, last cut, device process started) until every order of the cycle is"
         " PUBACKed; *accepted*: until the store applied every one (p50 / p95 / max, seconds).", "",
-        "| fault | cycles | orders | lost | applied twice | re-sent | drain (s) | accepted (s) |",
-        "|---|---|---|---|---|---|---|---|",
+        *table("fault | cycles | orders | lost | applied twice | re-sent | drain (s) | accepted (s)", (
+            [what, k["cycles"], k["orders"], k["lost"], k["duplicated"], k["resent"], spread(k["drain"]),
+             spread(k["accepted"])]
+            for what, k in [*((KINDS[kind], report["kinds"][kind]) for kind in KINDS), ("**all**", report["all"])])),
+        "", f"Orders the store applied that no device had on disk: {report['unknown']}. Device connections through"
+        f" the proxies: {report['reconnects']}. Invariant failures (stuck cycles, unsent or unapplied orders at the"
+        f" end): {len(failures)}{': ' + '; '.join(failures[:5]) if failures else ''}.",
     ]
-    for what, k in [*((KINDS[kind], report["kinds"][kind]) for kind in KINDS), ("**all**", report["all"])]:
-        lines.append(f"| {what} | {k['cycles']} | {k['orders']} | {k['lost']} | {k['duplicated']} | {k['resent']} | "
-                     f"{spread(k['drain'])} | {spread(k['accepted'])} |")
-    lines += ["", f"Orders the store applied that no device had on disk: {report['unknown']}. Device connections"
-              f" through the proxies: {report['reconnects']}. Invariant failures (stuck cycles, unsent or unapplied"
-              f" orders at the end): {len(failures)}{': ' + '; '.join(failures[:5]) if failures else ''}."]
     if backlog_runs:
+        rows = [[i, f"{r['queued']:.1f} s", *(seconds(r[k]) for k in ("device", "store", "drained", "accepted")),
+                 r["lost"], r["duplicated"], r["resent"]] for i, r in enumerate(backlog_runs, 1)]
         lines += [
             "", f"### Backlog: {backlog_runs[0]['orders']} orders queued while the broker is down", "",
             "The broker is stopped, the orders are confirmed one by one (each committed to the outbox with an"
@@ -341,14 +336,9 @@ def section(args, report: dict, backlog_runs: list[dict], fuzzed: dict | None, f
             " 0.5–1 s doubling to 30 s, the store from 0.2–0.4 s doubling to 5 s), and until the store has"
             " re-subscribed (Mosquitto 2.0 does not restore shared subscriptions) the broker answers \"no matching"
             " subscribers\" and the device publishes those orders again.", "",
-            "| run | queueing took | device reconnected | store re-subscribed | all PUBACKs | all accepted | lost |"
-            " applied twice | re-sent |",
-            "|---|---|---|---|---|---|---|---|---|",
+            *table("run | queueing took | device reconnected | store re-subscribed | all PUBACKs | all accepted | lost"
+                   " | applied twice | re-sent", rows),
         ]
-        for i, r in enumerate(backlog_runs, 1):
-            lines.append(f"| {i} | {r['queued']:.1f} s | {seconds(r['device'])} s | {seconds(r['store'])} s | "
-                         f"{seconds(r['drained'])} s | {seconds(r['accepted'])} s | {r['lost']} | {r['duplicated']} | "
-                         f"{r['resent']} |")
         after = [r["drained"] - max(r["device"] or 0, r["store"] or 0) for r in backlog_runs
                  if r["drained"] is not None]
         within = sum(1 for r in backlog_runs if r["drained"] is not None and r["drained"] <= 5.0)
@@ -382,8 +372,8 @@ def section(args, report: dict, backlog_runs: list[dict], fuzzed: dict | None, f
             + ("No crash, nothing lost." if fuzzed["ok"] else "**FAILED**: see the pytest output."),
         ]
         if fuzzed["xfails"]:
-            lines += ["", "Found by these tests and pinned as strict xfails (bugs outside the delivery code):"]
-            lines += [f"- {x}" for x in fuzzed["xfails"]]
+            lines += ["", "Found by these tests and pinned as strict xfails (bugs outside the delivery code):",
+                      *(f"- {x}" for x in fuzzed["xfails"])]
     return "\n".join(lines)
 
 
@@ -391,8 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cycles", type=int, help="fault cycles in all (default 1000; --short: 24)")
     parser.add_argument("--lanes", type=int, default=2, help="independent broker+store+device sets run side by side")
-    parser.add_argument("--backlog", type=int,
-                        help="orders queued while the broker is down (default 1000; --short: 200)")
+    parser.add_argument("--backlog", type=int, help="orders queued with the broker down (default 1000; --short: 200)")
     parser.add_argument("--backlog-runs", type=int, help="backlog runs (default 3; --short: 1)")
     parser.add_argument("--fuzz-examples", type=int, help="hypothesis examples per test (default 3000: over 10,000 "
                                                             "in all; --short: 25; 0 skips the run)")

@@ -1,14 +1,8 @@
-"""Benchmark of the device loop as shipped: listening cost and VAD gating, wake word, latency, memory and
-start-up, all in one run; writes its section of BENCHMARKS.md.
+"""The device loop as shipped: listening cost and VAD gating, wake word, latency, memory and start-up, in one run.
 
-    python -m bench loop                  # full run (~15 min on 2 shared cores): 10 min of audio per
-                                          # listening condition, 1 h of false-wake speech
-    python -m bench loop --short          # seconds-scale smoke run (CI)
-    python -m bench loop --output FILE    # where the section goes (default: BENCHMARKS.md at the repo root)
-
-Needs espeak-ng, sox and mosquitto on PATH; each measurement runs in its own process (bench/loop_child.py).
+Needs espeak-ng, sox and mosquitto; each measurement runs in its own process (bench/loop_child.py). The full run
+takes ~15 min on 2 shared cores (10 min of audio per listening condition, 1 h of false-wake speech).
 """
-
 from __future__ import annotations
 
 import argparse
@@ -21,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT, code_version, command, logger, machine, now, percentile, write_section
+from bench.common import ROOT, code_version, command, logger, machine, now, percentile, table, write_section
 from tests.support import Mosquitto
 
 FULL = {"seconds": 600, "false_seconds": 3600, "requests": 30, "startup_runs": 3,
@@ -110,7 +104,7 @@ def summary(r: dict) -> list[str]:
     rows = []
 
     def add(what: str, result: str, goal: str = "", ok: bool | None = None) -> None:
-        rows.append(f"| {what} | {result} | {goal} | {met(ok)} |")
+        rows.append([what, result, goal, met(ok)])
 
     if not failed(r["listening"]):
         talk = r["listening"]["conditions"]["talk and pauses"]
@@ -146,7 +140,7 @@ def summary(r: dict) -> list[str]:
     if runs:
         add("Start-up: process start → listening (as shipped, pocketsphinx)",
             sec(percentile([x["process_to_ready"] for x in runs], 50)))
-    return ["### Summary", "", "| measurement | result | goal | |", "|---|---|---|---|", *rows, ""]
+    return ["### Summary", "", *table("measurement | result | goal | ", rows), ""]
 
 
 def details(r: dict) -> list[str]:
@@ -158,10 +152,10 @@ def details(r: dict) -> list[str]:
            "pre-roll when the gate opens), and the device loop as shipped, all in one process on the same frames, "
            "taking turns every 2 s of audio (`time.thread_time()`); the loop is also charged its background threads "
            "(paho, gpiozero). \"Open\": the share of frames the words were scored.", "",
-           "| audio | ungated detector CPU-s/s | gated (open) | loop |", "|---|---|---|---|"]
-    for name, c in ({} if failed(listening) else listening["conditions"]).items():
-        out.append(f"| {name} ({c['audio_seconds']:.0f} s) | {c['cpu']['bare'] / c['audio_seconds']:.4f} "
-                   f"| {times(ratio(c, 'gated'))} ({100 * c['open']:.0f}%) | {times(ratio(c, 'loop'))} |")
+           *table("audio | ungated detector CPU-s/s | gated (open) | loop", (
+               [f"{name} ({c['audio_seconds']:.0f} s)", f"{c['cpu']['bare'] / c['audio_seconds']:.4f}",
+                f"{times(ratio(c, 'gated'))} ({100 * c['open']:.0f}%)", times(ratio(c, "loop"))]
+               for name, c in ({} if failed(listening) else listening["conditions"]).items()))]
     out += ["", "Wake word: the shipped detector on \"okay nabu\" said by espeak-ng voices en-us, en-gb, en-gb-x-rp, "
                 "en-029, en-gb-scotland with variants at 130/165/200 words a minute (the short run: two), and the "
                 "flite rendering the tests use, each with 2 s before and 2.5 s after; false wakes on espeak-ng talk "
@@ -179,19 +173,18 @@ def details(r: dict) -> list[str]:
                             ("processing", "endpoint step → `prompt` (processing)", ms),
                             ("release_to_puback", "button release → PUBACK", ms)):
         v = [q[key] for q in latency if q[key] is not None]
-        out.append(f"| {label} | {fmt(percentile(v, 50))} | {fmt(percentile(v, 95))} | "
-                   f"{fmt(max(v) if v else None)} | {len(v)} |")
+        out.append(f"| {label} | {fmt(percentile(v, 50))} | {fmt(percentile(v, 95))} | {fmt(max(v, default=None))} "
+                   f"| {len(v)} |")
     if not failed(r["latency"]):
         out += ["", f"Requests without a prompt: {len(r['latency']['requests']) - len(latency)}."]
     out += ["", "### Memory and start-up", "",
             "Peak RSS (`VmHWM`) of a fresh process after it heard \"okay nabu\" and one request; start-up is the "
             "child's own time from its first line to the loop's first step (imports, `device.app.build`, one frame), "
             "median of the runs.", "",
-            "| configuration | peak RSS | events |", "|---|---|---|"]
-    for what, m in r["memory"].items():
-        label = "Python + numpy (baseline)" if what == "python" else f"device loop as shipped, {what}"
-        out.append(f"| {label} | {failed(m) or format(m['peak_rss_mb'], '.0f') + ' MB'} "
-                   f"| {', '.join(m.get('events', [])) or '–'} |")
+            *table("configuration | peak RSS | events", (
+                ["Python + numpy (baseline)" if what == "python" else f"device loop as shipped, {what}",
+                 failed(m) or format(m["peak_rss_mb"], ".0f") + " MB", ", ".join(m.get("events", [])) or "–"]
+                for what, m in r["memory"].items()))]
     runs = [x for x in r["startup"] if not failed(x)]
     if runs:
         med = {k: percentile([x[k] for x in runs], 50) for k in ("imports", "build", "first_step")}

@@ -1,12 +1,8 @@
 """Store throughput on PostgreSQL: orders/s end to end and order -> answer latency; writes its BENCHMARKS.md section.
 
-    python -m bench store                     # the benchmark (~3 min): 1 and 2 store instances
-    python -m bench store --seconds 5 --output /tmp/bench.md   # a quick look
-
 PostgreSQL (fsync on), Mosquitto, `reorder store-backend` processes and devices (tests/delivery_harness.py), all
-real and on this machine; the section says what each run does.
+real and on this machine (~3 min for 1 and 2 store instances); the section says what each run does.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -40,8 +36,6 @@ EVERY_CHANGE_CONFIG = "autosave_on_changes true\nautosave_interval 1\nmax_queued
 CPU_PARTS = ("devices", "broker", "stores", "postgresql")
 WARM_UP = 2.0
 """Seconds at the start of a run left out of the throughput (connections, first catalogues)."""
-
-
 log = logger("bench store")
 
 
@@ -227,15 +221,13 @@ def stop(processes: list[subprocess.Popen]) -> None:
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds these processes used so far (from /proc)."""
-    total = 0.0
+    """User + system CPU seconds these processes used so far (from /proc; one that has ended counts none)."""
+    ticks = 0
     for pid in pids:
-        try:
+        with contextlib.suppress(OSError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            pass
-    return total
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_text(r: dict) -> str:
