@@ -36,3 +36,30 @@ def test_a_data_folder_without_the_benchmark_is_one_line(tmp_path, monkeypatch, 
     assert bench_realspeech.main() == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(tmp_path) in err and "labels.json" in err
+
+
+def test_the_endpointer_hands_the_recogniser_the_request_as_the_device_would(tmp_path):
+    from pathlib import Path
+
+    import numpy as np
+
+    from bench import corpus
+
+    data = Path(__file__).parent / "data" / "realspeech"
+    clean = corpus.sox_read(data / "barista_house_coffee.wav").astype(np.float32) / 32768
+    padded = np.concatenate([np.zeros(8000, np.float32), clean, np.zeros(32000, np.float32)])
+    noise = corpus.sox_read(data / "kitchen_noise_12s.flac").astype(np.float32) / 32768
+    noisy = corpus.peak_mix(padded, noise, 6.0, 0, 0.99).astype(np.float32)
+    quiet, at = bench_realspeech.endpointed(padded, bench_realspeech.endpoint_vad("silero"))
+    loud, loud_at = bench_realspeech.endpointed(noisy, bench_realspeech.endpoint_vad("silero"))
+    assert not at["cut"] and not loud_at["cut"] and abs(loud_at["end_s"] - at["end_s"]) <= 0.4
+    assert len(quiet) < len(padded) and at["kept_s"] == round(len(quiet) / 16000, 2)
+    _, webrtc = bench_realspeech.endpointed(noisy, bench_realspeech.endpoint_vad("webrtc"))
+    assert webrtc["cut"] and webrtc["end_s"] == 8.0  # kitchen noise is speech to the WebRTC VAD
+
+
+def test_the_paced_section_shows_both_waits():
+    text = bench_realspeech.paced_section({"files": 2, "rows": [
+        {"snr": "6", "n": 2, "early": 2, "wait_p50": 10.0, "wait_p95": 20.0, "alone_p50": 300.0, "alone_p95": 400.0}]},
+        "cmd")
+    assert "| 6 | 2 | 2 | 10.0 / 20.0 | 300.0 / 400.0 |" in text
