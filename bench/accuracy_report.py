@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 
 from bench import accuracy_templates as templates
 from bench import common
+from bench.common import table
 from bench.accuracy_audio import ACCENTS_LABEL, OTHER_ACCENTS, VOICES
 
 LOCALES = ("en-US", "fr-FR")
@@ -27,14 +28,6 @@ VERSIONS = ("pocketsphinx", "openwakeword", "vosk", "text2num", "rapidfuzz")
 def pct(a: int, n: int) -> str:
     """a of n as a percentage with one decimal, "-" for none."""
     return f"{100 * a / n:.1f}" if n else "-"
-
-
-def table(columns: str, rows: Iterable[Sequence[object]]) -> list[str]:
-    """A Markdown table; `columns` is "name | name: | ...", where a trailing ":" right-aligns a column."""
-    names = [c.strip() for c in columns.split("|")]
-    return ["| " + " | ".join(n.rstrip(":") for n in names) + " |",
-            "|" + "|".join("---:" if n.endswith(":") else "---" for n in names) + "|",
-            *("| " + " | ".join(map(str, row)) + " |" for row in rows)]
 
 
 def share(hits: list[bool]) -> str:

@@ -159,10 +159,8 @@ def en_item(rng: random.Random, noun: Noun, q: int, bare: bool = False) -> str:
     obj = noun.of or obj
     unit = rng.choice(noun.units) if noun.units else ""
     if q == 1:
-        if noun.kind == "count":
-            options = [_a(noun.name), _a(noun.name), "one " + noun.name, "another " + noun.name]
-        else:
-            options = [noun.name, noun.name, "some " + noun.name, "more " + noun.name]
+        said, others = (_a(noun.name), ("one", "another")) if noun.kind == "count" else (noun.name, ("some", "more"))
+        options = [said, said, *(f"{other} {noun.name}" for other in others)]
         if unit:
             options += [f"{_a(unit)} of {obj}", f"{_a(unit)} of {obj}", f"one {unit} of {obj}",
                         f"another {unit} of {obj}"]
@@ -301,10 +299,7 @@ def fr_item(rng: random.Random, noun: Noun, q: int, de: bool = False, bare: bool
         if de and (bare or noun.kind != "count" or rng.random() < 0.5):
             return _de(obj)  # "j'ai besoin de lait", "on n'a plus d'œufs", "plus de baguettes"
         obj = noun.of or obj
-        if noun.kind == "count":
-            options = [f"{_one(noun.gender)} {noun.name}"]
-        else:
-            options = [_partitive(noun), _partitive(noun)]
+        options = [f"{_one(noun.gender)} {noun.name}"] if noun.kind == "count" else [_partitive(noun)] * 2
         if unit:
             g, _ = FR_UNITS[unit]
             options += [f"{_one(g)} {unit} {_de(obj)}", f"{_one(g)} autre {unit} {_de(obj)}"]

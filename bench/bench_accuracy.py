@@ -1,14 +1,9 @@
 """Accuracy benchmark: exact intents per locale and SNR, refusals and wrong orders, into BENCHMARKS.md.
 
-    python -m bench accuracy            # full run (about 20 minutes on 2 cores)
-    python -m bench accuracy --short    # a few requests, for CI (prints the section)
-
-Requests come from bench/accuracy_templates.py against bench/bench_catalog.json. The text path parses them;
-the audio path (per recogniser the machine has for the locale) says them with espeak-ng after "hey jarvis"
-(bench/accuracy_audio.py), in noise, to one device built by device.app.build, replayed as `reorder replay` does;
-the section (bench/accuracy_report.py) describes the method.
+Requests from bench/accuracy_templates.py: the text path parses them; the audio path (every recogniser the machine has
+for the locale) says them after "hey jarvis" (bench/accuracy_audio.py), in noise, to one device replayed as `reorder
+replay` does. The section (bench/accuracy_report.py) describes the method. --short: a few requests, for CI.
 """
-
 from __future__ import annotations
 
 import argparse
