@@ -1,7 +1,7 @@
 """Real French speech through Whisper base and the constrained search: commands told apart, the rest refused.
 
 --data DIR holds audio/*.wav and labels.json (file → {"text", "kind": command | oov | silence}). The grammar: the
-recordings' sentences plus --distractors generated ones (`templates`). A command is right when its label is decoded
+recordings' sentences plus 300 generated ones (`templates`). A command is right when its label is decoded
 and accepted. To be refused: the oov/silence clips, kitchen noise alone (../barista/kitchen_noise.flac, mixed into the
 commands as bench_realspeech mixes it), real English orders (../barista/audio) and each command decoded without its
 own sentence. Short answers: each command cut after its first word, the pieces decoded as sentences of their own,
@@ -84,7 +84,7 @@ def templates() -> dict[str, list[str]]:
     return fam
 
 
-def distractors(count: int, seed: int = 12) -> list[str]:
+def distractors(count: int = 300, seed: int = 12) -> list[str]:
     """`count` generated sentences, spread over the families, reproducible from `seed`."""
     rng = random.Random(seed)
     families = templates()
@@ -120,7 +120,7 @@ def run_child(args: argparse.Namespace) -> dict:
               for f, v in json.loads((data / "labels.json").read_text(encoding="utf-8")).items()}
     files = sorted(labels)
     commands = {f: v["text"] for f, v in sorted(labels.items()) if v["kind"] == "command"}
-    grammar = sorted(set(commands.values()) | set(distractors(args.distractors)))
+    grammar = sorted(set(commands.values()) | set(distractors()))
     t0 = time.perf_counter()
     decoder = WhisperDecoder(window_s=args.window, **({"embeddings": args.embeddings} if args.embeddings else {}))
     load_s = time.perf_counter() - t0
@@ -174,8 +174,7 @@ def run_child(args: argparse.Namespace) -> dict:
     for f, text in commands.items():
         rec.set_automaton(automaton_of([s for s in grammar if s != text]))
         decode(clean[f], set="near", part="own sentence removed", cond="clean", file=f, label=text)
-    if args.short:
-        short_pieces(rec, decode, grammar, {f: (clean[f], text) for f, text in commands.items()})
+    short_pieces(rec, decode, grammar, {f: (clean[f], text) for f, text in commands.items()})
     before = common.peak_rss_mb()  # the grocery grammar (31 items, every phrasing) is far larger than this one
     if args.grocery:
         grocery(rec, decode, args.grocery)
@@ -400,10 +399,8 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, help="a folder laid out like ../shared/data/fr_commands")
     p.add_argument("--snr", default="clean,12,9,6")
-    p.add_argument("--distractors", type=int, default=300)
     p.add_argument("--grocery", type=int, default=30, help="espeak-ng grocery requests (0: none)")
     p.add_argument("--windows", default="10,30", help="encoder windows (s); the first is the device's")
-    p.add_argument("--no-short", dest="short", action="store_false", help="leave out the short pieces")
     p.add_argument("--embeddings", choices=["float32", "int8"],
                    help="WhisperDecoder's token table (default: the device's)")
     p.add_argument("--json", help="write every decision and the chosen setting here")
@@ -418,10 +415,8 @@ def main() -> int:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     for k, w in enumerate(args.windows.split(",")):
         cmd = [sys.executable, "-m", "bench.bench_french", "--data", str(Path(args.data).resolve()), "--window", w,
-               "--distractors", str(args.distractors), "--grocery", str(args.grocery if k == 0 else 0),
-               "--snr", args.snr if k == 0 else "clean"]
+               "--grocery", str(args.grocery), "--snr", args.snr if k == 0 else "clean"]
         cmd += ["--embeddings", args.embeddings] if args.embeddings else []
-        cmd += [] if args.short and k == 0 else ["--no-short"]
         cmd += ["--window-only"] if k else []
         out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True, env=env, cwd=common.ROOT)
         results["windows"][str(int(float(w)))] = json.loads(out.stdout.strip().splitlines()[-1])
