@@ -59,17 +59,6 @@ PS_MAX_SENTENCES = 1_000_000
 """The largest grammar pocketsphinx is asked to search here (its finite-state search is built whole)."""
 
 
-def read_audio(path: Path) -> np.ndarray:
-    """Any audio file as 16 kHz mono float32 in [-1, 1)."""
-    return corpus.sox_read(path).astype(np.float32) / 32768
-
-
-def mix(speech: np.ndarray, noise: np.ndarray, snr_db: float, name: str) -> np.ndarray:
-    """The benchmark's mixing rule, the noise taken from an offset seeded by the file's name."""
-    start = zlib.crc32(name.encode()) % max(len(noise) - len(speech), 1)
-    return corpus.peak_mix(speech, noise, snr_db, start=start, peak=0.99).astype(np.float32)
-
-
 class MoonshineEngine:
     """Moonshine base-en with the constrained search over the context's automaton."""
 
@@ -189,7 +178,7 @@ def run_engine(args: argparse.Namespace) -> dict:
     context_file = next(data.glob("*.yaml"))
     raw = yaml.safe_load(context_file.read_text())
     context = compile_context(raw, str(context_file))
-    noise = read_audio(data / "kitchen_noise.flac")
+    noise = corpus.sox_float(data / "kitchen_noise.flac")
     try:
         engine = ENGINES[args.engine]()
     except Exception as exc:  # a missing model or library: a row saying why, not a traceback
@@ -200,7 +189,7 @@ def run_engine(args: argparse.Namespace) -> dict:
     engine.use(context.automaton)
     conditions = []
     details: list[dict] = []
-    clean_audio = {f: read_audio(data / "audio" / f) for f in files}
+    clean_audio = {f: corpus.sox_float(data / "audio" / f) for f in files}
     vad = None if args.endpoint == "none" else endpoint_vad(args.endpoint)
     for snr in args.snr.split(","):
         counts = {"right": 0, "wrong": 0, "refused": 0, "cut": 0}
@@ -211,7 +200,7 @@ def run_engine(args: argparse.Namespace) -> dict:
             cut: dict = {}
             if vad is not None:  # as a kitchen hears it: silence around the request, the noise going on
                 audio = np.concatenate([np.zeros(8000, np.float32), audio, np.zeros(32000, np.float32)])
-            audio = audio if snr == "clean" else mix(audio, noise, float(snr), f)
+            audio = audio if snr == "clean" else corpus.named_mix(audio, noise, float(snr), f)
             if vad is not None:
                 audio, cut = endpointed(audio, vad)
                 counts["cut"] += cut["cut"]
@@ -251,7 +240,7 @@ def run_engine(args: argparse.Namespace) -> dict:
     engine.use(context.automaton)
     alexa = data.parent / "wakeword" / "alexa"
     for path in sorted(alexa.glob("*.flac"))[: args.limit or None] if alexa.is_dir() else []:
-        out_of_grammar("alexa", path.name, read_audio(path))
+        out_of_grammar("alexa", path.name, corpus.sox_float(path))
     cache = Path(tempfile.gettempdir()) / "bench_realspeech_tts"
     cache.mkdir(exist_ok=True)
     pad = np.zeros(corpus.RATE // 2, np.float32)
@@ -284,14 +273,14 @@ def paced(args: argparse.Namespace) -> dict:
     context_file = next(data.glob("*.yaml"))
     engine = MoonshineEngine()
     engine.use(compile_context(yaml.safe_load(context_file.read_text()), str(context_file)).automaton)
-    early, vad, noise = EarlyStart(engine.rec), endpoint_vad("silero"), read_audio(data / "kitchen_noise.flac")
+    early, vad, noise = EarlyStart(engine.rec), endpoint_vad("silero"), corpus.sox_float(data / "kitchen_noise.flac")
     rows = []
     for snr in args.snr.split(","):
         waits, alone, used = [], [], 0
         for f in files:
-            audio = np.concatenate([np.zeros(8000, np.float32), read_audio(data / "audio" / f),
+            audio = np.concatenate([np.zeros(8000, np.float32), corpus.sox_float(data / "audio" / f),
                                     np.zeros(32000, np.float32)])
-            audio = audio if snr == "clean" else mix(audio, noise, float(snr), f)
+            audio = audio if snr == "clean" else corpus.named_mix(audio, noise, float(snr), f)
             pcm = (np.clip(audio, -1, 32767 / 32768) * 32768).astype("<i2").tobytes()
             endpointer, end, start = Endpointer(vad, tail_seconds=TAIL_SECONDS), None, time.monotonic()
             for k in range(len(pcm) // 2560):
