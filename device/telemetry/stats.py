@@ -12,7 +12,8 @@ What is counted (each a whole number unless said):
     orders_queued    orders on disk                orders_published  orders the broker acknowledged
     store_accepted / store_rejected / store_duplicate / store_cancelled   the store's answers
     errors           error events
-    decodes, decode_ms_total   recogniser runs and their wall-clock milliseconds (mean = total / decodes)
+    decodes, decode_ms_total   recogniser runs and the wall-clock milliseconds the loop waited for them (mean =
+                     total / decodes; a recognition started early (recognition.early) counts what was left)
 
 Only event names and fixed reason words are read: a transcript, an intent's items, a read-back's
 text never reach a counter, and a reason the device does not know is counted as "other".
