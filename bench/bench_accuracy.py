@@ -307,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--short", action="store_true", help="a few requests (CI); writes only with --output")
     parser.add_argument("--output", help="file to write the section into (default: BENCHMARKS.md; --short: none)")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--clean-only", action="store_true",
+                        help="audio without added noise only (issue 24's wrong-quantity check on clean requests)")
     parser.add_argument("--audio-requests", type=int, help="per locale and condition (default 150; --short 3)")
     parser.add_argument("--engines", default="", help="only these recognisers (comma-separated; default: every one "
                         "the machine has for the locale: moonshine/whisper, vosk, pocketsphinx)")
@@ -315,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)
     n_text = 40 if args.short else 1000
     n_audio = args.audio_requests if args.audio_requests is not None else (3 if args.short else 150)
-    snrs = (6,) if args.short else SNRS
+    snrs = () if args.clean_only else (6,) if args.short else SNRS
     conditions: list[tuple[str, int | None]] = [("-", None)] + [(noise, snr) for noise in NOISES for snr in snrs]
     for tool in ("espeak-ng", "sox"):
         if not shutil.which(tool):
