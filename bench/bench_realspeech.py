@@ -206,6 +206,7 @@ def run_engine(args: argparse.Namespace) -> dict:
                 counts["cut"] += cut["cut"]
             kept.append(len(audio) / 16000)
             t0 = time.perf_counter()
+            engine.last = {}  # nothing decoded (the endpointer heard no speech): no record of another file's
             words, conf = engine.decode(audio) if not cut.get("no_speech") else ((), 0.0)
             times.append((time.perf_counter() - t0) * 1000)
             heard = context.understand(words) if words else None
