@@ -154,8 +154,9 @@ def replay_cli(wav: Path, config_file: Path) -> dict:
 class FreshState:
     """A just-built device's stream state, put back before each clip so that each is heard as `reorder replay`
     on that one file would hear it (models stay loaded): openWakeWord's feature buffers (its reset() only clears
-    the scores), the WebRTC VAD's noise estimate, pocketsphinx's live cepstral mean (set_cmn() does not restore
-    it exactly; reinit_feat() does). Vosk's recogniser is reset after every utterance."""
+    the scores), the endpointer's VAD (WebRTC's noise estimate, Silero's state), pocketsphinx's live cepstral
+    mean (set_cmn() does not restore it exactly; reinit_feat() does). Vosk's recogniser is reset after every
+    utterance."""
 
     def __init__(self, device) -> None:
         model = getattr(device.loop.wake.engine, "_model", None)
@@ -165,12 +166,10 @@ class FreshState:
         self.decoder = getattr(device.loop.requests.recognizer, "_decoder", None)
 
     def restore(self, device) -> None:
-        from device.adapters.audio.vad import WebRtcVad
-
         device.loop.wake.engine.reset()
         for key, value in self.saved.items():
             setattr(self.features, key, copy.deepcopy(value))
-        device.loop.endpointer.vad = WebRtcVad()
+        device.loop.endpointer.vad = type(device.loop.endpointer.vad)()  # the device's own VAD (Silero, WebRTC)
         if self.decoder is not None:
             self.decoder.reinit_feat()
 
