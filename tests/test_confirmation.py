@@ -239,6 +239,10 @@ def test_mute_closes_the_microphone_and_is_published(device, subscriber, mosquit
         reads["red"] = d.panel.led.value
         mute_pin.drive_high()
 
+    deadline = time.monotonic() + 10  # connected first: a state published before it would be dropped, not retained
+    while not d.loop.delivery.connected and time.monotonic() < deadline:
+        d.loop.drain()
+        time.sleep(0.02)
     run_replay(d, PressPlan(), actions=[(0.2, mute), (clip.end_of(3) + 1.0, check_and_unmute)])
     # Muted from 0.2 s to after the request: the wake word and the request were never read.
     assert reads["open_while_muted"] is False
