@@ -45,15 +45,11 @@ class TokenDecoder(Protocol):
         hypotheses that share a prefix); states are never mutated in place."""
 
 
-class Superseded(Exception):
-    """A search given up because its audio is no longer the request's (recognition.early)."""
+class Wrapped:
+    """A TokenDecoder passing everything to the one it wraps; subclasses change what they need."""
 
-
-class Stoppable:
-    """A TokenDecoder that gives up (Superseded) before its next model call once `stop` is set."""
-
-    def __init__(self, decoder: TokenDecoder, stop: threading.Event) -> None:
-        self.decoder, self.stop = decoder, stop
+    def __init__(self, decoder: TokenDecoder) -> None:
+        self.decoder = decoder
         self.name, self.eos = decoder.name, decoder.eos
 
     @property
@@ -61,12 +57,30 @@ class Stoppable:
         return self.decoder.vocabulary
 
     def start(self, audio: np.ndarray) -> tuple[np.ndarray, Any]:
-        self._check()
         return self.decoder.start(audio)
 
     def advance(self, states: Sequence[Any], tokens: Sequence[int]) -> tuple[np.ndarray, list[Any]]:
-        self._check()
         return self.decoder.advance(states, tokens)
+
+
+class Superseded(Exception):
+    """A search given up because its audio is no longer the request's (recognition.early)."""
+
+
+class Stoppable(Wrapped):
+    """A TokenDecoder that gives up (Superseded) before its next model call once `stop` is set."""
+
+    def __init__(self, decoder: TokenDecoder, stop: threading.Event) -> None:
+        super().__init__(decoder)
+        self.stop = stop
+
+    def start(self, audio: np.ndarray) -> tuple[np.ndarray, Any]:
+        self._check()
+        return super().start(audio)
+
+    def advance(self, states: Sequence[Any], tokens: Sequence[int]) -> tuple[np.ndarray, list[Any]]:
+        self._check()
+        return super().advance(states, tokens)
 
     def _check(self) -> None:
         if self.stop.is_set():

@@ -13,7 +13,6 @@ no state between requests.
 
 from __future__ import annotations
 
-import logging
 import threading
 from typing import Any
 
@@ -21,8 +20,6 @@ from device.language.grammar import Grammar
 from device.recognition.decoding import Superseded
 from device.recognition.neural import ConstrainedRecognizer
 from device.recognition.protocol import Recognition
-
-log = logging.getLogger(__name__)
 
 TAIL_SECONDS = 0.24
 """The audio after the last speech frame that Moonshine and Whisper are given (3 frames): their own trim keeps

@@ -10,34 +10,25 @@ request that does not qualify costs only the decoder calls up to where it left t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from device.recognition.constrained import Hypothesis, SearchResult
-from device.recognition.decoding import TokenDecoder
+from device.recognition.decoding import TokenDecoder, Wrapped
 from device.recognition.spelling import Speller
 
 
-class Started:
+class Started(Wrapped):
     """A TokenDecoder whose next `start` returns an already encoded request (the encoder runs once)."""
 
     def __init__(self, decoder: TokenDecoder, first: tuple[np.ndarray, Any]) -> None:
-        self.decoder = decoder
+        super().__init__(decoder)
         self._first: tuple[np.ndarray, Any] | None = first
-        self.name, self.eos = decoder.name, decoder.eos
-
-    @property
-    def vocabulary(self) -> Sequence[bytes]:
-        return self.decoder.vocabulary
 
     def start(self, audio: np.ndarray) -> tuple[np.ndarray, Any]:
         first, self._first = self._first, None
-        return first if first is not None else self.decoder.start(audio)
-
-    def advance(self, states: Sequence[Any], tokens: Sequence[int]) -> tuple[np.ndarray, list[Any]]:
-        return self.decoder.advance(states, tokens)
+        return first if first is not None else super().start(audio)
 
 
 def special_tokens(decoder: TokenDecoder) -> np.ndarray:
