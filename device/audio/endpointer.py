@@ -107,19 +107,20 @@ class Endpointer:
     def early(self) -> bytes | None:
         """The audio this request ends with if nobody speaks again, once `tail_seconds` of silence followed
         enough speech; None before. The same bytes as the Endpoint that feed() returns later, if it does."""
-        if not self._utterance or self._speech < self.min_speech_seconds or self._silence < self._tail():
+        if not self._utterance or self._speech < self.min_speech_seconds or self._silent() < self._tail():
             return None
         return self._request()
 
-    def _tail(self) -> float:
-        """tail_seconds in whole frames (never more than the end silence), as a threshold for _silence."""
-        seconds = min(self.tail_seconds, self.end_silence_seconds)
-        return math.ceil(seconds / FRAME_SECONDS - 1e-9) * FRAME_SECONDS - 1e-9
+    def _silent(self) -> int:
+        """Frames of silence since the last speech."""
+        return round(self._silence / FRAME_SECONDS)
+
+    def _tail(self) -> int:
+        """tail_seconds in whole frames, never more than the end silence."""
+        return math.ceil(min(self.tail_seconds, self.end_silence_seconds) / FRAME_SECONDS - 1e-9)
 
     def _request(self) -> bytes:
-        silent = round(self._silence / FRAME_SECONDS)
-        keep = len(self._utterance) - silent + round(self._tail() / FRAME_SECONDS)
-        return b"".join(self._utterance[:keep])
+        return b"".join(self._utterance[:len(self._utterance) - self._silent() + self._tail()])
 
     def _finish(self, cut: bool) -> Endpoint:
         audio = b"".join(self._utterance) if cut else self._request()
