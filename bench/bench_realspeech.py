@@ -82,11 +82,8 @@ class MoonshineEngine:
         self.rec.set_automaton(automaton)
 
     def decode(self, audio: np.ndarray) -> tuple[tuple[str, ...], float]:
-        from device.recognition.neural import trim
-
         audio = np.ascontiguousarray(audio, dtype=np.float32)
-        kept = trim(audio, self.rec.settings.pad_seconds)
-        start = (kept.__array_interface__["data"][0] - audio.__array_interface__["data"][0]) // 4
+        kept, start = trimmed(audio, self.rec.settings.pad_seconds)
         window = {"audio_s": round(len(audio) / 16000, 2), "kept": [round(start / 16000, 2),
                                                                      round((start + len(kept)) / 16000, 2)]}
         result = self.rec.search(audio)
@@ -148,15 +145,27 @@ def endpoint_vad(name: str):
     return SileroVad() if name == "silero" else WebRtcVad()
 
 
-def after_wake(clean: np.ndarray) -> np.ndarray:
-    """The recording from 1 s before its speech (found on the clean recording by the recogniser's trim), as the
-    device listens after a wake word: some recordings start with up to 5 s of room noise, which no one waits
-    through after saying the wake word (the endpointer gives up after no_speech_seconds)."""
+def trimmed(audio: np.ndarray, pad: float) -> tuple[np.ndarray, int]:
+    """The recogniser's trim of `audio` (recognition.neural.trim, a view into it) and the sample it starts at."""
     from device.recognition.neural import trim
 
-    kept = trim(clean, 0.0)
-    onset = (kept.__array_interface__["data"][0] - clean.__array_interface__["data"][0]) // clean.itemsize
-    return clean[max(0, onset - 16000):]
+    kept = trim(audio, pad)
+    return kept, (kept.__array_interface__["data"][0] - audio.__array_interface__["data"][0]) // audio.itemsize
+
+
+def in_kitchen(clean: np.ndarray, noise: np.ndarray, snr: str, name: str) -> np.ndarray:
+    """A recording as the device hears it after a wake word: from 1 s before its speech (found on the clean
+    recording by the recogniser's trim: some recordings start with up to 5 s of room noise, which no one waits
+    through after saying the wake word), 0.5 s of silence before and 2 s after, the noise going on throughout."""
+    onset = trimmed(clean, 0.0)[1]
+    audio = np.concatenate([np.zeros(8000, np.float32), clean[max(0, onset - 16000):], np.zeros(32000, np.float32)])
+    return audio if snr == "clean" else corpus.named_mix(audio, noise, float(snr), name)
+
+
+def frames(audio: np.ndarray) -> list[bytes]:
+    """The whole 80 ms frames of float audio, as the microphone gives them (16-bit)."""
+    pcm = (np.clip(audio, -1, 32767 / 32768) * 32768).astype("<i2").tobytes()
+    return [pcm[i:i + 2560] for i in range(0, len(pcm) - 2559, 2560)]
 
 
 def endpointed(audio: np.ndarray, vad) -> tuple[np.ndarray, dict]:
@@ -166,9 +175,7 @@ def endpointed(audio: np.ndarray, vad) -> tuple[np.ndarray, dict]:
     from device.recognition.early import TAIL_SECONDS
 
     endpointer = Endpointer(vad, tail_seconds=TAIL_SECONDS)
-    pcm = (np.clip(audio, -1, 32767 / 32768) * 32768).astype("<i2").tobytes()
-    frames = [pcm[i:i + 2560] for i in range(0, len(pcm) - 2559, 2560)]
-    for k, frame in enumerate(frames + [bytes(2560)] * 200):  # silence after the recording, if ever needed
+    for k, frame in enumerate(frames(audio) + [bytes(2560)] * 200):  # silence after the recording, if ever needed
         end = endpointer.feed(frame)
         if end is not None:
             request = np.frombuffer(end.audio, "<i2").astype(np.float32) / 32768
@@ -207,14 +214,12 @@ def run_engine(args: argparse.Namespace) -> dict:
         times, kept = [], []
         for f in files:
             expected = (labels[f]["intent"], labels[f]["slots"])
-            audio = clean_audio[f]
             cut: dict = {}
-            if vad is not None:  # as a kitchen hears it: silence around the request, the noise going on
-                audio = np.concatenate([np.zeros(8000, np.float32), after_wake(audio), np.zeros(32000, np.float32)])
-            audio = audio if snr == "clean" else corpus.named_mix(audio, noise, float(snr), f)
             if vad is not None:
-                audio, cut = endpointed(audio, vad)
+                audio, cut = endpointed(in_kitchen(clean_audio[f], noise, snr, f), vad)
                 counts["cut"] += cut["cut"]
+            else:
+                audio = clean_audio[f] if snr == "clean" else corpus.named_mix(clean_audio[f], noise, float(snr), f)
             kept.append(len(audio) / 16000)
             t0 = time.perf_counter()
             engine.last = {}  # nothing decoded (the endpointer heard no speech): no record of another file's
@@ -290,14 +295,11 @@ def paced(args: argparse.Namespace) -> dict:
     for snr in args.snr.split(","):
         waits, alone, used = [], [], 0
         for f in files:
-            audio = np.concatenate([np.zeros(8000, np.float32), after_wake(corpus.sox_float(data / "audio" / f)),
-                                    np.zeros(32000, np.float32)])
-            audio = audio if snr == "clean" else corpus.named_mix(audio, noise, float(snr), f)
-            pcm = (np.clip(audio, -1, 32767 / 32768) * 32768).astype("<i2").tobytes()
+            heard = frames(in_kitchen(corpus.sox_float(data / "audio" / f), noise, snr, f))
             endpointer, end, start = Endpointer(vad, tail_seconds=TAIL_SECONDS), None, time.monotonic()
-            for k in range(len(pcm) // 2560):
+            for k, frame in enumerate(heard):
                 time.sleep(max(0.0, start + (k + 1) * 0.08 - time.monotonic()))
-                end = endpointer.feed(pcm[k * 2560:(k + 1) * 2560])
+                end = endpointer.feed(frame)
                 if end is not None:
                     break
                 request = endpointer.early()
