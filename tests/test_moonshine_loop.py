@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import time
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -120,27 +119,13 @@ def test_recognition_started_before_the_end_silence_decides_exactly_as_at_the_en
 
 
 def noisy(tmp_path: Path, wav: Path, snr_db: float) -> Path:
-    """`wav` with 2 s more after it, in the benchmark's kitchen noise at `snr_db` (its peak-frame rule), noise
-    throughout as in a kitchen (tests/data/realspeech/README.md)."""
-    def samples(path: Path) -> np.ndarray:
-        raw = subprocess.run(["sox", str(path), "-t", "raw", "-r", "16000", "-c", "1", "-b", "16", "-e", "signed", "-"],
-                             check=True, capture_output=True).stdout
-        return np.frombuffer(raw, "<i2").astype(np.float64)
+    """`wav` with 2 s more after it, in the benchmark's kitchen noise at `snr_db` (its peak-frame rule,
+    bench.corpus.peak_mix), noise throughout as in a kitchen (tests/data/realspeech/README.md)."""
+    from bench import corpus
 
-    def peak(x: np.ndarray) -> float:
-        n = len(x) // 2048 * 2048
-        return float((x[:n].reshape(-1, 2048) ** 2).sum(axis=1).max())
-
-    speech = np.concatenate([samples(wav), np.zeros(32000)])
-    noise = samples(DATA / "kitchen_noise_12s.flac")[: len(speech)]
-    mixed = speech + noise * np.sqrt(peak(speech) / (peak(noise) * 10 ** (snr_db / 10)))
-    out = tmp_path / f"{wav.stem}-{snr_db:g}dB.wav"
-    with wave.open(str(out), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes((mixed * 0.9 * 32767 / np.abs(mixed).max()).astype("<i2").tobytes())
-    return out
+    speech = np.concatenate([corpus.sox_float(wav), np.zeros(32000, np.float32)])
+    mixed = corpus.peak_mix(speech, corpus.sox_float(DATA / "kitchen_noise_12s.flac"), snr_db, 0, 0.9)
+    return corpus.write_wav(tmp_path / f"{wav.stem}-{snr_db:g}dB.wav", (mixed * 32767).astype("<i2"))
 
 
 @pytest.mark.parametrize("vad", ["silero", "webrtc"])
