@@ -76,6 +76,8 @@ def test_batched_advance_equals_one_hypothesis_at_a_time(decoder: Moonshine) -> 
                 assert likely.any() and np.argmax(batched) == np.argmax(alone)
                 np.testing.assert_allclose(batched[likely], alone[likely], atol=0.3)
     assert state.length == 1 and states[0].length == 2  # states are not mutated
+    # the encoder output and cross-attention cache stay at batch 1 (broadcast, not copied per hypothesis)
+    assert all(c.shape[0] == 1 for c in [states[0].request.hidden, *states[0].request.cross])
 
 
 def test_unused_ids_are_never_allowed_and_spell_nothing(decoder: Moonshine) -> None:

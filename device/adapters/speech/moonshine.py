@@ -17,7 +17,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -94,22 +94,17 @@ def session_options(arena: bool = False, prepack: bool = True, threads: int = 1)
     return options
 
 
-@dataclass(eq=False)
+@dataclass(frozen=True, eq=False)
 class _Request:
-    """What every hypothesis of one request shares: the encoder output and the cross-attention cache."""
+    """What every hypothesis of one request shares: the encoder output and the cross-attention cache.
+
+    Kept at batch 1 for every batch: the decoder's attention broadcasts them over the hypotheses
+    (ONNX MatMul broadcasting), which gives the same logits as a copy per hypothesis without the
+    copies (tests/test_moonshine.py)."""
 
     hidden: np.ndarray
     cross: list[np.ndarray]
     """present.{i}.encoder.{key,value} of the prompt call, layer by layer ([1, 8, T, 52] each)."""
-    tiled: dict[int, tuple[np.ndarray, list[np.ndarray]]] = field(default_factory=dict)
-
-    def for_batch(self, b: int) -> tuple[np.ndarray, list[np.ndarray]]:
-        """The encoder output and cross-attention cache repeated for a batch of b (kept per size)."""
-        if b == 1:
-            return self.hidden, self.cross
-        if b not in self.tiled:
-            self.tiled[b] = (np.repeat(self.hidden, b, axis=0), [np.repeat(c, b, axis=0) for c in self.cross])
-        return self.tiled[b]
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,14 +226,12 @@ class Moonshine:
         new: list[MoonshineState | None] = [None] * len(states)
         for members in groups.values():
             request = states[members[0]].request
-            b = len(members)
-            hidden, cross = request.for_batch(b)
             ids = np.array([[tokens[i]] for i in members], np.int64)
-            if b == 1:
+            if len(members) == 1:
                 cache = states[members[0]].cache
             else:
                 cache = tuple(np.concatenate([states[i].cache[j] for i in members]) for j in range(2 * LAYERS))
-            out = self._feed(ids, hidden, cache, cross, use_cache=True)
+            out = self._feed(ids, request.hidden, cache, request.cross, use_cache=True)
             logprobs[members] = _log_softmax(out["logits"][:, -1])
             present = [out[f"present.{layer}.decoder.{kv}"] for layer in range(LAYERS) for kv in ("key", "value")]
             for row, i in enumerate(members):
