@@ -20,10 +20,10 @@ from device.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-LOOP_PEAK_MB = {"moonshine": 312, "whisper": 320}
+LOOP_PEAK_MB = {"moonshine": 269, "whisper": 320}
 """The device loop's measured peak RSS with each neural engine, in MiB like memory_mb(), recognition started
 early and Silero VAD included (`/usr/bin/time -f %M reorder replay device/samples/demo-en.wav` and demo-fr.wav
-with the sample catalogue: 319,208 and 327,204 KiB at most). The model's preparation (~1.7 GB for Moonshine)
+with the sample catalogue: 274,856 and 327,204 KiB at most, five runs each). The model's preparation (~1.7 GB for Moonshine)
 is not the loop's: it runs once, on the installer's laptop with scripts/provision --prepare-model, or
 fails harmlessly on a small board."""
 SYSTEM_MB = 100
@@ -33,7 +33,7 @@ SYSTEM_MB = 100
 def neural_min_memory_mb(engine: str) -> int:
     """The memory (MemTotal, MB) a board needs to run this neural engine's loop: its peak plus the system's.
 
-    Moonshine 412 MB: every 64-bit board, the Pi Zero 2 W (MemTotal ~427,000 kB: 416 MB) too; Whisper 420 MB: not
+    Moonshine 369 MB: every 64-bit board, the Pi Zero 2 W (MemTotal ~427,000 kB: 416 MB) too; Whisper 420 MB: not
     the Zero.
     """
     return LOOP_PEAK_MB[engine] + SYSTEM_MB
