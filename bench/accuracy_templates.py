@@ -16,6 +16,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from device.language.lexicon import ENGLISH, FRENCH
+
 CATALOG_PATH = Path(__file__).with_name("bench_catalog.json")
 """The benchmark's catalogue: 31 items, with names that share words (milk / oat milk / skimmed milk)."""
 
@@ -97,9 +99,6 @@ EN_PRODUCTS: dict[str, tuple[Noun, ...]] = {
     "BEER-6": (_en("beer", "count", "pack bottle can", of="beer"), _en("lager", "count", "pack can", of="lager")),
 }
 
-EN_NUMBERS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
-              "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty")
-
 # Frames: {X} is a list of items. Weights are how often each one is picked.
 EN_FRAMES = (
     ("reorder {X}", 4), ("order {X}", 4), ("buy {X}", 2), ("get me {X}", 2), ("get us {X}", 1), ("I need {X}", 2),
@@ -142,7 +141,7 @@ EN_OOD_MADE = (
     ("what's the weather in {city}", "city"), ("play {genre} music", "genre"),
     ("play the radio in the {room}", "room"), ("turn on the lights in the {room}", "room"),
 )
-EN_FILL = {"n": EN_NUMBERS[1:], "city": ("Paris", "London", "Boston", "Madrid", "Berlin", "Dublin"),
+EN_FILL = {"n": ENGLISH.numbers[1:], "city": ("Paris", "London", "Boston", "Madrid", "Berlin", "Dublin"),
            "genre": ("rock", "classical", "jazz", "pop", "country"),
            "room": ("kitchen", "bedroom", "living room", "garden", "hallway")}
 
@@ -165,7 +164,7 @@ def en_item(rng: random.Random, noun: Noun, q: int, bare: bool = False) -> str:
             options += [f"{_a(unit)} of {obj}", f"{_a(unit)} of {obj}", f"one {unit} of {obj}",
                         f"another {unit} of {obj}"]
         return rng.choice(options)
-    number = EN_NUMBERS[q - 1]
+    number = ENGLISH.numbers[q - 1]
     if unit and (noun.kind != "count" or rng.random() < 0.5):
         more = "more " if rng.random() < 0.1 else ""
         return f"{number} {more}{EN_UNITS[unit]} of {obj}"
@@ -220,9 +219,6 @@ FR_PRODUCTS: dict[str, tuple[Noun, ...]] = {
     "BEER-6": (_fr("bière", "f", "count", "pack bouteille", of="bière"),),
 }
 
-FR_NUMBERS = ("un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "onze", "douze",
-              "treize", "quatorze", "quinze", "seize", "dix-sept", "dix-huit", "dix-neuf", "vingt")
-
 FR_FRAMES = (
     ("commande {X}", 4), ("recommande {X}", 3), ("achète {X}", 2), ("rachète {X}", 1), ("il me faut {X}", 2),
     ("il nous faut {X}", 1), ("je voudrais {X}", 2), ("je voudrais commander {X}", 1), ("on voudrait {X}", 1),
@@ -265,7 +261,7 @@ FR_OOD_MADE = (
     ("réveille-moi à {n} heures", "n"), ("quel temps fait-il à {city}", "city"), ("mets du {genre}", "genre"),
     ("allume la lumière dans {room}", "room"),
 )
-FR_FILL = {"n": FR_NUMBERS[1:], "city": ("Paris", "Lyon", "Marseille", "Bordeaux", "Lille", "Nantes"),
+FR_FILL = {"n": FRENCH.numbers[1:], "city": ("Paris", "Lyon", "Marseille", "Bordeaux", "Lille", "Nantes"),
            "genre": ("rock", "jazz", "classique", "rap"),
            "room": ("la cuisine", "la chambre", "le salon", "le couloir", "le jardin")}
 
@@ -305,7 +301,7 @@ def fr_item(rng: random.Random, noun: Noun, q: int, de: bool = False, bare: bool
             options += [f"{_one(g)} {unit} {_de(obj)}", f"{_one(g)} autre {unit} {_de(obj)}"]
         phrase = rng.choice(options)
         return ("d'" + phrase) if de and phrase.startswith("un") else phrase
-    number = FR_NUMBERS[q - 1]
+    number = FRENCH.numbers[q - 1]
     obj = noun.of or obj
     if unit and (noun.kind != "count" or rng.random() < 0.5):
         _, units = FR_UNITS[unit]

@@ -328,11 +328,9 @@ def paced_section(result: dict, command: str) -> str:
              f"{result['files']} commands per condition; the device's endpointer (Silero VAD) ends each request after "
              "0.6 s of silence; Moonshine is given it up to 0.24 s after the speech and starts then (as shipped), "
              "then the same request is decoded again from the end of listening (`early_start = false`).", "",
-             "| SNR | n | started early and used | as shipped p50 / p95 ms | at the end p50 / p95 ms |",
-             "|---|---|---|---|---|"]
-    for r in result["rows"]:
-        lines.append(f"| {r['snr']} | {r['n']} | {r['early']} | {r['wait_p50']} / {r['wait_p95']} | "
-                     f"{r['alone_p50']} / {r['alone_p95']} |")
+             *common.table("SNR | n | started early and used | as shipped p50 / p95 ms | at the end p50 / p95 ms", (
+                 [r["snr"], r["n"], r["early"], f"{r['wait_p50']} / {r['wait_p95']}",
+                  f"{r['alone_p50']} / {r['alone_p95']}"] for r in result["rows"]))]
     return "\n".join(lines) + "\n"
 
 
@@ -361,12 +359,9 @@ def section(results: list[dict], command: str) -> str:
                           for c in r["conditions"]) + "."]
     if ran:
         lines += ["", "Out-of-grammar speech accepted (should be refused):", "",
-                  "| engine | " + " | ".join(ran[0]["ood"]["parts"]) + " | all | peak RSS MB |",
-                  "|---|" + "---|" * (len(ran[0]["ood"]["parts"]) + 2)]
-    for r in ran:
-        cells = [f"{p['accepted']}/{p['n']}" for p in r["ood"]["parts"].values()]
-        lines.append(f"| {r['engine']} | " + " | ".join(cells) + f" | {r['ood']['accepted']}/{r['ood']['n']} | "
-                     f"{r['peak_rss_mb']} |")
+                  *common.table(" | ".join(["engine", *ran[0]["ood"]["parts"], "all", "peak RSS MB"]), (
+                      [r["engine"], *(f"{p['accepted']}/{p['n']}" for p in r["ood"]["parts"].values()),
+                       f"{r['ood']['accepted']}/{r['ood']['n']}", r["peak_rss_mb"]] for r in ran))]
     return "\n".join(lines) + "\n"
 
 

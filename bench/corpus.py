@@ -101,7 +101,6 @@ FRENCH_VOICES = ["fr", "fr-be", "fr-ch"]
 VARIANTS = ["", "+m3", "+f2", "+m1", "+f4"]
 SPEEDS = [150, 175, 135, 195, 165]
 
-WAKE_VOICES = ["en-us", "en-gb", "en-gb-x-rp", "en-029", "en-gb-scotland"]
 WAKE_VARIANTS = ["", "+m3", "+f2", "+f4"]
 WAKE_SPEEDS = [130, 165, 200]
 
@@ -119,13 +118,8 @@ def read_wav(path: Path) -> np.ndarray:
 
 def sox_read(path: Path) -> np.ndarray:
     """Any audio file sox reads (FLAC, WAV at any rate), as 16 kHz mono int16 (some FLAC files trip libsndfile)."""
-    return sox_samples(["sox", "-V1", str(path)])
-
-
-def sox_samples(source: list[str], stdin: bytes | None = None) -> np.ndarray:
-    """What a sox command line's input (`source`: "sox" and its input options and file) gives as 16 kHz mono int16."""
-    done = subprocess.run([*source, "-t", "raw", "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed", "-"],
-                          input=stdin, capture_output=True, check=True)
+    done = subprocess.run(["sox", "-V1", str(path), "-t", "raw", "-r", str(RATE), "-c", "1", "-b", "16", "-e", "signed",
+                           "-"], capture_output=True, check=True)
     return np.frombuffer(done.stdout, dtype="<i2").copy()
 
 
@@ -265,7 +259,7 @@ def _sentences(text: str) -> list[str]:
 
 def wake_phrases(cache: Path, short: bool, text: str = "hey jarvis") -> list[tuple[str, np.ndarray]]:
     """A wake phrase across voices, variants and speeds: (label, samples)."""
-    voices = WAKE_VOICES[1:3] if short else WAKE_VOICES
+    voices = ENGLISH_VOICES[1:3] if short else ENGLISH_VOICES
     variants = WAKE_VARIANTS[:1] if short else WAKE_VARIANTS
     speeds = WAKE_SPEEDS[1:2] if short else WAKE_SPEEDS
     return [(f"{v}{var} {s}", speak(cache, text, v + var, s))

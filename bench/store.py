@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import ROOT, code_version, command, logger, machine, now, percentile, write_section
+from bench.common import ROOT, code_version, command, logger, machine, now, percentile, table, write_section
 from device.contract.catalogue import Catalogue
 from device.events import Status
 from tests.delivery_harness import Pump, random_order
@@ -262,14 +262,13 @@ def section(a: argparse.Namespace, results: list[dict], shown: str, took: float,
         " *CPU per order*: CPU time of each part divided by the orders answered (ms; the devices' processes,"
         " Mosquitto, all store instances together, every PostgreSQL process). *Load*: the machine's 1-minute"
         " load average when the run started (2 cores; above 2, other work was waiting for them too).", "",
-        "| instances | run | offered (orders/s) | answered (orders/s) | latency p50 / p95 / max (ms) | orders |"
-        " lost | applied twice | unanswered | CPU per order: devices / broker / stores / PostgreSQL (ms) | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        *table("instances | run | offered (orders/s) | answered (orders/s) | latency p50 / p95 / max (ms) | orders"
+               " | lost | applied twice | unanswered | CPU per order: devices / broker / stores / PostgreSQL (ms)"
+               " | load",
+               ([r["instances"], r["mode"], f"{r['offered']:.0f}", f"**{r['answered_per_s']:.0f}**",
+                 f"{ms(r['p50'])} / {ms(r['p95'])} / {ms(r['max'])}", r["orders"], r["lost"], r["twice"],
+                 r["unanswered"], cpu_text(r), f"{r['load']:.1f}"] for r in results)),
     ]
-    for r in results:
-        lines.append(f"| {r['instances']} | {r['mode']} | {r['offered']:.0f} | **{r['answered_per_s']:.0f}** |"
-                     f" {ms(r['p50'])} / {ms(r['p95'])} / {ms(r['max'])} | {r['orders']} | {r['lost']} | {r['twice']} |"
-                     f" {r['unanswered']} | {cpu_text(r)} | {r['load']:.1f} |")
     two = {r["mode"]: r["answered_per_s"] for r in results
            if r["instances"] == 2 and r["mode"] in ("saturated", "server side")}  # paced: capped by the offer
     if two:
