@@ -28,6 +28,17 @@ from bench.accuracy_report import LOCALES, section
 from bench.common import ROOT as REPO
 from bench.common import code_version, logger, write_section
 from bench.corpus import RATE, write_wav
+from device import config
+from device.adapters.audio.wav_source import WavSource
+from device.adapters.speech.vosk import default_model_dir, find_model
+from device.app import build
+from device.audio.source import FRAME_SECONDS, SILENT_FRAME
+from device.contract.catalogue import Catalogue
+from device.engines import _neural_model
+from device.events import IntentEvent, Prompt, Rejected, Timeout, TranscriptEvent, Wake
+from device.language import grammar as grammars
+from device.language.parser import IntentParser
+from device.runner import PressPlan, run_replay
 from tests.support import Mosquitto, free_port
 
 log = logger("bench accuracy")
@@ -74,9 +85,6 @@ def why_text(intent) -> str:
 
 
 def run_text(locale: str, requests: list[templates.Request]) -> list[dict]:
-    from device.contract.catalogue import Catalogue
-    from device.language.parser import IntentParser
-
     parser = IntentParser(Catalogue.load(templates.CATALOG_PATH), locale)
     out = []
     for req in requests:
@@ -92,9 +100,6 @@ def run_text(locale: str, requests: list[templates.Request]) -> list[dict]:
 def recognisers_for(locale: str) -> list[tuple[str, str]]:
     """Every (engine setting, model) a device could use for the locale, the neural one first; empty when none
     can run (the reason is then in `why_not`)."""
-    from device.adapters.speech.vosk import find_model
-    from device.engines import _neural_model
-
     found = []
     neural, _ = _neural_model(locale)
     if neural:
@@ -105,12 +110,6 @@ def recognisers_for(locale: str) -> list[tuple[str, str]]:
     if locale.startswith("en"):
         found.append(("pocketsphinx", ""))
     return found
-
-
-def why_not(locale: str) -> str:
-    from device.adapters.speech.vosk import default_model_dir
-
-    return f"no recogniser for {locale}: no Whisper model prepared and no Vosk model in {default_model_dir(locale)}"
 
 
 def device_settings(locale: str, engine: str, model: str, workdir: Path, broker: str, tag: str) -> dict:
@@ -175,8 +174,6 @@ class FreshState:
 
 
 def audio_outcome(req: templates.Request, events: list) -> dict:
-    from device.events import IntentEvent, Prompt, Rejected, Timeout, TranscriptEvent, Wake
-
     wake = next((e for e in events if isinstance(e, Wake)), None)
     intent = next((e.intent for e in events if isinstance(e, IntentEvent)), None)
     heard = next((e for e in events if isinstance(e, TranscriptEvent)), None)
@@ -205,12 +202,6 @@ def run_audio(label: str, locale: str, engine: str, model: str, requests: list[t
               notes: dict | None, verify: int = 0, voices: tuple[str, ...] = ()) -> list[dict]:
     """Every request said (by `voices`, else the locale's) in every condition, to one device; its grammar gaps
     and `verify` clips run again by `reorder replay` go into `notes` (None: neither)."""
-    from device import config
-    from device.adapters.audio.wav_source import WavSource
-    from device.app import build
-    from device.audio.source import FRAME_SECONDS, SILENT_FRAME
-    from device.runner import PressPlan, run_replay
-
     rng = random.Random(f"{seed}:{locale}:{'accents' if voices else ''}:voices")  # the same voices for every engine
     clips = [make_clip(workdir / "speech", r, rng, voices) for r in requests]
     events: list = []
@@ -287,12 +278,9 @@ def unproducible(text: str, usable: set[str]) -> set[str]:
 def grammar_gaps(device, locale: str, requests: list[templates.Request]) -> list[str]:
     """Words said in the requests (not the out-of-domain ones) that the recogniser's grammar cannot
     produce, each with the number of requests that use it."""
-    from device.contract.catalogue import Catalogue
-    from device.language.grammar import build
-
     recogniser = device.loop.requests.recognizer
     knows = getattr(recogniser, "knows", lambda word: True)  # a neural recogniser spells any word
-    usable = {w for w in build(Catalogue.load(templates.CATALOG_PATH), locale).words() if knows(w)}
+    usable = {w for w in grammars.build(Catalogue.load(templates.CATALOG_PATH), locale).words() if knows(w)}
     said: Counter = Counter()
     for r in requests:
         if r.kind != "ood":
@@ -350,7 +338,9 @@ def main(argv: list[str] | None = None) -> int:
                 engines = [(e, m) for e, m in recognisers_for(locale)
                            if not args.engines or e in args.engines.split(",")]
                 if not engines or not n_audio:
-                    skipped[locale] = "--audio-requests 0" if engines else why_not(locale)
+                    skipped[locale] = "--audio-requests 0" if engines else (
+                        f"no recogniser for {locale}: no Whisper model prepared and no Vosk model in "
+                        f"{default_model_dir(locale)}")
                     continue
                 if babble is None:
                     babble = make_babble(work / "speech", 40 if args.short else 120, 6, args.seed)

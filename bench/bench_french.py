@@ -28,6 +28,12 @@ from pathlib import Path
 import numpy as np
 
 from bench import common, corpus
+from device.contract.catalogue import Catalogue
+from device.engines import NEURAL_SEARCH
+from device.language import grammar as grammars
+from device.language.automaton import Builder
+from device.language.parser import IntentParser
+from device.recognition.neural import ConstrainedRecognizer, SearchSettings, confidence, short_sentence_allowance, trim
 
 GAPS = (-0.25, -0.5, -0.75, -1.0, -1.25, -1.5, -2.0, -3.0)
 MEANS = (-0.5, -0.75, -1.0, -1.25, -1.5, -1.75, -2.0, -2.25, -2.5, -3.0, -math.inf)
@@ -101,8 +107,6 @@ def norm(text: str) -> str:
 
 def automaton_of(sentences: list[str]):
     """A grammar of exactly these sentences."""
-    from device.language.automaton import Builder
-
     b = Builder()
     for s in sentences:
         b.finals.add(b.phrase(b.start, s.split()))
@@ -112,8 +116,6 @@ def automaton_of(sentences: list[str]):
 def run_child(args: argparse.Namespace) -> dict:
     """Every decision with one encoder window, in this process."""
     from device.adapters.speech.whisper import WhisperDecoder
-    from device.engines import NEURAL_SEARCH
-    from device.recognition.neural import ConstrainedRecognizer, SearchSettings
 
     data = Path(args.data)
     labels = {f: {"kind": v["kind"], "text": norm(v["text"]) if v.get("text") else None}
@@ -184,8 +186,6 @@ def run_child(args: argparse.Namespace) -> dict:
 def split_command(audio: np.ndarray, text: str) -> list[tuple[str, np.ndarray]]:
     """(first word, its audio) and (the rest, its audio): cut at the quietest 10 ms (smoothed over 50 ms) within
     -15%/+20% of where the first word should end by its share of the letters, 0.3 s of silence around each."""
-    from device.recognition.neural import trim
-
     speech = trim(audio, 0.1)
     hop = 160
     n = len(speech) // hop
@@ -226,8 +226,6 @@ def short_pieces(rec, decode, grammar: list[str], commands: dict[str, tuple[np.n
 def grocery(rec, decode, count: int) -> None:
     """espeak-ng French grocery requests against the benchmark catalogue's grammar (plumbing)."""
     from bench import accuracy_templates as templates
-    from device.contract.catalogue import Catalogue
-    from device.language import grammar as grammars
 
     rec.set_grammar(grammars.build(Catalogue.load(templates.CATALOG_PATH), "fr-FR"))
     cache = Path(tempfile.gettempdir()) / "bench_french_tts"
@@ -241,8 +239,6 @@ def grocery(rec, decode, count: int) -> None:
 
 def accepted(d: dict, gap: float, mean: float, allowance: float = 0.0) -> bool:
     """The device's rule (device.recognition.neural.verdict) at these settings; no mean bound when mean is -inf."""
-    from device.recognition.neural import SearchSettings, confidence, short_sentence_allowance
-
     if not d["words"] or d["gap"] is None or d.get("reason"):
         return False
     fair = short_sentence_allowance(d.get("tokens") or 99, allowance, SearchSettings.short_reference)
@@ -377,8 +373,6 @@ def grocery_counts(groc: list[dict], gap: float, mean: float, allowance: float =
     """(right, wrong, refused): an order right when its items are the expected ones; a cancel when it
     cancels; a non-order when refused or understood as nothing."""
     from bench import accuracy_templates as templates
-    from device.contract.catalogue import Catalogue
-    from device.language.parser import IntentParser
 
     parser = IntentParser(Catalogue.load(templates.CATALOG_PATH), "fr-FR")
     counts = {"right": 0, "wrong": 0, "refused": 0}

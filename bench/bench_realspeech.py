@@ -1,11 +1,6 @@
 """Real-speech benchmark: Picovoice's speech-to-intent "barista" commands, as Rhino is measured.
 
-    python scripts/bench_realspeech.py --data ../shared/data/barista [--snr clean,12,9,6]
-        [--engines moonshine,pocketsphinx] [--endpoint none|silero|webrtc] [--json OUT.json] [--details OUT]
-        [--limit N] [--no-write]
-    python -m bench realspeech --fit-rejection OUT.moonshine.jsonl [--folds 5] [--max-wrong 0.5] [--max-ood 0.5]
-
-DIR holds audio/*.flac, labels.json (file → {"intent", "slots"}), one Rhino-style context YAML and
+--data DIR holds audio/*.flac, labels.json (file → {"intent", "slots"}), one Rhino-style context YAML and
 kitchen_noise.flac. A command is right when its intent and every slot are the label's ("command
 acceptance", the benchmark's metric), wrong when the device would read back something else, refused
 under the device's min_confidence (0.85). Noise is mixed by the benchmark's rule (corpus.peak_mix),
@@ -37,8 +32,10 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from bench import common, corpus
+from device.language.rhino import compile_context
 from device.recognition.rejection import AT_THRESHOLD, FEATURES, features
 from device.recognition.spelling import digit_aliases
 
@@ -186,10 +183,6 @@ def endpointed(audio: np.ndarray, vad) -> tuple[np.ndarray, dict]:
 
 def run_engine(args: argparse.Namespace) -> dict:
     """The whole benchmark for one engine, in this process."""
-    import yaml
-
-    from device.language.rhino import compile_context
-
     data = Path(args.data)
     labels = json.loads((data / "labels.json").read_text())
     files = sorted(labels)[: args.limit or None]
@@ -278,10 +271,7 @@ def paced(args: argparse.Namespace) -> dict:
     """End of listening → decision, paced like a microphone (a frame per 80 ms of wall time) on every --paced'th
     file: the device's endpointer (Silero VAD) and Moonshine started early as shipped, then the same request
     decoded again at the end (early_start = false); waits in ms, both on this process's one core."""
-    import yaml
-
     from device.audio.endpointer import Endpointer, Ending
-    from device.language.rhino import compile_context
     from device.recognition.early import TAIL_SECONDS, EarlyStart
 
     data = Path(args.data)
@@ -474,9 +464,8 @@ def main() -> int:
     p.add_argument("--json", help="write the first engine that ran's result as JSON here")
     p.add_argument("--limit", type=int, default=0, help="only the first N files (a quick look)")
     p.add_argument("--endpoint", choices=("none", "silero", "webrtc"), default="none",
-                   help="none: each file decoded whole (the benchmark's rule, as Rhino is measured); silero, "
-                        "webrtc: from 1 s before its speech, 0.5 s before and 2 s after it, the noise going on, cut "
-                        "by the device's endpointer")
+                   help="none: each file decoded whole (the benchmark's rule); silero, webrtc: cut by the "
+                        "device's endpointer, as the section says")
     p.add_argument("--paced", type=int, default=0, metavar="EVERY",
                    help="instead: end of listening → decision, paced like a microphone, on every EVERY'th file")
     p.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")

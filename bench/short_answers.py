@@ -16,6 +16,11 @@ import numpy as np
 
 from bench import common, corpus
 from bench.bench_french import accepted
+from device.adapters.speech.moonshine import Moonshine
+from device.contract.catalogue import Catalogue
+from device.engines import NEURAL_SEARCH
+from device.language import grammar as grammars
+from device.recognition.neural import ConstrainedRecognizer, SearchSettings
 
 SHORT = ("yes", "no", "cancel", "never mind", "the usual", "confirm", "yeah", "cancel that", "forget it", "nope",
          "go ahead", "same again")
@@ -29,12 +34,6 @@ PAD = np.zeros(corpus.RATE // 2, np.float32)
 
 def decode_all() -> list[dict]:
     """Every voice's short answers and out-of-domain phrases, decoded once (no allowance applied yet)."""
-    from device.adapters.speech.moonshine import Moonshine
-    from device.contract.catalogue import Catalogue
-    from device.engines import NEURAL_SEARCH
-    from device.language import grammar as grammars
-    from device.recognition.neural import ConstrainedRecognizer, SearchSettings
-
     rec = ConstrainedRecognizer(Moonshine(trim=False), "en-US",
                                 SearchSettings(**{**NEURAL_SEARCH["moonshine"], "short_allowance": 0.0}))
     rec.set_grammar(grammars.build(Catalogue.load(common.ROOT / "device" / "samples" / "catalog.json"), "en-US"))
@@ -57,9 +56,6 @@ def decode_all() -> list[dict]:
 
 def counts(rows: list[dict], voices: tuple[str, ...], allowance: float) -> dict:
     """Short answers right and wrong, out-of-domain phrases accepted, on these voices at this allowance."""
-    from device.engines import NEURAL_SEARCH
-    from device.recognition.neural import SearchSettings
-
     s = SearchSettings(**NEURAL_SEARCH["moonshine"])
     short = [(d, accepted(d, s.reject_gap, s.reject_mean, allowance)) for d in rows
              if d["set"] == "short" and d["voice"] in voices]
