@@ -417,9 +417,7 @@ def main() -> int:
     text = section(results, results["command"])
     if args.json:
         Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
-    print(text)
-    if not args.no_write:
-        common.write_section("french", text)
+    common.publish("french", text, not args.no_write)
     return 0
 
 

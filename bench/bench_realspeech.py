@@ -491,9 +491,7 @@ def main() -> int:
         return 2
     if args.paced:
         text = paced_section(paced(args), common.command("realspeech"))
-        print(text)
-        if not args.no_write:
-            common.write_section("realspeech-latency", text)
+        common.publish("realspeech-latency", text, not args.no_write)
         return 0
     unknown = [name for name in args.engines.split(",") if name not in ENGINES]
     if unknown:
@@ -514,10 +512,7 @@ def main() -> int:
     ran = [r for r in results if "skipped" not in r]
     if args.json and ran:
         Path(args.json).write_text(json.dumps(ran[0], indent=1))
-    text = section(results, common.command("realspeech"))
-    print(text)
-    if not args.no_write:
-        common.write_section("realspeech", text)
+    common.publish("realspeech", section(results, common.command("realspeech")), not args.no_write)
     return 0
 
 

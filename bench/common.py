@@ -32,6 +32,13 @@ def write_section(name: str, text: str, path: Path = BENCHMARKS) -> None:
     tmp.replace(path)
 
 
+def publish(name: str, text: str, write: bool) -> None:
+    """Print a section's text, and write it as section `name` of BENCHMARKS.md when `write` (no --no-write)."""
+    print(text)
+    if write:
+        write_section(name, text)
+
+
 def logger(prog: str) -> Callable[[str], None]:
     """A progress printer to stderr, each line prefixed with the benchmark's name and the time."""
     return lambda text: print(f"[{prog} {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)

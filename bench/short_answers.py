@@ -101,10 +101,8 @@ def main() -> int:
     rows = decode_all()
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
-    text = section(rows, "python -m bench.short_answers " + " ".join(sys.argv[1:]))
-    print(text)
-    if not args.no_write:
-        common.write_section("short-answers", text)
+    common.publish("short-answers", section(rows, "python -m bench.short_answers " + " ".join(sys.argv[1:])),
+                   not args.no_write)
     return 0
 
 
