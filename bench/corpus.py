@@ -140,7 +140,7 @@ def speak(cache: Path, text: str, voice: str, speed: int, trimmed: bool = True) 
     if not out.exists():
         raw = cache / f"raw-{key}.wav"
         _run("espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text)
-        _run("sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out))
+        _run("sox", "-R", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out))  # -R: the same dither each run
         raw.unlink()
     return trim(read_wav(out)) if trimmed else read_wav(out)
 
@@ -153,7 +153,7 @@ def flite(cache: Path, text: str, voice: str, stretch: float = 1.0, trimmed: boo
     if not out.exists():
         raw = cache / f"flite-raw-{key}.wav"
         _run("flite", "-voice", voice, "--setf", f"duration_stretch={stretch}", "-t", text, "-o", str(raw))
-        _run("sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out))
+        _run("sox", "-R", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out))  # -R: the same dither each run
         raw.unlink()
     return trim(read_wav(out)) if trimmed else read_wav(out)
 
