@@ -276,9 +276,9 @@ COMMANDS = {"transcribe": cmd_transcribe, "parse": cmd_parse, "replay": cmd_repl
 def few_malloc_arenas(arenas: int = 1) -> bool:
     """Let glibc keep at most `arenas` malloc arenas (as MALLOC_ARENA_MAX would). Each thread that allocates
     otherwise gets its own, and memory freed in one is not reused by another: the recogniser's worker
-    (recognition.early) added 15-25 MB to the loop's peak (`reorder replay` of the demo recordings, measured then: 312/320 MiB
-    in one arena, 319/333 in two). Call before any thread starts; False where the C library has no mallopt (not
-    glibc) or the environment already says."""
+    (recognition.early) added 15-25 MB to the loop's peak (`reorder replay` of the demo recordings, measured
+    then: 312/320 MiB in one arena, 319/333 in two). Call before any thread starts; False where the C library
+    has no mallopt (not glibc) or the environment already says."""
     import ctypes
     import os
 

@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 LOOP_PEAK_MB = {"moonshine": 269, "whisper": 320}
 """The device loop's measured peak RSS with each neural engine, in MiB like memory_mb(), recognition started
 early and Silero VAD included (`/usr/bin/time -f %M reorder replay device/samples/demo-en.wav` and demo-fr.wav
-with the sample catalogue: 274,856 and 327,204 KiB at most, five runs each). The model's preparation (~1.7 GB for Moonshine)
-is not the loop's: it runs once, on the installer's laptop with scripts/provision --prepare-model, or
-fails harmlessly on a small board."""
+with the sample catalogue: 274,856 and 327,204 KiB at most, five runs each). The model's preparation (~1.7 GB
+for Moonshine) is not the loop's: it runs once, on the installer's laptop with scripts/provision
+--prepare-model, or fails harmlessly on a small board."""
 SYSTEM_MB = 100
 """What Raspberry Pi OS Lite holds besides the loop (kernel, systemd, NetworkManager, sshd: ~100 MB)."""
 
