@@ -8,7 +8,7 @@ import pytest
 from device.contract.catalogue import Catalogue
 from device.language import grammar as grammars
 from device.language import sentences
-from device.recognition.constrained import search
+from device.recognition.constrained import Resume, search
 from device.recognition.neural import ConstrainedRecognizer, SearchSettings
 from device.recognition.rejection import FEATURES, Calibration, features, words_of
 from device.recognition.shortcut import greedy_sentence
@@ -43,16 +43,45 @@ def test_a_free_transcript_off_the_grammar_falls_back_to_the_beam_on_the_same_en
     assert state == b"" and logp.shape == (len(dec.vocabulary),)
 
 
+def test_a_greedy_pass_that_leaves_the_grammar_late_resumes_the_beam_two_words_back():
+    heard = " order 2 milk and the coffee and the weather"  # a sentence of the grammar until "weather"
+    dec = FakeDecoder(heard)
+    sp = speller(dec)
+    found, resume = greedy_sentence(dec, sp, AUDIO, max_tokens=40, resume=True)
+    assert found is None and isinstance(resume, Resume)
+    # the hypothesis before the second-last word begun (" and", then " the", then " weather" left the grammar)
+    assert resume.words == ("order", "two", "milk", "and", "the") and resume.tokens == 6
+    full_dec = FakeDecoder(heard)
+    full = search(full_dec, sp, AUDIO, max_tokens=40)
+    assert (resume.free_tokens, resume.free_logprob) == (full.free_tokens, pytest.approx(full.free_logprob))
+    resumed_dec = FakeDecoder(heard)
+    resumed = search(resumed_dec, sp, AUDIO, max_tokens=40, resume=resume)
+    # From the start, the beam's best ends early ("order two milk": fewer tokens to pay for); resumed, it keeps
+    # the words the model heard inside the grammar, and it is one of the sentences the full beam found.
+    assert full.best.words == ("order", "two", "milk")
+    assert resumed.best.words == ("order", "two", "milk", "and", "the", "coffee")
+    assert resumed.best.words in [h.words for h in full.nbest]
+    assert resumed_dec.calls < full_dec.calls  # the words before the resume point are not decoded again
+
+
+def test_a_greedy_pass_that_leaves_the_grammar_at_once_starts_the_beam_from_the_beginning():
+    dec = FakeDecoder(" what's the weather")
+    found, then = greedy_sentence(dec, speller(dec), AUDIO, max_tokens=40, resume=True)
+    assert found is None and not isinstance(then, Resume)
+
+
 def test_greedy_first_gives_the_beam_answer_through_the_recognizer():
     grammar = grammars.build(Catalogue.load("device/samples/catalog.json"), "en-US")
     loud = (np.sin(np.arange(32000) / 5) * 8000).astype("<i2").tobytes()
     for heard in (" order 2 milk.", " what's the weather"):
         plain = ConstrainedRecognizer(FakeDecoder(heard), "en-US")
         quick = ConstrainedRecognizer(FakeDecoder(heard), "en-US", SearchSettings(greedy_first=True))
-        plain.set_grammar(grammar)
-        quick.set_grammar(grammar)
-        a, b = plain.recognize(loud), quick.recognize(loud)
-        assert (a.text, a.confidence) == (b.text, b.confidence)
+        resumed = ConstrainedRecognizer(FakeDecoder(heard), "en-US", SearchSettings(greedy_first=True,
+                                                                                     greedy_resume=True))
+        for rec in (plain, quick, resumed):
+            rec.set_grammar(grammar)
+        a, b, c = plain.recognize(loud), quick.recognize(loud), resumed.recognize(loud)
+        assert (a.text, a.confidence) == (b.text, b.confidence) == (c.text, c.confidence)
 
 
 def test_features_read_digits_as_words_and_see_a_sentence_ended_early():

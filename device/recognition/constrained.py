@@ -74,6 +74,23 @@ class SearchResult:
         return min(0.0, totals, means)
 
 
+@dataclass(frozen=True)
+class Resume:
+    """Where a search may start instead of the request's beginning: one hypothesis part-way through a
+    sentence (what the greedy pass had already decoded inside the grammar) and the free pass, finished."""
+
+    logp: np.ndarray
+    """The next-token log-probabilities at the hypothesis's position."""
+    state: Any
+    position: int
+    words: tuple[str, ...]
+    tokens: int
+    logprob: float
+    worst: float
+    free_tokens: tuple[int, ...]
+    free_logprob: float
+
+
 @dataclass
 class _Live:
     score: float  # log-probability plus length bonus, what the beam ranks by
@@ -87,25 +104,34 @@ class _Live:
 
 
 def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: int = 6, prune: float = 8.0,
-           max_tokens: int | None = None, token_bonus: float = 0.0, special: np.ndarray | None = None) -> SearchResult:
+           max_tokens: int | None = None, token_bonus: float = 0.0, special: np.ndarray | None = None,
+           resume: Resume | None = None) -> SearchResult:
     """Decode `audio` constrained to the speller's grammar, and freely; see the module docstring.
 
     `token_bonus` is added to a hypothesis's score for each token (not to its log-probability):
     a small bonus keeps the search from ending a sentence early to save the cost of its last
     words. Candidates more than `prune` nats below the best candidate of a step are dropped (a
     confident model then keeps one or two hypotheses, not `beam`). `special` masks the tokens the free
-    pass may not take (True = never), by default the ones with no surface other than end of text."""
+    pass may not take (True = never), by default the ones with no surface other than end of text. `resume`:
+    start from that hypothesis, the free pass already done (recognition.shortcut), not from the audio's start."""
     seconds = len(audio) / 16000
     max_tokens = max_tokens or int(8 * seconds) + 10
     if special is None:
         special = np.array([not v for v in decoder.vocabulary], dtype=bool)
         special[decoder.eos] = False
-    logp0, state0 = decoder.start(audio)
-    alive = [_Live(0.0, 0.0, logp0, state0, speller.start, (), 0)]
+    if resume is None:
+        logp0, state0 = decoder.start(audio)
+        alive = [_Live(0.0, 0.0, logp0, state0, speller.start, (), 0)]
+        free_tokens: list[int] = []
+        free_logprob, free_done = 0.0, False
+    else:
+        r = resume
+        logp0, state0 = r.logp, r.state
+        alive = [_Live(r.logprob + token_bonus * r.tokens, r.logprob, r.logp, r.state, r.position, r.words, r.tokens,
+                       r.worst)]
+        free_tokens, free_logprob, free_done = list(r.free_tokens), r.free_logprob, True
     finished: list[tuple[float, Hypothesis]] = []
-    free_tokens: list[int] = []
-    free_logprob = 0.0
-    free_logp, free_state, free_done = logp0, state0, False
+    free_logp, free_state = logp0, state0
     furthest: _Live | None = None
     for _ in range(max_tokens + 1):
         if alive:

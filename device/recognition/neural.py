@@ -33,7 +33,7 @@ import numpy as np
 from device.language import sentences
 from device.language.automaton import WordAutomaton
 from device.language.grammar import Grammar
-from device.recognition.constrained import SearchResult, search
+from device.recognition.constrained import Resume, SearchResult, search
 from device.recognition.decoding import Stoppable, TokenDecoder
 from device.recognition.protocol import Recognition
 from device.recognition.quantity import unheard_quantity, unsaid_quantity
@@ -74,6 +74,9 @@ class SearchSettings:
     greedy_first: bool = False
     """Run the free greedy pass alone first and skip the beam when it already is a sentence of the grammar
     (recognition.shortcut)."""
+    greedy_resume: bool = False
+    """With greedy_first: when the greedy pass leaves the grammar, start the beam two word beginnings back from
+    there, not from the request's start (recognition.shortcut)."""
     calibration: Calibration | None = None
     """When set, the confidence is this fitted rule over six features (recognition.rejection) instead of
     the gap and mean bounds."""
@@ -210,11 +213,14 @@ class ConstrainedRecognizer:
         samples = trim(samples, self.settings.pad_seconds)
         s, speller = self.settings, self._current()
         decoder: TokenDecoder = self.decoder if stop is None else Stoppable(self.decoder, stop)
+        resume = None
         if s.greedy_first:
-            found, decoder = greedy_sentence(decoder, speller, samples, int(8 * len(samples) / 16000) + 10)
+            found, then = greedy_sentence(decoder, speller, samples, int(8 * len(samples) / 16000) + 10,
+                                          resume=s.greedy_resume)
             if found is not None:
                 return found
-        return search(decoder, speller, samples, beam=s.beam, prune=s.prune, token_bonus=s.token_bonus)
+            decoder, resume = (decoder, then) if isinstance(then, Resume) else (then, None)
+        return search(decoder, speller, samples, beam=s.beam, prune=s.prune, token_bonus=s.token_bonus, resume=resume)
 
     def recognize(self, audio: bytes, stop: threading.Event | None = None) -> Recognition:
         """The best sentence of the grammar and its confidence (`stop`: as search)."""

@@ -6,6 +6,12 @@ constrained sentence as well, with a gap of zero, so the beam's batched decoder 
 skipped. The pass follows the grammar token by token and stops at the first token the grammar
 does not allow: the beam search then starts from the same encoded audio (`Started`), so a
 request that does not qualify costs only the decoder calls up to where it left the grammar.
+
+With `resume`, a request that does not qualify does not start the beam from the beginning: the free pass
+is finished alone (one hypothesis a call), and the beam starts two word beginnings back from where the
+greedy pass left the grammar (`constrained.Resume`): the words before are the model's own first choices
+and already a sentence's beginning, so the beam spends its calls on the last words and what follows
+(`SearchSettings.greedy_resume`).
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from device.recognition.constrained import Hypothesis, SearchResult
+from device.recognition.constrained import Hypothesis, Resume, SearchResult
 from device.recognition.decoding import TokenDecoder, Wrapped
 from device.recognition.spelling import Speller
 
@@ -39,14 +45,16 @@ def special_tokens(decoder: TokenDecoder) -> np.ndarray:
 
 
 def greedy_sentence(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, max_tokens: int,
-                    special: np.ndarray | None = None) -> tuple[SearchResult | None, Started]:
+                    special: np.ndarray | None = None,
+                    resume: bool = False) -> tuple[SearchResult | None, Started | Resume]:
     """(the result, when the free greedy transcript is a sentence of the grammar, else None; the decoder to
-    run the beam search with, the audio already encoded)."""
+    run the beam search with, the audio already encoded — or, with `resume`, where the beam should start)."""
     special = special_tokens(decoder) if special is None else special
     first = decoder.start(audio)
     logp, state = first
     position, words, tokens = speller.start, (), []  # type: tuple[int, tuple[str, ...], list[int]]
     logprob, worst = 0.0, 0.0
+    starts: list[Resume] = []  # the greedy hypothesis before each token that begins a word
     while len(tokens) <= max_tokens:
         token = int(np.argmax(np.where(special, -np.inf, logp)))
         s = float(logp[token])
@@ -60,10 +68,31 @@ def greedy_sentence(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, 
         where = np.flatnonzero(allowed.ids == token)
         if not len(where):
             break
+        if resume and decoder.vocabulary[token][:1] == b" ":
+            starts.append(Resume(logp, state, position, words, len(tokens), logprob, worst, (), 0.0))
         j = int(where[0])
         position, words = int(allowed.nexts[j]), words + allowed.words(j)
         logprob, worst = logprob + s, min(worst, s)
         tokens.append(token)
         rows, (state,) = decoder.advance([state], [token])
         logp = rows[0]
-    return None, Started(decoder, first)
+    if not resume or len(starts) < 2:
+        return None, Started(decoder, first)
+    free, free_logprob = _finish_free(decoder, special, logp, state, tokens, logprob, max_tokens)
+    back = starts[-2]
+    return None, Resume(back.logp, back.state, back.position, back.words, back.tokens, back.logprob, back.worst,
+                        free, free_logprob)
+
+
+def _finish_free(decoder: TokenDecoder, special: np.ndarray, logp: np.ndarray, state: Any, tokens: list[int],
+                 logprob: float, max_tokens: int) -> tuple[tuple[int, ...], float]:
+    """The free greedy pass from where the grammar was left to its end, as constrained.search runs it."""
+    tokens = list(tokens)
+    while True:
+        token = int(np.argmax(np.where(special, -np.inf, logp)))
+        logprob += float(logp[token])
+        if token == decoder.eos or len(tokens) >= max_tokens:
+            return tuple(tokens), logprob
+        tokens.append(token)
+        rows, (state,) = decoder.advance([state], [token])
+        logp = rows[0]
