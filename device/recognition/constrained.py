@@ -74,7 +74,7 @@ class SearchResult:
         return min(0.0, totals, means)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: identity, not element-wise, comparison
 class Resume:
     """Where a search may start instead of the request's beginning: one hypothesis part-way through a
     sentence (what the greedy pass had already decoded inside the grammar) and the free pass, finished."""
