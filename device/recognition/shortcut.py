@@ -16,6 +16,7 @@ and already a sentence's beginning, so the beam spends its calls on the last wor
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -79,9 +80,7 @@ def greedy_sentence(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, 
     if not resume or len(starts) < 2:
         return None, Started(decoder, first)
     free, free_logprob = _finish_free(decoder, special, logp, state, tokens, logprob, max_tokens)
-    back = starts[-2]
-    return None, Resume(back.logp, back.state, back.position, back.words, back.tokens, back.logprob, back.worst,
-                        free, free_logprob)
+    return None, replace(starts[-2], free_tokens=free, free_logprob=free_logprob)
 
 
 def _finish_free(decoder: TokenDecoder, special: np.ndarray, logp: np.ndarray, state: Any, tokens: list[int],
