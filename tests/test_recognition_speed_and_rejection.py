@@ -9,7 +9,6 @@ from device.contract.catalogue import Catalogue
 from device.language import grammar as grammars
 from device.language import sentences
 from device.recognition.constrained import Resume, search
-from device.recognition.decoding import Wrapped
 from device.recognition.neural import ConstrainedRecognizer, SearchSettings
 from device.recognition.rejection import FEATURES, Calibration, features, words_of
 from device.recognition.shortcut import greedy_sentence
@@ -114,45 +113,3 @@ def test_a_sentence_that_ended_before_the_speech_did_is_refused_with_the_reason(
     whole = ConstrainedRecognizer(FakeDecoder(" order two milk"), "en-US", SearchSettings(ended_early_words=3))
     whole.set_grammar(grammar)
     assert whole.recognize(loud).confidence >= 0.85
-
-
-class Rows(Wrapped):
-    """Counts the hypotheses the model scores."""
-
-    def __init__(self, decoder: FakeDecoder) -> None:
-        super().__init__(decoder)
-        self.rows = 0
-
-    def advance(self, states, tokens):
-        self.rows += len(states)
-        return super().advance(states, tokens)
-
-
-def test_the_beam_after_a_greedy_pass_reuses_its_steps_and_finds_the_same_sentences():
-    heard = " order 2 milk and the coffee and the weather"  # a sentence of the grammar until "weather"
-    sp = speller(FakeDecoder(heard))
-    alone = Rows(FakeDecoder(heard))
-    full = search(alone, sp, AUDIO, max_tokens=40)
-    first = Rows(FakeDecoder(heard))
-    found, started = greedy_sentence(first, sp, AUDIO, max_tokens=40)
-    assert found is None and first.rows > 0
-    again = search(started, sp, AUDIO, max_tokens=40)
-    assert [(h.words, h.tokens) for h in again.nbest] == [(h.words, h.tokens) for h in full.nbest]
-    assert [h.logprob for h in again.nbest] == pytest.approx([h.logprob for h in full.nbest])
-    assert (again.free_tokens, again.free_logprob) == (full.free_tokens, pytest.approx(full.free_logprob))
-    # the free pass and the hypothesis on the greedy path take the greedy steps from memory: greedy first
-    # then the beam scores fewer hypotheses in all than the beam alone
-    assert first.rows < alone.rows
-
-
-def test_recombination_keeps_one_hypothesis_per_text_and_the_same_answer():
-    heard = " order 2 milk."  # " 2" and " two" spell the same word, " Milk" and " milk" too (case is ignored)
-    sp = speller(FakeDecoder(heard))
-    plain, merged = Rows(FakeDecoder(heard)), Rows(FakeDecoder(heard))
-    a = search(plain, sp, AUDIO, max_tokens=40, prune=20.0)  # unlikely spellings stay in the beam
-    b = search(merged, sp, AUDIO, max_tokens=40, prune=20.0, recombine=True)
-    assert a.best.words == b.best.words == ("order", "two", "milk")
-    assert a.best.logprob == pytest.approx(b.best.logprob)
-    assert merged.rows < plain.rows
-    settings = SearchSettings(recombine=True)
-    assert settings.recombine and not SearchSettings().recombine

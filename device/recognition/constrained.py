@@ -105,7 +105,7 @@ class _Live:
 
 def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: int = 6, prune: float = 8.0,
            max_tokens: int | None = None, token_bonus: float = 0.0, special: np.ndarray | None = None,
-           resume: Resume | None = None, recombine: bool = False) -> SearchResult:
+           resume: Resume | None = None) -> SearchResult:
     """Decode `audio` constrained to the speller's grammar, and freely; see the module docstring.
 
     `token_bonus` is added to a hypothesis's score for each token (not to its log-probability):
@@ -155,15 +155,6 @@ def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: 
                 candidates.append((h.score + s + token_bonus, h.logprob + s, k, int(allowed.ids[j]),
                                    int(allowed.nexts[j]), allowed.words(j), s))
         candidates.sort(key=lambda c: -c[0])
-        if recombine:  # one hypothesis per (words, position): the same text spelled by other tokens
-            seen: set[tuple[tuple[str, ...], int]] = set()
-            kept = []
-            for c in candidates:
-                key = (alive[c[2]].words + c[5], c[4])
-                if key not in seen:
-                    seen.add(key)
-                    kept.append(c)
-            candidates = kept
         candidates = [c for c in candidates[:beam] if c[0] >= candidates[0][0] - prune]
         best_finished = max((f[0] for f in finished), default=-math.inf)
         # Scores only fall (log-probabilities ≤ 0) but for the bonus: stop once no live

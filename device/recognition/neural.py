@@ -77,8 +77,6 @@ class SearchSettings:
     greedy_resume: bool = False
     """With greedy_first: when the greedy pass leaves the grammar, start the beam two word beginnings back from
     there, not from the request's start (recognition.shortcut)."""
-    recombine: bool = False
-    """Keep one hypothesis per (words, position)."""
     calibration: Calibration | None = None
     """When set, the confidence is this fitted rule over six features (recognition.rejection) instead of
     the gap and mean bounds."""
@@ -222,8 +220,7 @@ class ConstrainedRecognizer:
             if found is not None:
                 return found
             decoder, resume = (decoder, then) if isinstance(then, Resume) else (then, None)
-        return search(decoder, speller, samples, beam=s.beam, prune=s.prune, token_bonus=s.token_bonus, resume=resume,
-                      recombine=s.recombine)
+        return search(decoder, speller, samples, beam=s.beam, prune=s.prune, token_bonus=s.token_bonus, resume=resume)
 
     def recognize(self, audio: bytes, stop: threading.Event | None = None) -> Recognition:
         """The best sentence of the grammar and its confidence (`stop`: as search)."""

@@ -16,7 +16,6 @@ and already a sentence's beginning, so the beam spends its calls on the last wor
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -28,40 +27,15 @@ from device.recognition.spelling import Speller
 
 
 class Started(Wrapped):
-    """A TokenDecoder whose next `start` returns an already encoded request (the encoder runs once), and whose
-    `advance` serves the steps the greedy pass already took from what that pass computed (`remember`): the beam
-    search then starts over without paying again for the free pass's first tokens or for a hypothesis that
-    follows them."""
+    """A TokenDecoder whose next `start` returns an already encoded request (the encoder runs once)."""
 
     def __init__(self, decoder: TokenDecoder, first: tuple[np.ndarray, Any]) -> None:
         super().__init__(decoder)
         self._first: tuple[np.ndarray, Any] | None = first
-        self._steps: dict[tuple[int, int], tuple[np.ndarray, Any, Any]] = {}
-        """(id of the state, token) -> (log-probabilities, new state, the state itself: kept, so ids stay unique)."""
 
     def start(self, audio: np.ndarray) -> tuple[np.ndarray, Any]:
         first, self._first = self._first, None
         return first if first is not None else super().start(audio)
-
-    def remember(self, state: Any, token: int, logp: np.ndarray, new_state: Any) -> None:
-        """The greedy pass advanced `state` by `token` to `new_state`, with these next-token log-probabilities."""
-        self._steps[(id(state), token)] = (logp, new_state, state)
-
-    def advance(self, states: Sequence[Any], tokens: Sequence[int]) -> tuple[np.ndarray, list[Any]]:
-        known = [self._steps.get((id(state), token)) for state, token in zip(states, tokens)]
-        todo = [i for i, k in enumerate(known) if k is None]
-        if len(todo) == len(states):
-            return super().advance(states, tokens)
-        out: list[Any] = [None] * len(states)
-        rows: list[np.ndarray | None] = [None] * len(states)
-        for i, k in enumerate(known):
-            if k is not None:
-                rows[i], out[i] = k[0], k[1]
-        if todo:
-            logps, new = super().advance([states[i] for i in todo], [tokens[i] for i in todo])
-            for row, i in enumerate(todo):
-                rows[i], out[i] = logps[row], new[row]
-        return np.stack(rows), out  # type: ignore[arg-type]
 
 
 def special_tokens(decoder: TokenDecoder) -> np.ndarray:
@@ -78,7 +52,6 @@ def greedy_sentence(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, 
     run the beam search with, the audio already encoded — or, with `resume`, where the beam should start)."""
     special = special_tokens(decoder) if special is None else special
     first = decoder.start(audio)
-    started = Started(decoder, first)
     logp, state = first
     position, words, tokens = speller.start, (), []  # type: tuple[int, tuple[str, ...], list[int]]
     logprob, worst = 0.0, 0.0
@@ -91,7 +64,7 @@ def greedy_sentence(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, 
                 break
             last = speller.last_word(position)
             hyp = Hypothesis(words + ((last,) if last else ()), logprob + s, len(tokens) + 1, min(worst, s))
-            return SearchResult((hyp,), tuple(tokens), logprob + s), started
+            return SearchResult((hyp,), tuple(tokens), logprob + s), Started(decoder, first)
         allowed = speller.allowed(position)
         where = np.flatnonzero(allowed.ids == token)
         if not len(where):
@@ -102,11 +75,10 @@ def greedy_sentence(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, 
         position, words = int(allowed.nexts[j]), words + allowed.words(j)
         logprob, worst = logprob + s, min(worst, s)
         tokens.append(token)
-        rows, (new_state,) = decoder.advance([state], [token])
-        started.remember(state, token, rows[0], new_state)
-        state, logp = new_state, rows[0]
+        rows, (state,) = decoder.advance([state], [token])
+        logp = rows[0]
     if not resume or len(starts) < 2:
-        return None, started
+        return None, Started(decoder, first)
     free, free_logprob = _finish_free(decoder, special, logp, state, tokens, logprob, max_tokens)
     return None, replace(starts[-2], free_tokens=free, free_logprob=free_logprob)
 
