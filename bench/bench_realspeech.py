@@ -9,26 +9,17 @@ refused: real commands decoded with their drink removed from the grammar, the re
 DIR (../wakeword/alexa) and espeak-ng sentences that are not orders. Each engine runs in its own process
 (its peak RSS is its own); one that cannot run gets a row saying why. Moonshine runs with the device's
 NEURAL_SEARCH; BENCH_SEARCH='{"greedy_first": true}' overrides some of it, BENCH_THREADS=2 its threads.
-
---fit-rejection fits the calibrated rule (device/recognition/rejection.py) on --details records: a
-logistic regression over its features (standardised, L2 penalty 1.0, Newton's method) gives P(right);
-folds by recording (every SNR of a command and its drink-removed decoding in one fold). The operating
-point is the lowest threshold with wrong read-backs at most --max-wrong % at every SNR and out-of-grammar
-acceptances at most --max-ood %, each fold judged at its own training part's threshold; the final model,
-fitted on everything, is shifted so that this threshold is confidence 0.85.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
 import tempfile
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +27,6 @@ import yaml
 
 from bench import common, corpus
 from device.language.rhino import compile_context
-from device.recognition.rejection import AT_THRESHOLD, FEATURES, features
-from device.recognition.spelling import digit_aliases
 
 NON_ORDERS = [
     "what's the weather like tomorrow", "play some music in the kitchen", "turn off the lights please",
@@ -51,7 +40,7 @@ RHINO = {"clean": None, "24": 0.99, "15": 0.985, "12": 0.98, "9": 0.965, "6": 0.
 """Rhino's published command acceptance (mean of cafe and kitchen noise; README of the data)."""
 THRESHOLD = 0.85
 OOD_PARTS = {"drink removed": "drink removed", "alexa": "real 'alexa' clips", "espeak": "espeak-ng non-orders"}
-"""Out-of-grammar speech: its records' label (--details, --fit-rejection's folds) → its column in the section."""
+"""Out-of-grammar speech: its records' label (--details) → its column in the section."""
 PS_MAX_SENTENCES = 1_000_000
 """The largest grammar pocketsphinx is asked to search here (its finite-state search is built whole)."""
 
@@ -355,108 +344,10 @@ def section(results: list[dict], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-
-def load_records(path: Path) -> list[dict]:
-    """--details records with their features (None: no sentence, always refused), kind (SNR or "ood") and group."""
-    digits = digit_aliases("en")
-    rows = []
-    for line in path.read_text().splitlines():
-        d = json.loads(line)
-        d["x"] = None
-        if d.get("words") and "gap" in d:
-            nbest = d.get("nbest") or []
-            margin = nbest[0][1] - nbest[1][1] if len(nbest) > 1 else None
-            d["x"] = features(d["gap"], d["mean"], d["worst"], margin, d["words"].split(), d["tokens"],
-                              d.get("free", ""), d.get("free_n", 0), digits)
-        d["kind"] = d.get("snr") or "ood"
-        d["ok"] = bool(d.get("right")) and "snr" in d
-        d["group"] = d["file"] if d.get("ood") in (None, "drink removed") else f"{d['ood']}:{d['file']}"
-        rows.append(d)
-    return rows
-
-
-def fit(x: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(weights with the bias last, centre, scale) of an L2-penalised logistic regression, by Newton's method."""
-    centre, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-3)
-    a = np.hstack([(x - centre) / scale, np.ones((len(x), 1))])
-    w = np.zeros(a.shape[1])
-    penalty = np.eye(a.shape[1]) * l2
-    penalty[-1, -1] = 0.0
-    for _ in range(50):
-        p = 1 / (1 + np.exp(-(a @ w)))
-        step = np.linalg.solve((a * (p * (1 - p))[:, None]).T @ a + penalty, a.T @ (p - y) + penalty @ w)
-        w -= step
-        if np.abs(step).max() < 1e-8:
-            break
-    return w, centre, scale
-
-
-def logit(x: np.ndarray, w: np.ndarray, centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """The fitted model's log-odds of right."""
-    return ((x - centre) / scale) @ w[:-1] + w[-1]
-
-
-def tally(rows: list[dict], accept: np.ndarray) -> dict[str, list[int]]:
-    """Per SNR: [n, right accepted, wrong accepted, refused]; "ood": [n, 0, accepted, refused]."""
-    out: dict[str, list[int]] = {}
-    for d, a in zip(rows, accept):
-        c = out.setdefault(d["kind"], [0, 0, 0, 0])
-        c[0] += 1
-        c[3 if not a else 1 if d["ok"] else 2] += 1
-    return out
-
-
-def operating_point(rows: list[dict], z: np.ndarray, max_wrong: float, max_ood: float) -> float:
-    """The lowest logit threshold meeting both limits on these (out-of-fold) scores."""
-    for t in np.sort(np.unique(np.round(z[np.isfinite(z)], 3))):
-        if all(100 * v[2] / v[0] <= (max_ood if k == "ood" else max_wrong) for k, v in tally(rows, z >= t).items()):
-            return float(t)
-    return math.inf
-
-
-def fit_rejection(args: argparse.Namespace) -> int:
-    """Fit the calibrated rule on --details records and print how it compares with today's (see the docstring)."""
-    rows = load_records(Path(args.fit_rejection))
-    has = np.array([d["x"] is not None for d in rows])
-    x = np.array([d["x"] if d["x"] is not None else [0.0] * len(FEATURES) for d in rows], dtype=float)
-    y = np.array([d["ok"] for d in rows], dtype=float)
-    fold = np.array([zlib.crc32(d["group"].encode()) % args.folds for d in rows])
-    z = np.full(len(rows), -np.inf)
-    thresholds = []
-    for k in range(args.folds):
-        train, test = has & (fold != k), has & (fold == k)
-        w, c, s = fit(x[train], y[train])
-        z[test] = logit(x[test], w, c, s)
-        inner = [d for d, m in zip(rows, train) if m]
-        thresholds.append(operating_point(inner, logit(x[train], w, c, s), args.max_wrong, args.max_ood))
-    # Each fold's test part judged at the threshold chosen on its own training part: an honest estimate.
-    accept = np.zeros(len(rows), dtype=bool)
-    for k in range(args.folds):
-        accept |= (fold == k) & (z >= thresholds[k])
-    w, c, s = fit(x[has], y[has])
-    everything = np.where(has, logit(x, w, c, s), -np.inf)
-    t = operating_point(rows, everything, args.max_wrong, args.max_ood)
-    kinds = sorted({d["kind"] for d in rows}, key=lambda k: (k == "ood", k))
-    print("| rule | " + " | ".join(kinds) + " |")
-    for title, rule in (("today's rule (gap and mean, 0.85)", np.array([d["confidence"] >= 0.85 for d in rows])),
-                        (f"calibrated, {args.folds}-fold by recording (out of fold)", accept),
-                        ("calibrated, fitted and judged on all (optimistic)", everything >= t)):
-        n = tally(rows, rule)
-        print(f"| {title} | " + " | ".join(f"{k}: {n[k][1]}/{n[k][2]}/{n[k][3]}" if k != "ood" else
-                                           f"out-of-grammar accepted {n[k][2]}/{n[k][0]}" for k in kinds) + " |")
-    print(f"fold thresholds (logit): {[round(v, 3) for v in thresholds]}; all: {t:.3f}")
-    print(f"Calibration(weights={tuple(round(float(v), 4) for v in w[:-1])}, centre="
-          f"{tuple(round(float(v), 4) for v in c)}, scale={tuple(round(float(v), 4) for v in s)}, "
-          f"bias={w[-1] - t + math.log(AT_THRESHOLD / (1 - AT_THRESHOLD)):.4f})")
-    for name, v in zip(FEATURES, w[:-1]):
-        print(f"  {name}: {v:+.3f} per standard deviation")
-    return 0
-
-
 def main() -> int:
-    """Fit the rejection rule (--fit-rejection), or run each engine in a child process and print the section."""
+    """Run each engine in a child process and print the section (or the --paced latency section)."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--data", help="a folder laid out like ../shared/data/barista (required unless --fit-rejection)")
+    p.add_argument("--data", required=True, help="a folder laid out like ../shared/data/barista")
     p.add_argument("--snr", default="clean,12,9,6", help="comma-separated: clean and/or dB values")
     p.add_argument("--engines", default=",".join(ENGINES),
                    help="comma-separated (default: all; one that cannot run gets a row saying why)")
@@ -470,16 +361,7 @@ def main() -> int:
                    help="instead: end of listening → decision, paced like a microphone, on every EVERY'th file")
     p.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     p.add_argument("--details", help="write every decision to DETAILS.<engine>.jsonl (for the threshold curves)")
-    p.add_argument("--fit-rejection", metavar="DETAILS.jsonl", help="fit the calibrated rejection rule on these "
-                   "--details records instead of decoding")
-    p.add_argument("--folds", type=int, default=5, help="with --fit-rejection: folds by recording")
-    p.add_argument("--max-wrong", type=float, default=0.5, help="with --fit-rejection: percent wrong, at every SNR")
-    p.add_argument("--max-ood", type=float, default=0.5, help="with --fit-rejection: percent out of grammar accepted")
     args = p.parse_args()
-    if args.fit_rejection:
-        return fit_rejection(args)
-    if not args.data:
-        p.error("--data is required")
     if args.engine:
         print(json.dumps(run_engine(args)))
         return 0

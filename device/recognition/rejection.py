@@ -10,9 +10,10 @@ Six features, each one a reason to doubt a sentence that can be said aloud:
 - `length`: its tokens over the free transcript's, as a logarithm: a sentence that ended before the
   speech did ("... coffee" of "... coffee with soy milk") is shorter than what the model heard.
 
-The confidence is a logistic function of them, fitted on the development recordings by
-`python -m bench realspeech --fit-rejection` (rule, coefficients and cross-validation in BENCHMARKS.md, "Real speech"),
-shifted so that the chosen operating point is exactly the default `min_confidence` (0.85).
+The confidence is a logistic function of them, fitted on the development recordings by the former
+`python -m bench realspeech --fit-rejection` (`git show cce96cb:bench/bench_realspeech.py`; rule, coefficients and
+cross-validation in BENCHMARKS.md, "Real speech"), shifted so that the chosen operating point is exactly the default
+`min_confidence` (0.85).
 """
 
 from __future__ import annotations
