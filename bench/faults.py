@@ -309,14 +309,6 @@ def section(args, report: dict, backlog_runs: list[dict], fuzzed: dict | None, f
         f" {code_version()}.",
         f"Machine: {machine('paho-mqtt', tools=[('mosquitto', '-h')])}. Load average at the end:"
         f" {os.getloadavg()[0]:.1f}.", "",
-        "Each lane: Mosquitto with persistence on (`autosave_on_changes`, config written by the test fixture), the"
-        " reference store backend with a stable client id (persistent MQTT 5 session, shared subscription), a TCP"
-        " proxy in front of the broker for the device, and the device's real delivery stack (Loop, Outbox, Delivery,"
-        " MqttLink; tests/delivery_harness.py). Each cycle confirms 1–15 orders around one fault. *Lost*: on the"
-        " device's disk, not in the store's order book. *Applied twice*: answered `accepted`/`rejected` more than"
-        " once (a re-sent order is answered `duplicate`, which is allowed and counted as *re-sent*). *Drain*: from"
-        " the recovery (broker started, last cut, device process started) until every order of the cycle is"
-        " PUBACKed; *accepted*: until the store applied every one (p50 / p95 / max, seconds).", "",
         *table("fault | cycles | orders | lost | applied twice | re-sent | drain (s) | accepted (s)", (
             [what, k["cycles"], k["orders"], k["lost"], k["duplicated"], k["resent"], spread(k["drain"]),
              spread(k["accepted"])]
@@ -330,12 +322,6 @@ def section(args, report: dict, backlog_runs: list[dict], fuzzed: dict | None, f
                  r["lost"], r["duplicated"], r["resent"]] for i, r in enumerate(backlog_runs, 1)]
         lines += [
             "", f"### Backlog: {backlog_runs[0]['orders']} orders queued while the broker is down", "",
-            "The broker is stopped, the orders are confirmed one by one (each committed to the outbox with an"
-            " fsync before the next), then the broker starts. Times from the broker's start. The device's and the"
-            " store's reconnect waits are part of it: both back off while the broker is down (the device from"
-            " 0.5–1 s doubling to 30 s, the store from 0.2–0.4 s doubling to 5 s), and until the store has"
-            " re-subscribed (Mosquitto 2.0 does not restore shared subscriptions) the broker answers \"no matching"
-            " subscribers\" and the device publishes those orders again.", "",
             *table("run | queueing took | device reconnected | store re-subscribed | all PUBACKs | all accepted | lost"
                    " | applied twice | re-sent", rows),
         ]
@@ -344,24 +330,12 @@ def section(args, report: dict, backlog_runs: list[dict], fuzzed: dict | None, f
         within = sum(1 for r in backlog_runs if r["drained"] is not None and r["drained"] <= 5.0)
         lines += ["", f"Goal: drained within 5 s of the broker coming back — {within} of {len(backlog_runs)} runs"
                   f" ({'met' if within == len(backlog_runs) else '**not met**'}). Once both the device and the"
-                  f" store are connected, the drain itself takes {spread(after)} s (median / p95 / max).", "",
-                  "Where the time goes (profiled on this machine with the same set-up): the reconnects come"
-                  " first (with paho's default backoff for the store, 1 s doubling to 120 s, they took 3–4 s after"
-                  " a 3–4 s outage and the drain 8.6–9.6 s); then the device's loop records each PUBACK and each"
-                  " answer in the outbox (without an fsync: losing one only means the order is sent again and"
-                  " answered `duplicate`; orders are added with one) and publishes its retained state, while Mosquitto,"
-                  " configured to save its whole database after every change, slows down as its queue grows"
-                  " (1,000 orders drain in about 2 s after connecting with `autosave_interval 60`, 3.5–4.5 s"
-                  " with `autosave_on_changes`)."]
+                  f" store are connected, the drain itself takes {spread(after)} s (median / p95 / max)."]
     if fuzzed:
         counts = fuzzed["counts"]
         lines += [
             "", f"### Bad input: {sum(counts.values()):,} generated payloads (hypothesis, tests/test_payload_fuzz.py)",
-            "", "Catalogue and order-status payloads go to the real loop as broker messages; config mappings to"
-            " `config.from_mapping` (and accepted ones on to `MqttLink`). Each must be accepted, or rejected with"
-            " an error of the project's family or an \"ignored\" log line; the loop must keep turning (no `error`"
-            " event) and the outbox must hold what it held (only a valid answer about one of its own orders may"
-            " change that order's status).", "",
+            "",
             "| payloads | accepted | rejected / ignored out loud |",
             "|---|---|---|",
             f"| catalogue | {counts.get('catalogue accepted', 0):,} | {counts.get('catalogue rejected', 0):,} |",
