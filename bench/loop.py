@@ -23,13 +23,6 @@ FULL = {"seconds": 600, "false_seconds": 3600, "requests": 30, "startup_runs": 3
 SHORT = {"seconds": 8, "false_seconds": 60, "requests": 3, "startup_runs": 1, "memory": ["pocketsphinx"]}
 GOALS = {"idle": 1.10, "gate": 0.30, "rss": 150}
 QUIET = ("digital silence", "pink noise -50 dBFS", "brown noise -40 dBFS")
-HISTORY = (
-    "Earlier runs (2026-11-23, commit 843a9dd, when openWakeWord and pocketsphinx were the defaults) also "
-    "measured arms since dropped, because those engines no longer ship: the openWakeWord library (its loop "
-    "1.01× the bare library's CPU; 229 MB alone, 291 MB in the loop; 2.05 s to start; re-fired on silence after "
-    "12 of 59 flows), Silero and WebRTC→Silero gates (0.17× / 0.094× in loud fan noise, where WebRTC is 0.53×), "
-    "Vosk with the Korean model (598–746 MB) and pocketsphinx fed while listening (2 ms left at the endpoint "
-    "instead of 258 ms). That section is in git: `git show 9a67eb0:BENCHMARKS.md`.")
 log = logger("bench loop")
 
 
@@ -156,18 +149,7 @@ def details(r: dict) -> list[str]:
                [f"{name} ({c['audio_seconds']:.0f} s)", f"{c['cpu']['bare'] / c['audio_seconds']:.4f}",
                 f"{times(ratio(c, 'gated'))} ({100 * c['open']:.0f}%)", times(ratio(c, "loop"))]
                for name, c in ({} if failed(listening) else listening["conditions"]).items()))]
-    out += ["", "Wake word: the shipped detector on \"okay nabu\" said by espeak-ng voices en-us, en-gb, en-gb-x-rp, "
-                "en-029, en-gb-scotland with variants at 130/165/200 words a minute (the short run: two), and the "
-                "flite rendering the tests use, each with 2 s before and 2.5 s after; false wakes on espeak-ng talk "
-                "(twelve English and twelve French paragraphs over voices, variants and speeds 135–195). Detection "
-                "in noise, on real recordings, per engine: the \"Wake word\" sections.", "",
-            "### Latency", "",
-            "\"okay nabu\" (flite), 0.8 s, a request (espeak-ng: \"reorder two bottles of milk\", ...) through "
-            "the loop in-process, with pocketsphinx and loopback Mosquitto. *Endpoint*: audio time from the end of "
-            "speech to the step that ends the utterance; *processing*: wall time from that step's start to the "
-            "`prompt` event. Around the press the loop is paced like a live microphone; *release → PUBACK*: from "
-            "releasing the mock pin to the broker's PUBACK for the order reaching paho's thread.", "",
-            "| | p50 | p95 | max | n |", "|---|---|---|---|---|"]
+    out += ["", "### Latency", "", "| | p50 | p95 | max | n |", "|---|---|---|---|---|"]
     latency = [] if failed(r["latency"]) else [q for q in r["latency"]["requests"] if q["prompt"]]
     for key, label, fmt in (("endpoint", "end of speech → endpoint (audio)", sec),
                             ("processing", "endpoint step → `prompt` (processing)", ms),
@@ -178,9 +160,6 @@ def details(r: dict) -> list[str]:
     if not failed(r["latency"]):
         out += ["", f"Requests without a prompt: {len(r['latency']['requests']) - len(latency)}."]
     out += ["", "### Memory and start-up", "",
-            "Peak RSS (`VmHWM`) of a fresh process after it heard \"okay nabu\" and one request; start-up is the "
-            "child's own time from its first line to the loop's first step (imports, `device.app.build`, one frame), "
-            "median of the runs.", "",
             *table("configuration | peak RSS | events", (
                 ["Python + numpy (baseline)" if what == "python" else f"device loop as shipped, {what}",
                  failed(m) or format(m["peak_rss_mb"], ".0f") + " MB", ", ".join(m.get("events", [])) or "–"]
@@ -190,7 +169,7 @@ def details(r: dict) -> list[str]:
         med = {k: percentile([x[k] for x in runs], 50) for k in ("imports", "build", "first_step")}
         out += ["", f"Start-up (pocketsphinx, median of {len(runs)}): imports {sec(med['imports'])}, build "
                     f"{sec(med['build'])}, first step {ms(med['first_step'])}."]
-    return out + ["", HISTORY, ""]
+    return out + [""]
 
 
 def render(r: dict) -> str:
