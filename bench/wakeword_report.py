@@ -121,12 +121,8 @@ def render(results: dict) -> str:
              f"Machine: {m['machine']}; FLAC decoded by FFmpeg's decoder (PyAV), damage reported by libFLAC. "
              f"Load average {m['load_start'][0]:.1f} at the start, {m['load_end'][0]:.1f} at the end "
              "(a shared machine). **Not a Raspberry Pi.**", "",
-             "Each model runs as the device builds it for one word: the threshold of `sensitivity = \"normal\"`, "
-             "2 s refractory period, the WebRTC voice-activity gate (0.96 s pre-roll); after a wake it is fed "
-             "silence for 5 s, as the loop does while it listens. Positives: each recording with 1 s of silence "
-             f"before and 6 s after, clean and mixed with kitchen noise at {snr} (Picovoice's peak-frame rule). "
-             "A false wake is any wake outside a recording of the model's own word (start to 1.5 s after its "
-             "end): in the negatives, between the positives and on the other words' recordings. Negatives: "
+             "Positives: each recording with 1 s of silence before and 6 s after, clean and mixed with kitchen noise "
+             f"at {snr} (Picovoice's peak-frame rule). Negatives: "
              + ", ".join(f"{short(s['folder'])} ({len(s['labels'])} files, {s['seconds'] / 60:.0f} min)" for s in negs)
              + (f", {hours(synth) * 60:.0f} min of espeak-ng English and French talk" if synth else "")
              + f"; {hours(negative_streams(results, True)):.2f} h of real speech, "
@@ -150,9 +146,8 @@ def render(results: dict) -> str:
                      + f" | {other} | {sum(len(s['arms'][a]['false']) for s in synth)} | "
                      f"{len(false_list(results, a))} | {top:.3f} | "
                      + ", ".join(f"{len(s['arms'][a]['false'])}/{len(s['labels'])}" for s in probes) + " |")
-    lines += ["", "Trade-off (the recorded scores replayed at other thresholds with the refractory period alone, "
-              f"so approximate). Cells: own real recordings detected clean/{snr}, false wakes on real speech + "
-              "on synthetic talk.", "",
+    lines += ["", f"Cells: own real recordings detected clean/{snr}, false wakes on real speech + on synthetic talk.",
+              "",
               "| model | " + " | ".join(f"{t:g}" for t in SWEEP) + " |", "|---|" + "---|" * len(SWEEP)]
     lines += [f"| {a} | " + " | ".join(sweep_cell(results, a, t) for t in SWEEP) + " |" for a in results["arms"]]
     home = results["home"]
