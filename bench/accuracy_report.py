@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable
 from bench import accuracy_templates as templates
 from bench import common
 from bench.common import table
-from bench.accuracy_audio import ACCENTS_LABEL, OTHER_ACCENTS, VOICES
 
 LOCALES = ("en-US", "fr-FR")
 TARGETS = {("text", "en-US"): 99.0, ("text", "fr-FR"): 98.0, ("audio", "clean"): 99.5, ("audio", 12): 98.0,
@@ -154,7 +153,8 @@ def voices_table(results: list[dict]) -> list[str]:
 
 
 def section(results, skipped, recognisers, args, seconds, notes, dropped) -> str:
-    """The section: how it was measured, the tables, the errors grouped, the replay check, the grammar gaps."""
+    """The section: what was run, the tables, the errors grouped, the replay check, the grammar gaps (how it is
+    measured is in BENCHMARKS.md after the section, which this does not rewrite)."""
     # The command without the options that only say where files go.
     command = common.command("accuracy", re.sub(r" ?--(output|details)[= ]\S+", "", " ".join(args.argv)).split())
     lines = ["## Accuracy", "",
@@ -165,19 +165,7 @@ def section(results, skipped, recognisers, args, seconds, notes, dropped) -> str
              "Requests come from `bench/accuracy_templates.py` (re-order requests with one to four items, "
              "quantities said as words 1–20 or articles, units, cancels, and out-of-domain speech whose expected "
              f"intent is none) against the 31-item `bench/bench_catalog.json`; {dropped} generated sentences "
-             "that also appear in tests/ were replaced. Text: the intent parser alone. Audio: “hey jarvis”, a pause "
-             "and the request by espeak-ng (en-US voices " + ", ".join(VOICES["en-US"]) + "; 140–190 words/min; the "
-             f"same requests said clean by {', '.join(OTHER_ACCENTS)} are the row “{ACCENTS_LABEL}”), speech at "
-             "-26 dBFS, noise at the SNR against the speech's active level (babble: other espeak-ng talkers summed; "
-             "white noise), fed to the device loop through `run_replay` as `reorder replay` does, with the default "
-             "settings (min_confidence 0.85; pocketsphinx's cross_check on) (one device, models loaded "
-             "once; before each clip the wake model's buffers, the VAD and pocketsphinx's cepstral mean are reset, so "
-             "each clip is heard as a fresh `reorder replay` hears it; confirmation never pressed; no spending "
-             "caps). **exact**: the read-back (`prompt`) had exactly the expected items, or a "
-             "cancel / none was understood as such (an out-of-domain request that did not wake the device counts as "
-             "exact). **refusal**: nothing was read back (no wake, no speech, none, rejected). **wrong order**: a "
-             "read-back with other items or quantities, or any read-back for a cancel or out-of-domain request. "
-             "**wrong quantity**: the wrong orders whose read-back changed a quantity (a number nobody said).", "",
+             "that also appear in tests/ were replaced.", "",
              *tables(results, skipped, recognisers), "",
              *voices_table(results), *text_errors(results), *audio_errors(results)]
     verified = notes.get("verified", [])

@@ -2,7 +2,7 @@
 
 Requests from bench/accuracy_templates.py: the text path parses them; the audio path (every recogniser the machine has
 for the locale) says them after "hey jarvis" (bench/accuracy_audio.py), in noise, to one device replayed as `reorder
-replay` does. The section (bench/accuracy_report.py) describes the method. --short: a few requests, for CI.
+replay` does. BENCHMARKS.md describes the method after the section. --short: a few requests, for CI.
 """
 from __future__ import annotations
 
