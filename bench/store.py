@@ -1,7 +1,7 @@
 """Store throughput on PostgreSQL: orders/s end to end and order -> answer latency; writes its BENCHMARKS.md section.
 
 PostgreSQL (fsync on), Mosquitto, `reorder store-backend` processes and devices (tests/delivery_harness.py), all
-real and on this machine (~3 min for 1 and 2 store instances); the section says what each run does.
+real and on this machine (~3 min for 1 and 2 store instances); BENCHMARKS.md says what each run does.
 """
 from __future__ import annotations
 
@@ -254,14 +254,7 @@ def section(a: argparse.Namespace, results: list[dict], shown: str, took: float,
         f" {a.window} orders waiting for their answer. *Paced*: the devices together offer {a.rate:g} orders/s."
         f" *Server side*: saturated again, but the {a.devices} devices are bare paho clients publishing ready-made"
         " orders at QoS 1 (no outbox, no loop), so the devices' cost, which a real fleet spreads over its own"
-        " computers, leaves these two cores to the broker, the stores and PostgreSQL."
-        f" *{EVERY_CHANGE}*: the same with Mosquitto saving its persistence after every change, as"
-        " firmware_config/mosquitto/reorder.conf does for one household."
-        " *Latency*: from the order on the device's disk to the answer in the device's loop (p50 / p95 / max,"
-        " ms). *Lost*: submitted and not in the database; *applied twice*: answered accepted/rejected twice."
-        " *CPU per order*: CPU time of each part divided by the orders answered (ms; the devices' processes,"
-        " Mosquitto, all store instances together, every PostgreSQL process). *Load*: the machine's 1-minute"
-        " load average when the run started (2 cores; above 2, other work was waiting for them too).", "",
+        " computers, leaves these two cores to the broker, the stores and PostgreSQL.", "",
         *table("instances | run | offered (orders/s) | answered (orders/s) | latency p50 / p95 / max (ms) | orders"
                " | lost | applied twice | unanswered | CPU per order: devices / broker / stores / PostgreSQL (ms)"
                " | load",
