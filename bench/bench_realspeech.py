@@ -41,8 +41,6 @@ RHINO = {"clean": None, "24": 0.99, "15": 0.985, "12": 0.98, "9": 0.965, "6": 0.
 THRESHOLD = 0.85
 OOD_PARTS = {"drink removed": "drink removed", "alexa": "real 'alexa' clips", "espeak": "espeak-ng non-orders"}
 """Out-of-grammar speech: its records' label (--details) → its column in the section."""
-PS_MAX_SENTENCES = 1_000_000
-"""The largest grammar pocketsphinx is asked to search here (its finite-state search is built whole)."""
 
 
 class MoonshineEngine:
@@ -59,10 +57,6 @@ class MoonshineEngine:
         self.rec = ConstrainedRecognizer(Moonshine(trim=False, threads=int(os.environ.get("BENCH_THREADS", "1"))),
                                          "en-US", SearchSettings(**settings))
         self.last: dict = {}
-
-    def cannot_run(self, automaton) -> str | None:
-        """Why this engine cannot decode with this grammar, or None: the neural search handles any size."""
-        return None
 
     def use(self, automaton) -> None:
         self.rec.set_automaton(automaton)
@@ -88,41 +82,9 @@ class MoonshineEngine:
         return best.words, self.rec.confidence(result)
 
 
-class PocketSphinxEngine:
-    """pocketsphinx en-US with the context as a JSGF grammar (its own confidence measure)."""
-
-    name = "pocketsphinx"
-
-    def __init__(self) -> None:
-        from device.adapters.speech.pocketsphinx import PocketSphinx
-
-        self.ps = PocketSphinx("en-US")
-        self.n = 0
-        self.last: dict = {}
-
-    def cannot_run(self, automaton) -> str | None:
-        """pocketsphinx expands a JSGF grammar into one search graph: the barista context (120 million
-        sentences) makes it grow until the kernel kills the process, so grammars past a million are refused."""
-        if automaton.count(limit=PS_MAX_SENTENCES + 1) > PS_MAX_SENTENCES:
-            return (f"not run: the grammar has over {PS_MAX_SENTENCES:,} sentences and pocketsphinx's JSGF search "
-                    f"grows until the kernel kills it (out of memory); run it on a smaller context")
-        return None
-
-    def use(self, automaton) -> None:
-        from device.language.automaton import jsgf
-
-        self.n += 1
-        self.ps._decoder.add_jsgf_string(f"ctx{self.n}", jsgf(automaton, known=self.ps.knows))
-        self.ps._decoder.activate_search(f"ctx{self.n}")
-
-    def decode(self, audio: np.ndarray) -> tuple[tuple[str, ...], float]:
-        heard = self.ps._decode((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-        return tuple(heard.text.split()), heard.confidence
-
-
-ENGINES: dict[str, type[MoonshineEngine] | type[PocketSphinxEngine]] = {"moonshine": MoonshineEngine,
-                                                                      "pocketsphinx": PocketSphinxEngine}
-
+ENGINES = {"moonshine": MoonshineEngine}
+"""The engines --engines names (pocketsphinx's, which the barista grammar's size rules out, was removed:
+`git show cce96cb:bench/bench_realspeech.py`)."""
 
 def endpoint_vad(name: str):
     """The device's voice-activity detector for the request's end (adapters.audio.vad)."""
@@ -183,9 +145,6 @@ def run_engine(args: argparse.Namespace) -> dict:
         engine = ENGINES[args.engine]()
     except Exception as exc:  # a missing model or library: a row saying why, not a traceback
         return {"engine": args.engine, "skipped": f"not run: {str(exc).strip().splitlines()[0][:200]}"}
-    why = engine.cannot_run(context.automaton)
-    if why:
-        return {"engine": args.engine, "skipped": why}
     engine.use(context.automaton)
     conditions = []
     details: list[dict] = []

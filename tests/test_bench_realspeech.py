@@ -1,34 +1,30 @@
-"""bench_realspeech's command line: engines that cannot run get a row saying why, bad data one line."""
+"""bench_realspeech's command line: an engine that cannot run gets a row saying why; bad data, one line."""
 
 from __future__ import annotations
 
 import sys
 
 from bench import bench_realspeech
-from device.language.automaton import Builder
 
 
 def test_an_engine_that_cannot_run_gets_a_row_saying_why():
     ran = {"engine": "moonshine", "conditions": [{"snr": "clean", "n": 2, "right": 2, "wrong": 0, "refused": 0,
                                                   "p50_ms": 1.0, "p95_ms": 2.0}],
            "ood": {"n": 1, "accepted": 0, "parts": {"alexa": {"n": 1, "accepted": 0}}}, "peak_rss_mb": 1.0}
-    text = bench_realspeech.section([ran, {"engine": "pocketsphinx", "skipped": "not run: too big"}], "cmd")
-    assert "| pocketsphinx | – | – | not run: too big |" in text and "| moonshine | clean | 2 |" in text
-    only = bench_realspeech.section([{"engine": "pocketsphinx", "skipped": "not run: too big"}], "cmd")
-    assert "not run: too big" in only and "Out-of-grammar" not in only
+    text = bench_realspeech.section([ran, {"engine": "other", "skipped": "failed: exit code 1"}], "cmd")
+    assert "| other | – | – | failed: exit code 1 |" in text and "| moonshine | clean | 2 |" in text
+    only = bench_realspeech.section([{"engine": "moonshine", "skipped": "not run: no model"}], "cmd")
+    assert "not run: no model" in only and "Out-of-grammar" not in only
 
 
-def test_pocketsphinx_refuses_a_grammar_too_large_for_its_search():
-    b = Builder()
-    s = b.start
-    for _ in range(7):  # 10 ** 7 sentences
-        s = b.choice(s, [[str(d)] for d in range(10)])
-    b.finals.add(s)
-    engine = object.__new__(bench_realspeech.PocketSphinxEngine)  # no model needed for the check
-    assert "over 1,000,000 sentences" in engine.cannot_run(b.compile())
-    small = Builder()
-    small.finals.add(small.choice(small.start, [["milk"]]))
-    assert engine.cannot_run(small.compile()) is None
+def test_an_unknown_engine_is_one_line(tmp_path, monkeypatch, capsys):
+    for name in ("labels.json", "kitchen_noise.flac", "context.yaml"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "audio").mkdir()
+    monkeypatch.setattr(sys, "argv", ["bench_realspeech", "--data", str(tmp_path), "--engines", "pocketsphinx"])
+    assert bench_realspeech.main() == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown engine 'pocketsphinx'" in err and "moonshine" in err
 
 
 def test_a_data_folder_without_the_benchmark_is_one_line(tmp_path, monkeypatch, capsys):
