@@ -1,18 +1,16 @@
 """Wake-word benchmark: every model on real recordings (clean and in kitchen noise), false wakes, CPU, memory.
 
-BENCHMARKS.md's wake-word sections show the commands. Every model of the measured words (--positives DIR:WORD; none:
-synthetic speech of --keyword) runs as the device builds it for that one word (device.app.make_wake_detector), all on
-the same audio, taking turns every 2 s of it (CPU is main-thread time). Positives play clean and mixed with --noise at
---snr dB, negatives (--negatives folders, --synthetic-hours of espeak-ng talk) as long streams; the section
-(wakeword_report.render) says how wakes are counted. "together" is all the words in one detector, as `[wake]
-keywords` runs them.
+BENCHMARKS.md's wake-word sections show the commands. Every model of the measured words (--positives DIR:WORD) runs
+as the device builds it for that one word (device.app.make_wake_detector), all on the same audio, taking turns every
+2 s of it (CPU is main-thread time). Positives play clean and mixed with --noise at --snr dB, negatives (--negatives
+folders, --synthetic-hours of espeak-ng talk) as long streams; BENCHMARKS.md says how wakes are counted. "together"
+is all the words in one detector, as `[wake] keywords` runs them.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -256,21 +254,11 @@ def play(arms: list[Arm], stream: Stream, clips: list[Clip], kind: str, folder: 
             "arms": judged}
 
 
-def positive_sets(args, cache: Path) -> list[tuple[str, str, list[Clip]]]:
-    """(folder, keyword, clips) of every --positives DIR:KEYWORD; synthetic speech of --keyword without any."""
+def positive_sets(args) -> list[tuple[str, str, list[Clip]]]:
+    """(folder, keyword, clips) of every --positives DIR:KEYWORD. (Synthetic positives, espeak-ng and flite
+    voices, were a finished study: BENCHMARKS.md, "Wake words"; `git show cce96cb:bench/bench_wakeword.py`.)"""
     specs = [spec.rpartition(":") if ":" in spec else (spec, "", args.keyword) for spec in args.positives]
-    if specs:
-        return [(folder, keyword, folder_clips(Path(folder), args.short)) for folder, _, keyword in specs]
-    spoken = args.keyword.replace("_", " ")
-    clips = [Clip(f"espeak-ng {name}", x, False) for name, x in corpus.wake_phrases(cache, args.short)
-             ] if spoken == "hey jarvis" else []
-    has_flite = shutil.which("flite") is not None
-    if has_flite:
-        clips += [Clip(f"flite {v} x{s}", corpus.flite(cache, spoken, v, s), False)
-                  for v in ("kal", "kal16", "awb", "rms", "slt") for s in (0.8, 1.0, 1.25)]
-    if not clips:
-        raise SystemExit(f"bench_wakeword: no --positives and no synthetic voice for {spoken!r} (install flite)")
-    return [("synthetic speech (espeak-ng" + (", flite" if has_flite else "") + ")", args.keyword, clips)]
+    return [(folder, keyword, folder_clips(Path(folder), args.short)) for folder, _, keyword in specs]
 
 
 def negative_streams(args, cache: Path, noise: np.ndarray | None) -> list[tuple[str, Stream, list[Clip]]]:
@@ -343,8 +331,8 @@ def measure(args, info: dict, cache: Path, tmp: Path) -> dict:
     """Every arm on the positives (clean and in noise), the negatives and the probes; CPU and memory."""
     from device.config import WakeSettings
 
-    sets = positive_sets(args, cache)
-    words = list(dict.fromkeys([k for _, k, _ in sets] + ([args.keyword] if not args.positives else [])))
+    sets = positive_sets(args)
+    words = list(dict.fromkeys(k for _, k, _ in sets))
     noise = read_audio(Path(args.noise)).samples if Path(args.noise).is_file() else None
     if noise is None:
         log(f"no noise file {args.noise}: only the clean condition is measured")
@@ -387,8 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     """Measure; print the summary JSON, write it, the raw results, the details and the section."""
     p = argparse.ArgumentParser(prog="scripts/bench_wakeword.py", description=__doc__.splitlines()[0])
     p.add_argument("--positives", action="append", default=[], metavar="DIR:KEYWORD",
-                   help="recordings of a wake word (repeatable; DIR alone means --keyword's; none: synthetic speech)")
-    p.add_argument("--keyword", default="alexa", help="the word of a bare --positives DIR, or of synthetic speech")
+                   help="recordings of a wake word (repeatable; DIR alone means --keyword's)")
+    p.add_argument("--keyword", default="alexa", help="the word of a bare --positives DIR")
     p.add_argument("--negatives", action="append", default=[], metavar="DIR", help="speech without the keywords")
     p.add_argument("--probe", action="append", default=[], metavar="DIR",
                    help="speech near a keyword (e.g. 'jarvis' alone): wakes reported, not counted as false")
@@ -411,6 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.rss_child:
         rss_child(*args.rss_child)
         return 0
+    if not args.positives:
+        p.error("--positives DIR:KEYWORD is required")
     began = time.monotonic()
     machine = common.machine("pymicro-wakeword", "pymicro-features", "openwakeword", "onnxruntime", "av",
                              tools=[("flac", "--version")])
