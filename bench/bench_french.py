@@ -124,7 +124,7 @@ def run_child(args: argparse.Namespace) -> dict:
     commands = {f: v["text"] for f, v in sorted(labels.items()) if v["kind"] == "command"}
     grammar = sorted(set(commands.values()) | set(distractors()))
     t0 = time.perf_counter()
-    decoder = WhisperDecoder(window_s=args.window, **({"embeddings": args.embeddings} if args.embeddings else {}))
+    decoder = WhisperDecoder(window_s=args.window)
     load_s = time.perf_counter() - t0
     rec = ConstrainedRecognizer(decoder, "fr-FR", SearchSettings(**NEURAL_SEARCH["whisper"]))
     rec.set_automaton(automaton_of(grammar))
@@ -395,8 +395,6 @@ def main() -> int:
     p.add_argument("--snr", default="clean,12,9,6")
     p.add_argument("--grocery", type=int, default=30, help="espeak-ng grocery requests (0: none)")
     p.add_argument("--windows", default="10,30", help="encoder windows (s); the first is the device's")
-    p.add_argument("--embeddings", choices=["float32", "int8"],
-                   help="WhisperDecoder's token table (default: the device's)")
     p.add_argument("--json", help="write every decision and the chosen setting here")
     p.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     p.add_argument("--window", type=float, help=argparse.SUPPRESS)  # the child
@@ -410,7 +408,6 @@ def main() -> int:
     for k, w in enumerate(args.windows.split(",")):
         cmd = [sys.executable, "-m", "bench.bench_french", "--data", str(Path(args.data).resolve()), "--window", w,
                "--grocery", str(args.grocery), "--snr", args.snr if k == 0 else "clean"]
-        cmd += ["--embeddings", args.embeddings] if args.embeddings else []
         cmd += ["--window-only"] if k else []
         out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True, env=env, cwd=common.ROOT)
         results["windows"][str(int(float(w)))] = json.loads(out.stdout.strip().splitlines()[-1])
