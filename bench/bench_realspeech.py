@@ -275,9 +275,7 @@ def paced_section(result: dict, command: str) -> str:
 def section(results: list[dict], command: str) -> str:
     """The section's text: command acceptance per engine and SNR, then out-of-grammar speech accepted."""
     lines = ["## Real speech: barista commands (Picovoice speech-to-intent benchmark)", "",
-             f"`{command}` — {common.machine()}, {os.environ.get('BENCH_THREADS', '1')} thread(s), {common.now()}.",
-             "Command acceptance = intent and all slots exactly right; wrong = something else would be read back; "
-             "refused = confidence under 0.85. Noise: the benchmark's kitchen noise by its own mixing rule.", "",
+             f"`{command}` — {common.machine()}, {os.environ.get('BENCH_THREADS', '1')} thread(s), {common.now()}.", "",
              "| engine | SNR | n | right | wrong | refused | p50 ms | p95 ms | Rhino (published) |",
              "|---|---|---|---|---|---|---|---|---|"]
     ran = [r for r in results if "skipped" not in r]
