@@ -16,7 +16,7 @@ SECTIONS = {
     "store": ("bench.store", "the store backend on PostgreSQL: orders/s end to end"),
     "realspeech": ("bench.bench_realspeech", "Moonshine on real English commands (--data DIR)"),
     "french": ("bench.bench_french", "Whisper on real French commands (--data DIR)"),
-    "wakeword": ("bench.bench_wakeword", "wake-word detection, false wakes and cost per engine (--keyword K)"),
+    "wakeword": ("bench.bench_wakeword", "wake-word detection, false wakes and cost per engine (--positives DIR:WORD)"),
 }
 
 
