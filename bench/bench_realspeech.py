@@ -86,6 +86,7 @@ ENGINES = {"moonshine": MoonshineEngine}
 """The engines --engines names (pocketsphinx's, which the barista grammar's size rules out, was removed:
 `git show cce96cb:bench/bench_realspeech.py`)."""
 
+
 def endpoint_vad(name: str):
     """The device's voice-activity detector for the request's end (adapters.audio.vad)."""
     from device.adapters.audio.vad import SileroVad, WebRtcVad
