@@ -6,7 +6,8 @@ and accepted. To be refused: the oov/silence clips, kitchen noise alone (../bari
 commands as bench_realspeech mixes it), real English orders (../barista/audio) and each command decoded without its
 own sentence. Short answers: each command cut after its first word, the pieces decoded as sentences of their own,
 then without their own; the odd-numbered recordings' pieces fit the short-sentence allowance, the even ones check it.
-Each encoder window runs in its own process; `choose` then picks the rejection rule over a grid.
+The decoding runs in a one-thread child process at the device's encoder window (WhisperDecoder's default, 10 s);
+`choose` then picks the rejection rule over a grid.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 import unicodedata
 from collections.abc import Callable
@@ -28,11 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from bench import common, corpus
-from device.contract.catalogue import Catalogue
 from device.engines import NEURAL_SEARCH
-from device.language import grammar as grammars
 from device.language.automaton import Builder
-from device.language.parser import IntentParser
 from device.recognition.neural import ConstrainedRecognizer, SearchSettings, confidence, short_sentence_allowance, trim
 
 GAPS = (-0.25, -0.5, -0.75, -1.0, -1.25, -1.5, -2.0, -3.0)
@@ -41,11 +38,10 @@ ALLOWANCES = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0)
 TARGET = 0.97
 ENGLISH_OOD = 20
 NOISE_CLIPS = 5
-GROCERY_VOICE = ("fr", 140)
 REFUSE = ("ood", "near", "short-near")
 """The decision sets that must be refused: out of domain, and commands or pieces without their own sentence."""
 PAD = np.zeros(4800, np.float32)
-"""0.3 s of silence either side of a short piece or a synthetic request."""
+"""0.3 s of silence either side of a short piece."""
 ROOMS_F = ("la cuisine", "la chambre", "la salle de bain", "la salle à manger", "l'entrée", "la buanderie")
 ROOMS_M = ("le salon", "le bureau", "le garage", "le couloir", "le grenier", "le jardin")
 FLOORS = ("le premier étage", "le deuxième étage", "le rez-de-chaussée", "le sous-sol")
@@ -114,7 +110,7 @@ def automaton_of(sentences: list[str]):
 
 
 def run_child(args: argparse.Namespace) -> dict:
-    """Every decision with one encoder window, in this process."""
+    """Every decision, in this process."""
     from device.adapters.speech.whisper import WhisperDecoder
 
     data = Path(args.data)
@@ -124,7 +120,7 @@ def run_child(args: argparse.Namespace) -> dict:
     commands = {f: v["text"] for f, v in sorted(labels.items()) if v["kind"] == "command"}
     grammar = sorted(set(commands.values()) | set(distractors()))
     t0 = time.perf_counter()
-    decoder = WhisperDecoder(window_s=args.window)
+    decoder = WhisperDecoder()
     load_s = time.perf_counter() - t0
     rec = ConstrainedRecognizer(decoder, "fr-FR", SearchSettings(**NEURAL_SEARCH["whisper"]))
     rec.set_automaton(automaton_of(grammar))
@@ -161,9 +157,6 @@ def run_child(args: argparse.Namespace) -> dict:
             audio = clean[f] if snr == "clean" or noise is None else corpus.named_mix(clean[f], noise, float(snr), f)
             decode(audio, set="command" if labels[f]["kind"] == "command" else "ood", part=labels[f]["kind"],
                    cond=snr, file=f, label=labels[f]["text"])
-    summary = {"window": args.window, "load_s": round(load_s, 2), "decisions": decisions, "grammar": len(grammar)}
-    if args.window_only:
-        return {**summary, "peak_rss_mb": round(common.peak_rss_mb(), 1)}
     if noise is not None:
         step = len(noise) // (NOISE_CLIPS + 1)
         for k in range(NOISE_CLIPS):
@@ -177,10 +170,8 @@ def run_child(args: argparse.Namespace) -> dict:
         rec.set_automaton(automaton_of([s for s in grammar if s != text]))
         decode(clean[f], set="near", part="own sentence removed", cond="clean", file=f, label=text)
     short_pieces(rec, decode, grammar, {f: (clean[f], text) for f, text in commands.items()})
-    before = common.peak_rss_mb()  # the grocery grammar (31 items, every phrasing) is far larger than this one
-    if args.grocery:
-        grocery(rec, decode, args.grocery)
-    return {**summary, "peak_rss_mb": round(before, 1), "peak_rss_with_grocery_mb": round(common.peak_rss_mb(), 1)}
+    return {"window": decoder.window_s, "load_s": round(load_s, 2), "decisions": decisions, "grammar": len(grammar),
+            "peak_rss_mb": round(common.peak_rss_mb(), 1)}
 
 
 def split_command(audio: np.ndarray, text: str) -> list[tuple[str, np.ndarray]]:
@@ -221,20 +212,6 @@ def short_pieces(rec, decode, grammar: list[str], commands: dict[str, tuple[np.n
         for text, audio in parts:
             rec.set_automaton(automaton_of(sorted(sentences - {text})))
             decode(audio, set="short-near", part="piece's own sentence removed", cond="clean", file=f, label=text)
-
-
-def grocery(rec, decode, count: int) -> None:
-    """espeak-ng French grocery requests against the benchmark catalogue's grammar (plumbing)."""
-    from bench import accuracy_templates as templates
-
-    rec.set_grammar(grammars.build(Catalogue.load(templates.CATALOG_PATH), "fr-FR"))
-    cache = Path(tempfile.gettempdir()) / "bench_french_tts"
-    cache.mkdir(exist_ok=True)
-    voice, speed = GROCERY_VOICE
-    for req in templates.generate("fr-FR", count, seed=12):
-        audio = corpus.speak(cache, req.text, voice, speed, trimmed=False).astype(np.float32) / 32768
-        decode(np.concatenate([PAD, audio, PAD]), set="grocery", part=req.kind, cond="clean",
-               file=f"{voice} {speed}", label=req.text, expected=req.expected())
 
 
 def accepted(d: dict, gap: float, mean: float, allowance: float = 0.0) -> bool:
@@ -295,22 +272,20 @@ def choose(decisions: list[dict]) -> tuple[dict, list[dict], bool]:
 
 def section(results: dict, command: str) -> str:
     """The section's text; records the date, load, machine and chosen setting in `results` (for --json)."""
-    window, main = next(iter(results["windows"].items()))
-    chosen, grid, met = choose(main["decisions"])
+    decisions, window = results["decisions"], f"{results['window']:g}"
+    chosen, grid, met = choose(decisions)
     g, m, a = chosen["gap"], chosen["mean"], chosen["allowance"]
     results["chosen"] = {"reject_gap": g, "reject_mean": m, "short_allowance": a, "target_met": met}
     results.setdefault("when", common.now())
     results.setdefault("load", f"{os.getloadavg()[0]:.1f}")
     results.setdefault("machine", common.machine())
-    windows = sorted(results["windows"].items(), key=lambda kv: float(kv[0]))
     rows = []
-    for w, res in windows:
-        for cond, c in score(res["decisions"], g, m, a)["cond"].items():
-            ds = [d for d in res["decisions"] if d["set"] == "command" and d["cond"] == cond]
-            times = [common.percentile([d[k] for d in ds], q) for k, q in (("ms", 50), ("ms", 95), ("encoder_ms", 50))]
-            rows.append([f"{w} s", cond, c["n"], c["right"], c["wrong"], c["refused"], *(f"{t:.0f}" for t in times)])
+    for cond, c in score(decisions, g, m, a)["cond"].items():
+        ds = [d for d in decisions if d["set"] == "command" and d["cond"] == cond]
+        times = [common.percentile([d[k] for d in ds], q) for k, q in (("ms", 50), ("ms", 95), ("encoder_ms", 50))]
+        rows.append([f"{window} s", cond, c["n"], c["right"], c["wrong"], c["refused"], *(f"{t:.0f}" for t in times)])
     parts: dict[str, list[int]] = {}
-    for d in main["decisions"]:
+    for d in decisions:
         if d["set"] in REFUSE:
             p = parts.setdefault(d["part"] + (f" ({d['cond']})" if d["part"] in ("oov", "silence") else ""), [0, 0])
             p[0] += 1
@@ -318,8 +293,8 @@ def section(results: dict, command: str) -> str:
     lines = ["## Real French speech: Whisper base + the constrained search (OHF-Voice fr_commands)", "",
              f"`{command}` — {results['machine']}, 1 thread, load average {results['load']} (shared machine: timings "
              f"inflated), {results['when']}.",
-             f"Grammar: the {sum(1 for d in main['decisions'] if d['set'] == 'command' and d['cond'] == 'clean')} "
-             f"recordings' sentences + generated distractors ({main['grammar']} sentences, "
+             f"Grammar: the {sum(1 for d in decisions if d['set'] == 'command' and d['cond'] == 'clean')} "
+             f"recordings' sentences + generated distractors ({results['grammar']} sentences, "
              "bench_french.templates). One speaker: this tells sentences apart, it is not a household figure.",
              f"Rejection chosen by the rule in `choose` (all out-of-domain refused, ≥ 97% of clean commands right "
              f"with ≤ 1 wrong, then fewest near-neighbour accepts, then most short pieces of the fitting half "
@@ -329,9 +304,9 @@ def section(results: dict, command: str) -> str:
              *common.table("window | condition | n | right | wrong | refused | p50 ms | p95 ms | encoder p50 ms", rows),
              "", f"Out-of-domain accepted at the chosen setting (should be refused), {window} s window:", "",
              *common.table("part | n | accepted", ([k, *v] for k, v in parts.items()))]
-    short = score(main["decisions"], g, m, a)["short"]
+    short = score(decisions, g, m, a)["short"]
     if short:
-        before = score(main["decisions"], g, m, 0.0)["short"]
+        before = score(decisions, g, m, 0.0)["short"]
         lines += ["", "Short answers — each command cut into its first word and the rest, the pieces decoded as "
                   "sentences of their own (clear: the free transcript holds the piece's words; the fitting half "
                   "chose the allowance, the checking half did not take part):", "",
@@ -343,19 +318,11 @@ def section(results: dict, command: str) -> str:
     lines += ["", f"Trade-off ({window} s window): clean right/wrong, noisy (12+9+6 dB) right, out-of-domain accepted, "
               "near neighbours accepted (whole commands and short pieces), short pieces right (fitting half):", "",
               *common.table("reject_gap | reject_mean | short_allowance | clean right | clean wrong | noisy right | "
-                            "OOD accepted | near accepted | short right", (trade_off(s, (g, m, a)) for s in shown))]
-    groc = [d for d in main["decisions"] if d["set"] == "grocery"]
-    if groc:
-        right, wrong, refused = grocery_counts(groc, g, m, a)
-        lines += ["", f"French grocery requests, espeak-ng `{groc[0]['file']}` (plumbing only — Whisper base hears "
-                  f"espeak-ng French badly; not an accuracy figure): {len(groc)} requests (orders, cancels, "
-                  f"non-orders), {right} right, {wrong} wrong, {refused} refused."]
-    grocery_rss = main.get("peak_rss_with_grocery_mb")
-    lines += ["", "Peak RSS (benchmark process: model, speller, search, on this grammar): " + ", ".join(
-        f"{w} s window {r['peak_rss_mb']:.0f} MB" for w, r in windows) +
-              (f"; {grocery_rss:.0f} MB once the grocery catalogue's grammar was spelled too" if grocery_rss else "") +
-              f"; model load {main['load_s']} s. The windows ran one after the other, at different loads: compare "
-              "their latencies in BENCHMARKS \"whisper-variants\" (side by side), not here."]
+                            "OOD accepted | near accepted | short right", (trade_off(s, (g, m, a)) for s in shown)),
+              "", f"Peak RSS (benchmark process: model, speller, search, on this grammar): {window} s window "
+              f"{results['peak_rss_mb']:.0f} MB; model load {results['load_s']} s. The windows ran one after the "
+              "other, at different loads: compare their latencies in BENCHMARKS \"whisper-variants\" (side by side), "
+              "not here."]
     return "\n".join(lines) + "\n"
 
 
@@ -369,48 +336,23 @@ def trade_off(s: dict, chosen: tuple[float, float, float]) -> list:
             f"{s['fitting']['right']}/{s['fitting']['n']}{mark}"]
 
 
-def grocery_counts(groc: list[dict], gap: float, mean: float, allowance: float = 0.0) -> tuple[int, int, int]:
-    """(right, wrong, refused): an order right when its items are the expected ones; a cancel when it
-    cancels; a non-order when refused or understood as nothing."""
-    from bench import accuracy_templates as templates
-
-    parser = IntentParser(Catalogue.load(templates.CATALOG_PATH), "fr-FR")
-    counts = {"right": 0, "wrong": 0, "refused": 0}
-    for d in groc:
-        exp = d["expected"]
-        if not accepted(d, gap, mean, allowance):
-            counts["right" if exp["action"] == "none" else "refused"] += 1
-            continue
-        intent = parser.parse(d["words"])
-        items = sorted([p.sku, int(p.quantity)] for p in intent.items) if intent.action == "reorder" else []
-        same = intent.action == exp["action"] and (exp["action"] != "reorder" or items == sorted(exp["items"]))
-        counts["right" if same else "wrong"] += 1
-    return counts["right"], counts["wrong"], counts["refused"]
-
-
 def main() -> int:
-    """Run each encoder window in a child process, then print (and write) the section."""
+    """Decode in a one-thread child process, then print (and write) the section."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", required=True, help="a folder laid out like ../shared/data/fr_commands")
     p.add_argument("--snr", default="clean,12,9,6")
-    p.add_argument("--grocery", type=int, default=30, help="espeak-ng grocery requests (0: none)")
-    p.add_argument("--windows", default="10,30", help="encoder windows (s); the first is the device's")
     p.add_argument("--json", help="write every decision and the chosen setting here")
     p.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
-    p.add_argument("--window", type=float, help=argparse.SUPPRESS)  # the child
-    p.add_argument("--window-only", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)  # the decoding, in the child
     args = p.parse_args()
-    if args.window:
+    if args.child:
         print(json.dumps(run_child(args), ensure_ascii=False))
         return 0
-    results: dict = {"windows": {}, "command": common.command("french")}
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    for k, w in enumerate(args.windows.split(",")):
-        cmd = [sys.executable, "-m", "bench.bench_french", "--data", str(Path(args.data).resolve()), "--window", w,
-               "--grocery", str(args.grocery), "--snr", args.snr if k == 0 else "clean"]
-        cmd += ["--window-only"] if k else []
-        out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True, env=env, cwd=common.ROOT)
-        results["windows"][str(int(float(w)))] = json.loads(out.stdout.strip().splitlines()[-1])
+    cmd = [sys.executable, "-m", "bench.bench_french", "--data", str(Path(args.data).resolve()), "--snr", args.snr,
+           "--child"]
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True, env=env, cwd=common.ROOT)
+    results = {**json.loads(out.stdout.strip().splitlines()[-1]), "command": common.command("french")}
     text = section(results, results["command"])
     if args.json:
         Path(args.json).write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
