@@ -21,7 +21,6 @@ import random
 import subprocess
 import sys
 import time
-import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from bench import common, corpus
 from device.engines import NEURAL_SEARCH
 from device.language.automaton import Builder
 from device.recognition.neural import ConstrainedRecognizer, SearchSettings, confidence, short_sentence_allowance, trim
+from device.recognition.spelling import normalise_text
 
 GAPS = (-0.25, -0.5, -0.75, -1.0, -1.25, -1.5, -2.0, -3.0)
 MEANS = (-0.5, -0.75, -1.0, -1.25, -1.5, -1.75, -2.0, -2.25, -2.5, -3.0, -math.inf)
@@ -96,11 +96,6 @@ def distractors(count: int = 300, seed: int = 12) -> list[str]:
     return list(dict.fromkeys(s for s in interleaved if s is not None))[:count]
 
 
-def norm(text: str) -> str:
-    """Lower case, NFC, typographic apostrophes plain."""
-    return unicodedata.normalize("NFC", text.lower().replace("’", "'")).strip()
-
-
 def automaton_of(sentences: list[str]):
     """A grammar of exactly these sentences."""
     b = Builder()
@@ -114,7 +109,7 @@ def run_child(args: argparse.Namespace) -> dict:
     from device.adapters.speech.whisper import WhisperDecoder
 
     data = Path(args.data)
-    labels = {f: {"kind": v["kind"], "text": norm(v["text"]) if v.get("text") else None}
+    labels = {f: {"kind": v["kind"], "text": normalise_text(v["text"]).strip() if v.get("text") else None}
               for f, v in json.loads((data / "labels.json").read_text(encoding="utf-8")).items()}
     files = sorted(labels)
     commands = {f: v["text"] for f, v in sorted(labels.items()) if v["kind"] == "command"}
@@ -193,7 +188,7 @@ def split_command(audio: np.ndarray, text: str) -> list[tuple[str, np.ndarray]]:
 def heard_freely(free: str, words: str) -> bool:
     """Whether the free transcript holds the piece's words (lower case, punctuation and hyphens as spaces)."""
     def plain(text: str) -> list[str]:
-        return "".join(c if c.isalnum() or c in "'%" else " " for c in norm(text)).split()
+        return "".join(c if c.isalnum() or c in "'%" else " " for c in normalise_text(text)).split()
     return plain(words) == plain(free)
 
 
