@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tests.speech import espeak
+
 RATE = 16000
 FRAME = 1280
 
@@ -134,15 +136,10 @@ def write_wav(path: Path, samples: np.ndarray) -> Path:
 
 
 def speak(cache: Path, text: str, voice: str, speed: int, trimmed: bool = True) -> np.ndarray:
-    """espeak-ng speech at 16 kHz (cached by content), leading and trailing silence trimmed unless not `trimmed`."""
-    key = hashlib.sha1(f"{voice}|{speed}|{text}".encode()).hexdigest()[:16]
-    out = cache / f"say-{key}.wav"
-    if not out.exists():
-        raw = cache / f"raw-{key}.wav"
-        _run("espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text)
-        _run("sox", "-R", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out))  # -R: the same dither each run
-        raw.unlink()
-    return trim(read_wav(out)) if trimmed else read_wav(out)
+    """espeak-ng speech at 16 kHz (tests/speech.py's, cached by content), leading and trailing silence trimmed unless
+    not `trimmed`."""
+    samples = read_wav(espeak(cache, text, voice, speed))
+    return trim(samples) if trimmed else samples
 
 
 def flite(cache: Path, text: str, voice: str, stretch: float = 1.0, trimmed: bool = True) -> np.ndarray:

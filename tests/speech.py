@@ -24,7 +24,7 @@ def synth(out_dir: Path, text: str, voice: str = "en-us", speed: int = 165) -> P
     """espeak-ng speech for `text`, 16 kHz mono 16-bit (cached by content). A wake phrase ("okay nabu",
     "hey jarvis") is its WAKE_WORDS recording, padded with silence to the length espeak-ng's would have
     had (never cut), so what follows it stays in place."""
-    said = _espeak(out_dir, text, voice, speed)
+    said = espeak(out_dir, text, voice, speed)
     wake = WAKE_WORDS.get(" ".join(text.lower().split()))
     if wake is None:
         return said
@@ -38,7 +38,8 @@ def synth(out_dir: Path, text: str, voice: str = "en-us", speed: int = 165) -> P
     return out
 
 
-def _espeak(out_dir: Path, text: str, voice: str, speed: int) -> Path:
+def espeak(out_dir: Path, text: str, voice: str, speed: int) -> Path:
+    """espeak-ng speech for `text` as it is, 16 kHz mono 16-bit (cached by content; bench/corpus.py says it too)."""
     key = hashlib.sha1(f"{voice}|{speed}|{text}".encode()).hexdigest()[:16]
     out = out_dir / f"say-{key}.wav"
     if not out.exists():
