@@ -20,25 +20,10 @@ REQUESTS = [("en-us", "reorder two bottles of milk"), ("en-gb", "order three pac
 """(voice, text) of requests the sample catalogue and the pocketsphinx grammar both cover."""
 
 
-class FedSource:
-    """An AudioSource the driver feeds itself (frames go to loop.step directly)."""
-
-    name = "bench"
-    is_open = False
-
-    def open(self) -> None:
-        self.is_open = True
-
-    def read(self) -> bytes | None:
-        return None
-
-    def close(self) -> None:
-        self.is_open = False
-
-
 def build_device(a: dict, device_id: str, recognizer: str = "pocketsphinx", emit=None, wait: bool = True):
     """The device as shipped (mock pins, the sample catalogue, no spending caps), built as `reorder replay` does."""
     from device import config
+    from device.adapters.audio.wav_source import WavSource
     from device.app import build
 
     settings = config.from_mapping({
@@ -47,7 +32,8 @@ def build_device(a: dict, device_id: str, recognizer: str = "pocketsphinx", emit
         "gpio": {"pin_factory": "mock"}, "recognizer": {"engine": recognizer},
         "confirmation": {"max_orders_per_day": 0, "repeat_guard": "off"},
     }, "python -m bench loop")
-    device = build(settings, FedSource(), emit or (lambda e: None), play_audio=False)
+    # The source is never read: the roles feed their frames to loop.step themselves.
+    device = build(settings, WavSource(FLITE), emit or (lambda e: None), play_audio=False)
     deadline = time.monotonic() + (10 if wait else 0)
     while device.loop.state.value != "idle" and time.monotonic() < deadline:  # BrokerUp: OFFLINE -> IDLE
         device.loop.drain()
