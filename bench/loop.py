@@ -78,10 +78,6 @@ def met(ok: bool | None) -> str:
     return "–" if ok is None else ("met" if ok else "**not met**")
 
 
-def failed(part: dict) -> str | None:
-    return part.get("error")
-
-
 def errors(r: dict) -> list[str]:
     """Every measurement that failed."""
     return [p["error"] for p in (r["listening"], r["wake"], r["latency"], *r["memory"].values(), *r["startup"])
@@ -99,7 +95,7 @@ def summary(r: dict) -> list[str]:
     def add(what: str, result: str, goal: str = "", ok: bool | None = None) -> None:
         rows.append([what, result, goal, met(ok)])
 
-    if not failed(r["listening"]):
+    if "error" not in r["listening"]:
         talk = r["listening"]["conditions"]["talk and pauses"]
         loop = ratio(talk, "loop") / ratio(talk, "gated")
         add("Idle listening: device loop ÷ its wake-word detector alone (talk and pauses)",
@@ -109,14 +105,14 @@ def summary(r: dict) -> list[str]:
         quiet = [ratio(r["listening"]["conditions"][c], "gated") for c in QUIET]
         add("Wake word gated by the WebRTC VAD, nobody speaking (silence / pink −50 / brown −40 dBFS)",
             " / ".join(times(x) for x in quiet), f"≤ {GOALS['gate']:.1f}×", max(quiet) <= GOALS["gate"])
-    if not failed(r["wake"]):
+    if "error" not in r["wake"]:
         w = r["wake"]
         hours = w["false_seconds"] / 3600
         add(f"False wakes on {hours:.2f} h of English and French speech (as shipped)",
             f"{w['false_wakes']} ({w['false_wakes'] / hours:.1f} per hour)", "0", w["false_wakes"] == 0)
         add("\"okay nabu\" detected (as shipped), clean: espeak-ng voices / flite",
             " / ".join(f"{100 * d / n:.0f}% ({d}/{n})" for d, n in w["detected"].values()))
-    if not failed(r["latency"]):
+    if "error" not in r["latency"]:
         ok = [q for q in r["latency"]["requests"] if q["prompt"]]
         ep, proc = [q["endpoint"] for q in ok], [q["processing"] for q in ok]
         add("End of speech → prompt: endpoint wait (audio) + processing, p50 / p95",
@@ -126,10 +122,10 @@ def summary(r: dict) -> list[str]:
         add("Button release → broker PUBACK (live pacing), p50 / p95", f"{ms(percentile(rel, 50))} / "
             f"{ms(percentile(rel, 95))}")
     mem = r["memory"].get("pocketsphinx", {})
-    if mem and not failed(mem):
+    if mem and "error" not in mem:
         add("Peak RSS, loop with pocketsphinx (as shipped otherwise)", f"{mem['peak_rss_mb']:.0f} MB",
             f"≤ {GOALS['rss']} MB", mem["peak_rss_mb"] <= GOALS["rss"])
-    runs = [x for x in r["startup"] if not failed(x)]
+    runs = [x for x in r["startup"] if "error" not in x]
     if runs:
         add("Start-up: process start → listening (as shipped, pocketsphinx)",
             sec(percentile([x["process_to_ready"] for x in runs], 50)))
@@ -138,7 +134,7 @@ def summary(r: dict) -> list[str]:
 
 def details(r: dict) -> list[str]:
     listening = r["listening"]
-    words = ", ".join(listening.get("words", ["okay_nabu"])) if not failed(listening) else "?"
+    words = ", ".join(listening.get("words", ["okay_nabu"])) if "error" not in listening else "?"
     out = ["### Listening cost and gating", "",
            f"CPU per audio-second of the shipped wake-word detector (microWakeWord: {words}) without the gate, as "
            "shipped (each word behind the WebRTC VAD gate, `device/audio/wake_word.py` `GatedEngine`: 0.96 s of "
@@ -148,23 +144,23 @@ def details(r: dict) -> list[str]:
            *table("audio | ungated detector CPU-s/s | gated (open) | loop", (
                [f"{name} ({c['audio_seconds']:.0f} s)", f"{c['cpu']['bare'] / c['audio_seconds']:.4f}",
                 f"{times(ratio(c, 'gated'))} ({100 * c['open']:.0f}%)", times(ratio(c, "loop"))]
-               for name, c in ({} if failed(listening) else listening["conditions"]).items()))]
+               for name, c in ({} if "error" in listening else listening["conditions"]).items()))]
     out += ["", "### Latency", "", "| | p50 | p95 | max | n |", "|---|---|---|---|---|"]
-    latency = [] if failed(r["latency"]) else [q for q in r["latency"]["requests"] if q["prompt"]]
+    latency = [] if "error" in r["latency"] else [q for q in r["latency"]["requests"] if q["prompt"]]
     for key, label, fmt in (("endpoint", "end of speech → endpoint (audio)", sec),
                             ("processing", "endpoint step → `prompt` (processing)", ms),
                             ("release_to_puback", "button release → PUBACK", ms)):
         v = [q[key] for q in latency if q[key] is not None]
         out.append(f"| {label} | {fmt(percentile(v, 50))} | {fmt(percentile(v, 95))} | {fmt(max(v, default=None))} "
                    f"| {len(v)} |")
-    if not failed(r["latency"]):
+    if "error" not in r["latency"]:
         out += ["", f"Requests without a prompt: {len(r['latency']['requests']) - len(latency)}."]
     out += ["", "### Memory and start-up", "",
             *table("configuration | peak RSS | events", (
                 ["Python + numpy (baseline)" if what == "python" else f"device loop as shipped, {what}",
-                 failed(m) or format(m["peak_rss_mb"], ".0f") + " MB", ", ".join(m.get("events", [])) or "–"]
+                 m.get("error") or format(m["peak_rss_mb"], ".0f") + " MB", ", ".join(m.get("events", [])) or "–"]
                 for what, m in r["memory"].items()))]
-    runs = [x for x in r["startup"] if not failed(x)]
+    runs = [x for x in r["startup"] if "error" not in x]
     if runs:
         med = {k: percentile([x[k] for x in runs], 50) for k in ("imports", "build", "first_step")}
         out += ["", f"Start-up (pocketsphinx, median of {len(runs)}): imports {sec(med['imports'])}, build "
