@@ -132,13 +132,11 @@ def devices_main(a: dict) -> int:
 
 
 # -- the benchmark ------------------------------------------------------------------------------
-def store_process(broker: str, db: str, client_id: str, ready: str, logfile: Path,
-                  workers: int | None) -> subprocess.Popen:
-    """One `reorder store-backend` instance (its log in a file)."""
+def store_process(broker: str, db: str, client_id: str, ready: str, logfile: Path) -> subprocess.Popen:
+    """One `reorder store-backend` instance with its default --workers (its log in a file)."""
     code = "import sys; from device.store.cli import main; sys.exit(main(sys.argv[1:]))"
-    extra = ["--workers", str(workers)] if workers else []
     return subprocess.Popen([sys.executable, "-c", code, "--broker", broker, "--db", db, "--catalog", str(CATALOG),
-                             "--client-id", client_id, "--publish-catalog", ready, *extra],
+                             "--client-id", client_id, "--publish-catalog", ready],
                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
                             stderr=logfile.open("w"))
 
@@ -162,8 +160,7 @@ def one_run(a: argparse.Namespace, pg: Postgres, instances: int, mode: str, work
         outboxes = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=a.outbox_dir))
         stack.callback(shutil.rmtree, outboxes, ignore_errors=True)
         ready = stack.enter_context(contextlib.closing(Subscriber(broker.port, "reorder/v1/devices/+/catalog")))
-        stores = [store_process(broker.url, db, f"bench-{name}-{n}", f"ready-{name}-{n}", run_dir / f"store-{n}.log",
-                                a.workers)
+        stores = [store_process(broker.url, db, f"bench-{name}-{n}", f"ready-{name}-{n}", run_dir / f"store-{n}.log")
                   for n in range(instances)]
         stack.callback(stop, stores)
         answers = stack.enter_context(contextlib.closing(Subscriber(broker.port, "reorder/v1/devices/+/order-status")))
@@ -283,7 +280,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window", type=int, default=8, help="orders each device keeps unanswered (saturated)")
     parser.add_argument("--runs", default=",".join(RUNS), help=f"which runs, comma-separated (default: all"
                         f" of {', '.join(RUNS)}; every-change only with the most instances)")
-    parser.add_argument("--workers", type=int, help="--workers of each store instance (default: its default)")
     parser.add_argument("--rate", type=float, default=100.0, help="orders/s offered in the paced run (0: none)")
     parser.add_argument("--seconds", type=float, default=20.0, help="length of each run")
     parser.add_argument("--outbox-dir", default="/dev/shm" if Path("/dev/shm").is_dir() else None,
