@@ -315,9 +315,7 @@ def section(results: dict, command: str) -> str:
               *common.table("reject_gap | reject_mean | short_allowance | clean right | clean wrong | noisy right | "
                             "OOD accepted | near accepted | short right", (trade_off(s, (g, m, a)) for s in shown)),
               "", f"Peak RSS (benchmark process: model, speller, search, on this grammar): {window} s window "
-              f"{results['peak_rss_mb']:.0f} MB; model load {results['load_s']} s. The windows ran one after the "
-              "other, at different loads: compare their latencies in BENCHMARKS \"whisper-variants\" (side by side), "
-              "not here."]
+              f"{results['peak_rss_mb']:.0f} MB; model load {results['load_s']} s."]
     return "\n".join(lines) + "\n"
 
 
