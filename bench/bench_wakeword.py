@@ -2,9 +2,9 @@
 
 BENCHMARKS.md's wake-word sections show the commands. Every model of the measured words (--positives DIR:WORD) runs
 as the device builds it for that one word (device.app.make_wake_detector), all on the same audio, taking turns every
-2 s of it (CPU is main-thread time). Positives play clean and mixed with --noise at --snr dB, negatives (--negatives
-folders, --synthetic-hours of espeak-ng talk) as long streams; BENCHMARKS.md says how wakes are counted. "together"
-is all the words in one detector, as `[wake] keywords` runs them.
+2 s of it (CPU is main-thread time). Positives play clean and mixed with NOISE (the barista benchmark's kitchen
+noise) at --snr dB, negatives (--negatives folders, --synthetic-hours of espeak-ng talk) as long streams;
+BENCHMARKS.md says how wakes are counted. "together" is all the words in one detector, as `[wake] keywords` runs them.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ AFTER = 1.5
 PEAK = 0.5  # a noisy mix is normalised to half full scale
 SILENT_FRAME = bytes(2 * FRAME)
 OWW_WORDS = ("alexa", "hey_jarvis", "hey_mycroft")
-DEFAULT_NOISE = common.ROOT.parent / "shared" / "data" / "barista" / "kitchen_noise.flac"
+NOISE = common.ROOT.parent / "shared" / "data" / "barista" / "kitchen_noise.flac"
 log = common.logger("bench_wakeword")
 
 
@@ -257,7 +257,7 @@ def play(arms: list[Arm], stream: Stream, clips: list[Clip], kind: str, folder: 
 def positive_sets(args) -> list[tuple[str, str, list[Clip]]]:
     """(folder, keyword, clips) of every --positives DIR:KEYWORD. (Synthetic positives, espeak-ng and flite
     voices, were a finished study: BENCHMARKS.md, "Wake words"; `git show cce96cb:bench/bench_wakeword.py`.)"""
-    specs = [spec.rpartition(":") if ":" in spec else (spec, "", args.keyword) for spec in args.positives]
+    specs = [spec.rpartition(":") for spec in args.positives]
     return [(folder, keyword, folder_clips(Path(folder), args.short)) for folder, _, keyword in specs]
 
 
@@ -333,15 +333,15 @@ def measure(args, info: dict, cache: Path, tmp: Path) -> dict:
 
     sets = positive_sets(args)
     words = list(dict.fromkeys(k for _, k, _ in sets))
-    noise = read_audio(Path(args.noise)).samples if Path(args.noise).is_file() else None
+    noise = read_audio(NOISE).samples if NOISE.is_file() else None
     if noise is None:
-        log(f"no noise file {args.noise}: only the clean condition is measured")
+        log(f"no noise file {NOISE}: only the clean condition is measured")
     arms = make_arms(args, words)
     log(f"{sum(len(c) for _, _, c in sets)} positives of {', '.join(words)}; arms: {', '.join(a.label for a in arms)}")
     defaults = list(WakeSettings().words())
     results: dict = {"machine": info, "keywords": words, "snr": args.snr, "streams": [],
                      "default": {"engine": arms[0].engine, "keywords": defaults},
-                     "noise": args.noise if noise is not None else None,
+                     "noise": str(NOISE) if noise is not None else None,
                      "arms": {a.label: {"engine": a.engine, "keyword": a.keyword, "threshold": a.threshold}
                               for a in arms}}
     conditions = [("clean", None)] + ([(f"{args.snr:g} dB", noise)] if noise is not None else [])
@@ -375,16 +375,14 @@ def main(argv: list[str] | None = None) -> int:
     """Measure; print the summary JSON, write it, the raw results, the details and the section."""
     p = argparse.ArgumentParser(prog="scripts/bench_wakeword.py", description=__doc__.splitlines()[0])
     p.add_argument("--positives", action="append", default=[], metavar="DIR:KEYWORD",
-                   help="recordings of a wake word (repeatable; DIR alone means --keyword's)")
-    p.add_argument("--keyword", default="alexa", help="the word of a bare --positives DIR")
+                   help="recordings of a wake word (repeatable)")
     p.add_argument("--negatives", action="append", default=[], metavar="DIR", help="speech without the keywords")
     p.add_argument("--probe", action="append", default=[], metavar="DIR",
                    help="speech near a keyword (e.g. 'jarvis' alone): wakes reported, not counted as false")
     p.add_argument("--engines", default="microwakeword", help="comma-separated: microwakeword (the device's), "
                    "openwakeword (its models are CC BY-NC-SA 4.0: non-commercial)")
-    p.add_argument("--noise", default=str(DEFAULT_NOISE), help="noise mixed into the positives")
     p.add_argument("--snr", type=float, default=10.0, help="SNR of the noisy positives (dB)")
-    p.add_argument("--noisy-negatives", action="store_true", help="also the --negatives mixed with --noise at --snr")
+    p.add_argument("--noisy-negatives", action="store_true", help="also the --negatives in the kitchen noise at --snr")
     p.add_argument("--synthetic-hours", type=float, default=1.0, help="espeak-ng talk added to the negatives")
     p.add_argument("--home-minutes", type=float, default=10.0, help="home-like audio for the CPU comparison")
     p.add_argument("--json", help="write the summary here")
@@ -399,8 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.rss_child:
         rss_child(*args.rss_child)
         return 0
-    if not args.positives:
-        p.error("--positives DIR:KEYWORD is required")
+    if not args.positives or any(":" not in spec for spec in args.positives):
+        p.error("--positives DIR:KEYWORD is required (a folder and its word)")
     began = time.monotonic()
     machine = common.machine("pymicro-wakeword", "pymicro-features", "openwakeword", "onnxruntime", "av",
                              tools=[("flac", "--version")])
