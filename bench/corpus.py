@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 import subprocess
 import wave
 import zlib
@@ -243,15 +244,8 @@ def talk(cache: Path, seconds: float, gap: tuple[float, float] = (0.3, 1.2), lon
 
 
 def _sentences(text: str) -> list[str]:
-    out, cur = [], ""
-    for ch in text:
-        cur += ch
-        if ch in ".?!" and len(cur.strip()) > 3:
-            out.append(cur.strip())
-            cur = ""
-    if cur.strip():
-        out.append(cur.strip())
-    return out
+    """The text's sentences, each up to its end mark (. ? !)."""
+    return [s.strip() for s in re.findall(r"[^.?!]+[.?!]*", text) if s.strip()]
 
 
 def wake_phrases(cache: Path, short: bool, text: str = "hey jarvis") -> list[tuple[str, np.ndarray]]:
