@@ -26,7 +26,7 @@ import numpy as np
 import yaml
 
 from bench import common, corpus
-from device.language.rhino import compile_context
+from device.language.rhino import Context, compile_context
 
 NON_ORDERS = [
     "what's the weather like tomorrow", "play some music in the kitchen", "turn off the lights please",
@@ -133,15 +133,19 @@ def endpointed(audio: np.ndarray, vad) -> tuple[np.ndarray, dict]:
     raise AssertionError("the endpointer never ended")  # max_utterance_seconds ends it within 200 frames
 
 
-def run_engine(args: argparse.Namespace) -> dict:
-    """The whole benchmark for one engine, in this process."""
+def barista(args: argparse.Namespace, every: int = 1) -> tuple[dict, dict[str, np.ndarray], dict, Context, np.ndarray]:
+    """--data's labels, the audio of its first --limit files (every `every`'th), its context (YAML, compiled), noise."""
     data = Path(args.data)
     labels = json.loads((data / "labels.json").read_text())
-    files = sorted(labels)[: args.limit or None]
     context_file = next(data.glob("*.yaml"))
     raw = yaml.safe_load(context_file.read_text())
-    context = compile_context(raw, str(context_file))
-    noise = corpus.sox_float(data / "kitchen_noise.flac")
+    clean = {f: corpus.sox_float(data / "audio" / f) for f in sorted(labels)[: args.limit or None][::every]}
+    return labels, clean, raw, compile_context(raw, str(context_file)), corpus.sox_float(data / "kitchen_noise.flac")
+
+
+def run_engine(args: argparse.Namespace) -> dict:
+    """The whole benchmark for one engine, in this process."""
+    labels, clean_audio, raw, context, noise = barista(args)
     try:
         engine = ENGINES[args.engine]()
     except Exception as exc:  # a missing model or library: a row saying why, not a traceback
@@ -149,12 +153,11 @@ def run_engine(args: argparse.Namespace) -> dict:
     engine.use(context.automaton)
     conditions = []
     details: list[dict] = []
-    clean_audio = {f: corpus.sox_float(data / "audio" / f) for f in files}
     vad = None if args.endpoint == "none" else endpoint_vad(args.endpoint)
     for snr in args.snr.split(","):
         counts = {"right": 0, "wrong": 0, "refused": 0, "cut": 0}
         times, kept = [], []
-        for f in files:
+        for f in clean_audio:
             expected = (labels[f]["intent"], labels[f]["slots"])
             cut: dict = {}
             if vad is not None:
@@ -171,7 +174,7 @@ def run_engine(args: argparse.Namespace) -> dict:
             counts["refused" if heard is None or conf < THRESHOLD else "right" if heard == expected else "wrong"] += 1
             details.append({"snr": snr, "file": f, "confidence": conf, "words": " ".join(words),
                             "ms": round(times[-1], 1), "right": heard == expected, **cut, **engine.last})
-        conditions.append({"snr": snr, "n": len(files), **counts, "kept_s": round(float(np.mean(kept)), 2),
+        conditions.append({"snr": snr, "n": len(clean_audio), **counts, "kept_s": round(float(np.mean(kept)), 2),
                            "p50_ms": round(float(np.percentile(times, 50)), 1),
                            "p95_ms": round(float(np.percentile(times, 95)), 1)})
         print(json.dumps({"engine": engine.name, **conditions[-1]}), file=sys.stderr, flush=True)
@@ -186,7 +189,7 @@ def run_engine(args: argparse.Namespace) -> dict:
     # Real commands with their drink taken out of the grammar: nothing right can come out.
     slots = raw["context"]["slots"]
     by_drink: dict[str, list[str]] = {}
-    for f in files:
+    for f in clean_audio:
         if labels[f]["slots"].get("coffeeDrink"):
             by_drink.setdefault(labels[f]["slots"]["coffeeDrink"], []).append(f)
     kind = next((k for k, vs in slots.items() if any(d in vs for d in by_drink)), None)
@@ -197,7 +200,7 @@ def run_engine(args: argparse.Namespace) -> dict:
         for f in group:
             out_of_grammar("drink removed", f, clean_audio[f])
     engine.use(context.automaton)
-    alexa = data.parent / "wakeword" / "alexa"
+    alexa = Path(args.data).parent / "wakeword" / "alexa"
     for path in sorted(alexa.glob("*.flac"))[: args.limit or None] if alexa.is_dir() else []:
         out_of_grammar("alexa", path.name, corpus.sox_float(path))
     cache = Path(tempfile.gettempdir()) / "bench_realspeech_tts"
@@ -223,18 +226,15 @@ def paced(args: argparse.Namespace) -> dict:
     from device.audio.endpointer import Endpointer, Ending
     from device.recognition.early import TAIL_SECONDS, EarlyStart
 
-    data = Path(args.data)
-    labels = json.loads((data / "labels.json").read_text())
-    files = sorted(labels)[: args.limit or None][:: args.paced]
-    context_file = next(data.glob("*.yaml"))
+    _, clean, _, context, noise = barista(args, args.paced)
     engine = MoonshineEngine()
-    engine.use(compile_context(yaml.safe_load(context_file.read_text()), str(context_file)).automaton)
-    early, vad, noise = EarlyStart(engine.rec), endpoint_vad("silero"), corpus.sox_float(data / "kitchen_noise.flac")
+    engine.use(context.automaton)
+    early, vad = EarlyStart(engine.rec), endpoint_vad("silero")
     rows = []
     for snr in args.snr.split(","):
         waits, alone, used = [], [], 0
-        for f in files:
-            heard = frames(in_kitchen(corpus.sox_float(data / "audio" / f), noise, snr, f))
+        for f, audio in clean.items():
+            heard = frames(in_kitchen(audio, noise, snr, f))
             endpointer, end, start = Endpointer(vad, tail_seconds=TAIL_SECONDS), None, time.monotonic()
             for k, frame in enumerate(heard):
                 time.sleep(max(0.0, start + (k + 1) * 0.08 - time.monotonic()))
@@ -257,7 +257,7 @@ def paced(args: argparse.Namespace) -> dict:
                      **{f"{name}_p{q}": round(common.percentile(values, q) or 0, 1)
                         for name, values in (("wait", waits), ("alone", alone)) for q in (50, 95)}})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    return {"files": len(files), "rows": rows}
+    return {"files": len(clean), "rows": rows}
 
 
 def paced_section(result: dict, command: str) -> str:
