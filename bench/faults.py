@@ -335,13 +335,12 @@ def section(args, report: dict, backlog_runs: list[dict], fuzzed: dict | None, f
         counts = fuzzed["counts"]
         lines += [
             "", f"### Bad input: {sum(counts.values()):,} generated payloads (hypothesis, tests/test_payload_fuzz.py)",
-            "",
-            "| payloads | accepted | rejected / ignored out loud |",
-            "|---|---|---|",
-            f"| catalogue | {counts.get('catalogue accepted', 0):,} | {counts.get('catalogue rejected', 0):,} |",
-            f"| order-status | {counts.get('status applied', 0):,} | {counts.get('status ignored', 0):,} |",
-            f"| bytes that are not a JSON object | 0 | {counts.get('raw bytes ignored', 0):,} |",
-            f"| config mappings | {counts.get('config accepted', 0):,} | {counts.get('config refused', 0):,} |", "",
+            "", *table("payloads | accepted | rejected / ignored out loud", (
+                [what, *(f"{counts.get(key, 0):,}" for key in keys)] for what, *keys in (
+                    ("catalogue", "catalogue accepted", "catalogue rejected"),
+                    ("order-status", "status applied", "status ignored"),
+                    ("bytes that are not a JSON object", "raw bytes accepted", "raw bytes ignored"),
+                    ("config mappings", "config accepted", "config refused")))), "",
             f"Result: {fuzzed['summary']} ({fuzzed['seconds']:.0f} s). "
             + ("No crash, nothing lost." if fuzzed["ok"] else "**FAILED**: see the pytest output."),
         ]
