@@ -143,9 +143,9 @@ def speak(cache: Path, text: str, voice: str, speed: int, trimmed: bool = True) 
     return trim(samples) if trimmed else samples
 
 
-def flite(cache: Path, text: str, voice: str, stretch: float = 1.0, trimmed: bool = True) -> np.ndarray:
-    """flite speech (Debian's flite: voices kal, kal16, awb, rms, slt) at 16 kHz, cached, silence trimmed unless not
-    `trimmed`; flite's voices are heard by Moonshine and microWakeWord as people are, espeak-ng's are not."""
+def flite(cache: Path, text: str, voice: str, stretch: float = 1.0) -> np.ndarray:
+    """flite speech (Debian's flite: voices kal, kal16, awb, rms, slt) at 16 kHz, cached, untrimmed; flite's voices
+    are heard by Moonshine and microWakeWord as people are, espeak-ng's are not."""
     key = hashlib.sha1(f"{voice}|{stretch}|{text}".encode()).hexdigest()[:16]
     out = cache / f"flite-{key}.wav"
     if not out.exists():
@@ -153,7 +153,7 @@ def flite(cache: Path, text: str, voice: str, stretch: float = 1.0, trimmed: boo
         _run("flite", "-voice", voice, "--setf", f"duration_stretch={stretch}", "-t", text, "-o", str(raw))
         _run("sox", "-R", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(out))  # -R: the same dither each run
         raw.unlink()
-    return trim(read_wav(out)) if trimmed else read_wav(out)
+    return read_wav(out)
 
 
 def max_frame_energy(x: np.ndarray, frame: int = 2048) -> float:

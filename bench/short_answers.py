@@ -43,7 +43,7 @@ def decode_all() -> list[dict]:
     for voice in FIT + CHECK:
         for kind, texts in (("short", SHORT), ("ood", OOD)):
             for text in texts:
-                speech = corpus.flite(cache, text, voice, STRETCH.get(voice, 1.0), trimmed=False)
+                speech = corpus.flite(cache, text, voice, STRETCH.get(voice, 1.0))
                 result = rec.search(np.concatenate([PAD, speech.astype(np.float32) / 32768, PAD]))
                 best = result.best
                 rows.append({"set": kind, "voice": voice, "label": text if kind == "short" else None,
