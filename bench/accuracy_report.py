@@ -162,10 +162,7 @@ def section(results, skipped, recognisers, args, seconds, notes, dropped) -> str
              f"Machine: {common.machine(*VERSIONS, tools=[('espeak-ng', '--version')])}.  ",
              f"Run: {common.now()} at {notes['commit']}, "
              f"{seconds / 60:.1f} minutes; broker: {notes['broker']}.", "",
-             "Requests come from `bench/accuracy_templates.py` (re-order requests with one to four items, "
-             "quantities said as words 1–20 or articles, units, cancels, and out-of-domain speech whose expected "
-             f"intent is none) against the 31-item `bench/bench_catalog.json`; {dropped} generated sentences "
-             "that also appear in tests/ were replaced.", "",
+             f"{dropped} generated sentences that also appear in tests/ were replaced.", "",
              *tables(results, skipped, recognisers), "",
              *voices_table(results), *text_errors(results), *audio_errors(results)]
     verified = notes.get("verified", [])
