@@ -289,7 +289,8 @@ def section(results: dict, command: str) -> str:
              f"`{command}` — {results['machine']}, 1 thread, load average {results['load']} (shared machine: timings "
              f"inflated), {results['when']}.",
              f"Grammar: the {sum(1 for d in decisions if d['set'] == 'command' and d['cond'] == 'clean')} "
-             f"recordings' sentences + generated distractors ({results['grammar']} sentences, bench_french.templates).",
+             f"recordings' sentences + generated distractors ({results['grammar']} sentences, "
+             "bench_french.templates). One speaker: this tells sentences apart, it is not a household figure.",
              f"Rejection chosen by the rule in `choose` (all out-of-domain refused, ≥ 97% of clean commands right "
              f"with ≤ 1 wrong, then fewest near-neighbour accepts, then most short pieces of the fitting half "
              f"right): **reject_gap {g}, reject_mean {m}, short_allowance {a}**"
