@@ -302,9 +302,12 @@ def section(results: dict, command: str) -> str:
     short = score(decisions, g, m, a)["short"]
     if short:
         before = score(decisions, g, m, 0.0)["short"]
-        lines += ["", *common.table("pieces | n | right | wrong | refused | right without the allowance", (
-            [k, c["n"], c["right"], c["wrong"], c["refused"], before.get(k, {}).get("right", 0)]
-            for k, c in sorted(short.items())))]
+        lines += ["", "Short answers — each command cut into its first word and the rest, the pieces decoded as "
+                  "sentences of their own (clear: the free transcript holds the piece's words; the fitting half "
+                  "chose the allowance, the checking half did not take part):", "",
+                  *common.table("pieces | n | right | wrong | refused | right without the allowance",
+                                ([k, c["n"], c["right"], c["wrong"], c["refused"], before.get(k, {}).get("right", 0)]
+                                 for k, c in sorted(short.items())))]
     shown = [s for s in grid if s["mean"] in (-1.5, m, -2.0, -2.5, -math.inf) and s["gap"] <= -0.5
              and s["allowance"] in (0.0, a)]
     lines += ["", f"Trade-off ({window} s window): clean right/wrong, noisy (12+9+6 dB) right, out-of-domain accepted, "
