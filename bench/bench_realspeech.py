@@ -263,7 +263,8 @@ def paced(args: argparse.Namespace) -> dict:
 def paced_section(result: dict, command: str) -> str:
     """The latency table of a --paced run."""
     lines = ["### Real speech: end of listening → decision, paced like a microphone", "",
-             f"`{command}` — {common.machine()}, 1 thread, {common.now()}, {common.code_version()}. "
+             f"`{command}` — {common.machine()}, "
+             f"{os.environ.get('BENCH_THREADS', '1')} thread(s), {common.now()}, {common.code_version()}. "
              f"{result['files']} commands per condition; the device's endpointer (Silero VAD) ends each request after "
              "0.6 s of silence; Moonshine is given it up to 0.24 s after the speech and starts then (as shipped), "
              "then the same request is decoded again from the end of listening (`early_start = false`).", "",

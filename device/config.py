@@ -147,9 +147,16 @@ class RecognizerSettings:
     """Moonshine/Whisper only: start recognising once the request's audio is known (0.24 s after the last
     speech), while the end silence is still being waited for; the same decision, ready sooner
     (recognition.early). Costs a wasted decode when somebody pauses that long mid-request."""
-    threads: int = 1
-    """Moonshine/Whisper only: CPU threads per model call (1 leaves the other cores to the wake word and
-    the loop; BENCHMARKS.md "Real speech" gives the latency at 1 and 2; 4 on a Pi 4/5 with nothing else to do)."""
+    threads: int = 0
+    """Moonshine/Whisper only: CPU threads per model call; 0 = 2 on a board with 4 cores or more (every Pi this
+    runs on), else 1, which leaves a core to the wake word and the loop (`model_threads`). Two threads decide the
+    same, about a quarter sooner (BENCHMARKS.md "Real speech: end of listening → decision")."""
+
+    def model_threads(self, cores: int | None = None) -> int:
+        """The threads a model call uses: `threads`, or for 0 the choice above on this many cores (this machine's)."""
+        if self.threads:
+            return self.threads
+        return 2 if (cores if cores is not None else os.cpu_count() or 1) >= 4 else 1
 
 
 @dataclass(frozen=True)
@@ -396,7 +403,7 @@ def _check_ranges(s: Settings) -> None:
     need(1 <= r.max_utterance_seconds <= 30, "recognizer", "max_utterance_seconds", "must be between 1 and 30")
     need(0.5 <= r.no_speech_seconds <= 30, "recognizer", "no_speech_seconds", "must be between 0.5 and 30")
     need(0 <= r.min_speech_seconds < 2, "recognizer", "min_speech_seconds", "must be between 0 and 2")
-    need(1 <= r.threads <= 16, "recognizer", "threads", "must be a whole number between 1 and 16")
+    need(0 <= r.threads <= 16, "recognizer", "threads", "must be a whole number between 0 (automatic) and 16")
     c = s.confirmation
     need(3 <= c.timeout_seconds <= 120, "confirmation", "timeout_seconds", "must be between 3 and 120")
     need(0.5 <= c.long_press_seconds <= 10, "confirmation", "long_press_seconds", "must be between 0.5 and 10")

@@ -114,12 +114,12 @@ def load(settings: Settings, choice: Choice | None = None):
                 raise ModelError(f"[recognizer] engine = \"moonshine\" is English only; for {locale} use \"whisper\"")
             from device.adapters.speech.moonshine import Moonshine
 
-            decoder = Moonshine(trim=False, threads=r.threads)
+            decoder = Moonshine(trim=False, threads=r.model_threads())
             search = SearchSettings(**NEURAL_SEARCH["moonshine"])
         else:
             from device.adapters.speech.whisper import WhisperDecoder
 
-            decoder = WhisperDecoder(language=locale.split("-")[0], threads=r.threads)
+            decoder = WhisperDecoder(language=locale.split("-")[0], threads=r.model_threads())
             search = SearchSettings(**NEURAL_SEARCH["whisper"])
         return ConstrainedRecognizer(decoder, locale, search)
     if choice.engine == "vosk":

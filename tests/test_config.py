@@ -27,6 +27,14 @@ def test_defaults_are_the_contracts_laptop_defaults(monkeypatch):
     assert s.confirmation.timeout_seconds == 15 and s.recognizer.end_silence_seconds <= 0.6
 
 
+def test_model_threads_default_to_two_on_four_cores_and_one_below():
+    auto = config.RecognizerSettings()
+    assert auto.threads == 0
+    assert [auto.model_threads(cores) for cores in (1, 2, 3, 4, 8)] == [1, 1, 1, 2, 2]
+    assert auto.model_threads() in (1, 2)  # this machine's cores
+    assert config.RecognizerSettings(threads=3).model_threads(8) == 3  # a number is taken as it is
+
+
 def test_example_file_loads_and_documents_every_key():
     s = config.load(EXAMPLE)
     assert s.device.id == "kitchen-01"
@@ -57,6 +65,7 @@ def test_example_file_loads_and_documents_every_key():
     ("[gpio]\nred = 17\n", "must all differ"),
     ("[confirmation]\nspeak = 'yes'\n", "must be true or false"),
     ("[storage]\noutbox_capacity = 0\n", "at least 1"),
+    ("[recognizer]\nthreads = -1\n", "[recognizer] threads in config file"),
     ("wake = 3\n", "must be a table"),
     ("[wake\n", "not valid TOML"),
 ])
