@@ -39,6 +39,8 @@ NON_ORDERS = [
 RHINO = {"clean": None, "24": 0.99, "15": 0.985, "12": 0.98, "9": 0.965, "6": 0.935}
 """Rhino's published command acceptance (mean of cafe and kitchen noise; README of the data)."""
 THRESHOLD = 0.85
+THREADS = os.environ.get("BENCH_THREADS", "1")
+"""Moonshine's threads per model call here (the sections say it)."""
 OOD_PARTS = {"drink removed": "drink removed", "alexa": "real 'alexa' clips", "espeak": "espeak-ng non-orders"}
 """Out-of-grammar speech: its records' label (--details) → its column in the section."""
 
@@ -54,7 +56,7 @@ class MoonshineEngine:
         from device.recognition.neural import ConstrainedRecognizer, SearchSettings
 
         settings = {**NEURAL_SEARCH["moonshine"], **json.loads(os.environ.get("BENCH_SEARCH", "{}"))}
-        self.rec = ConstrainedRecognizer(Moonshine(trim=False, threads=int(os.environ.get("BENCH_THREADS", "1"))),
+        self.rec = ConstrainedRecognizer(Moonshine(trim=False, threads=int(THREADS)),
                                          "en-US", SearchSettings(**settings))
         self.last: dict = {}
 
@@ -263,8 +265,7 @@ def paced(args: argparse.Namespace) -> dict:
 def paced_section(result: dict, command: str) -> str:
     """The latency table of a --paced run."""
     lines = ["### Real speech: end of listening → decision, paced like a microphone", "",
-             f"`{command}` — {common.machine()}, "
-             f"{os.environ.get('BENCH_THREADS', '1')} thread(s), {common.now()}, {common.code_version()}. "
+             f"`{command}` — {common.machine()}, {THREADS} thread(s), {common.now()}, {common.code_version()}. "
              f"{result['files']} commands per condition; the device's endpointer (Silero VAD) ends each request after "
              "0.6 s of silence; Moonshine is given it up to 0.24 s after the speech and starts then (as shipped), "
              "then the same request is decoded again from the end of listening (`early_start = false`).", "",
@@ -277,7 +278,7 @@ def paced_section(result: dict, command: str) -> str:
 def section(results: list[dict], command: str) -> str:
     """The section's text: command acceptance per engine and SNR, then out-of-grammar speech accepted."""
     lines = ["## Real speech: barista commands (Picovoice speech-to-intent benchmark)", "",
-             f"`{command}` — {common.machine()}, {os.environ.get('BENCH_THREADS', '1')} thread(s), {common.now()}.", "",
+             f"`{command}` — {common.machine()}, {THREADS} thread(s), {common.now()}.", "",
              "| engine | SNR | n | right | wrong | refused | p50 ms | p95 ms | Rhino (published) |",
              "|---|---|---|---|---|---|---|---|---|"]
     ran = [r for r in results if "skipped" not in r]

@@ -91,6 +91,13 @@ class Resume:
     free_logprob: float
 
 
+def special_tokens(decoder: TokenDecoder) -> np.ndarray:
+    """Tokens the free pass may not take (True): those with no surface, end of text excepted."""
+    special = np.array([not v for v in decoder.vocabulary], dtype=bool)
+    special[decoder.eos] = False
+    return special
+
+
 @dataclass
 class _Live:
     score: float  # log-probability plus length bonus, what the beam ranks by
@@ -116,9 +123,7 @@ def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: 
     start from that hypothesis, the free pass already done (recognition.shortcut), not from the audio's start."""
     seconds = len(audio) / 16000
     max_tokens = max_tokens or int(8 * seconds) + 10
-    if special is None:
-        special = np.array([not v for v in decoder.vocabulary], dtype=bool)
-        special[decoder.eos] = False
+    special = special_tokens(decoder) if special is None else special
     if resume is None:
         logp0, state0 = decoder.start(audio)
         alive = [_Live(0.0, 0.0, logp0, state0, speller.start, (), 0)]

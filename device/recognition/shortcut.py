@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from device.recognition.constrained import Hypothesis, Resume, SearchResult
+from device.recognition.constrained import Hypothesis, Resume, SearchResult, special_tokens
 from device.recognition.decoding import TokenDecoder, Wrapped
 from device.recognition.spelling import Speller
 
@@ -36,13 +36,6 @@ class Started(Wrapped):
     def start(self, audio: np.ndarray) -> tuple[np.ndarray, Any]:
         first, self._first = self._first, None
         return first if first is not None else super().start(audio)
-
-
-def special_tokens(decoder: TokenDecoder) -> np.ndarray:
-    """Tokens the free pass may not take (True): those with no surface, end of text excepted (as the search)."""
-    special = np.array([not v for v in decoder.vocabulary], dtype=bool)
-    special[decoder.eos] = False
-    return special
 
 
 def greedy_sentence(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, max_tokens: int,
