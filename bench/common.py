@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 import platform
@@ -75,11 +76,9 @@ def tool_version(*cmd: str) -> str:
 def machine(*dists: str, tools: Sequence[Sequence[str]] = ()) -> str:
     """One line: CPU, cores, architecture, kernel, Python, then the versions of `dists` and `tools`."""
     cpu = "unknown CPU"
-    try:
+    with contextlib.suppress(OSError, StopIteration):
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                    if line.startswith(("model name", "Model", "Hardware")))
-    except (OSError, StopIteration):
-        pass
     parts = [f"{d} {version(d)}" for d in dists] + [tool_version(*t) for t in tools]
     return (f"{cpu}, {os.cpu_count()} cores ({platform.machine()}, Linux {platform.release()}), Python "
             f"{platform.python_version()}" + (f"; {', '.join(parts)}" if parts else ""))

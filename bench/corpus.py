@@ -137,8 +137,7 @@ def write_wav(path: Path, samples: np.ndarray) -> Path:
 
 
 def speak(cache: Path, text: str, voice: str, speed: int, trimmed: bool = True) -> np.ndarray:
-    """espeak-ng speech at 16 kHz (tests/speech.py's, cached by content), leading and trailing silence trimmed unless
-    not `trimmed`."""
+    """espeak-ng speech at 16 kHz (tests/speech.py's, cached by content), the silence at both ends cut if `trimmed`."""
     samples = read_wav(espeak(cache, text, voice, speed))
     return trim(samples) if trimmed else samples
 
@@ -180,9 +179,7 @@ def trim(x: np.ndarray, floor_db: float = -50.0) -> np.ndarray:
     n = len(x) // 160 * 160
     rms = np.sqrt((x[:n].astype(np.float64).reshape(-1, 160) ** 2).mean(axis=1)) / 32768
     loud = np.nonzero(rms > 10 ** (floor_db / 20))[0]
-    if len(loud) == 0:
-        return x[:0]
-    return x[loud[0] * 160:(loud[-1] + 1) * 160]
+    return x[loud[0] * 160:(loud[-1] + 1) * 160] if len(loud) else x[:0]
 
 
 def silence(seconds: float) -> np.ndarray:
@@ -206,33 +203,30 @@ def pad_to_frames(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x, np.zeros((-len(x)) % FRAME, dtype=np.int16)]).astype(np.int16)
 
 
-def talk_renders(hours: float, seed: int = 1) -> list[tuple[str, str, int, str]]:
-    """(language, voice, speed, text) renders cycling texts, voices, variants and speeds until `hours` of speech."""
-    plan = []
-    per_pass = [("en", t) for t in ENGLISH] + [("fr", t) for t in FRENCH]
+def talk_renders(hours: float, seed: int = 1) -> list[tuple[str, int, str]]:
+    """(voice, speed, text) renders cycling texts, voices, variants and speeds until `hours` of speech."""
+    per_pass = [(ENGLISH_VOICES, t) for t in ENGLISH] + [(FRENCH_VOICES, t) for t in FRENCH]
     rng = np.random.default_rng(seed)
+    plan, words = [], 0
     for n in itertools.count():
-        order = rng.permutation(len(per_pass))
-        for i in order:
-            lang, text = per_pass[i]
-            voices = ENGLISH_VOICES if lang == "en" else FRENCH_VOICES
+        for i in rng.permutation(len(per_pass)):
+            voices, text = per_pass[i]
             voice = voices[(i + n) % len(voices)] + VARIANTS[(i + 2 * n) % len(VARIANTS)]
-            plan.append((lang, voice, SPEEDS[(i + n) % len(SPEEDS)], text))
+            plan.append((voice, SPEEDS[(i + n) % len(SPEEDS)], text))
+            words += len(text.split())
             # ~17 words per sentence at ~165 words a minute: about 10 s of speech per 28 words.
-            if sum(len(p[3].split()) for p in plan) / 165 / 60 >= hours:
+            if words / 165 / 60 >= hours:
                 return plan
     return plan  # pragma: no cover
 
 
 def talk(cache: Path, seconds: float, gap: tuple[float, float] = (0.3, 1.2), long_pause: float = 0.0,
          seed: int = 1) -> np.ndarray:
-    """Everyday speech (English and French, rotating voices) of about `seconds`, with pauses.
-
-    `gap` is the range of pauses between sentences; with `long_pause` > 0, one in four pauses is
-    that long instead (a room where people talk now and then)."""
+    """Everyday speech (English and French, rotating voices) of about `seconds`, with pauses of `gap` seconds
+    between sentences; with `long_pause` > 0, one in four is that long instead (people talking now and then)."""
     rng = np.random.default_rng(seed)
     parts, total = [], 0
-    for _lang, voice, speed, text in talk_renders(seconds / 3600 * 1.3 + 0.01, seed):
+    for voice, speed, text in talk_renders(seconds / 3600 * 1.3 + 0.01, seed):
         for sentence in _sentences(text):
             x = speak(cache, sentence, voice, speed)
             pause = long_pause if long_pause and rng.random() < 0.25 else rng.uniform(*gap)
