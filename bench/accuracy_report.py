@@ -146,10 +146,8 @@ def voices_table(results: list[dict]) -> list[str]:
         clean = [r["verdict"] == "exact" for r in said if r["snr"] == "clean"]
         noisy = [r["verdict"] == "exact" for r in said if r["snr"] != "clean"]
         rows.append([voice, share(clean), share(noisy), sum(r["verdict"] == "wrong" for r in said)])
-    if not rows:
-        return []
     return ["Audio by voice (exact %, and wrong orders):", "",
-            *table("voice | clean: | noisy (all SNRs): | wrong orders:", rows), ""]
+            *table("voice | clean: | noisy (all SNRs): | wrong orders:", rows), ""] if rows else []
 
 
 def section(results, skipped, recognisers, args, seconds, notes, dropped) -> str:
@@ -165,11 +163,9 @@ def section(results, skipped, recognisers, args, seconds, notes, dropped) -> str
              f"{dropped} generated sentences that also appear in tests/ were replaced.", "",
              *tables(results, skipped, recognisers), "",
              *voices_table(results), *text_errors(results), *audio_errors(results)]
-    verified = notes.get("verified", [])
-    if verified:
-        same = sum(v["same"] for v in verified)
-        lines += [f"Same code path: {same} of {len(verified)} clips picked at random, run again by `reorder replay` "
-                  f"in a subprocess, gave the same transcript and intent.", ""]
+    if verified := notes.get("verified", []):
+        lines += [f"Same code path: {sum(v['same'] for v in verified)} of {len(verified)} clips picked at random, "
+                  "run again by `reorder replay` in a subprocess, gave the same transcript and intent.", ""]
     for locale, gaps in notes.get("gaps", {}).items():
         if gaps:
             lines += [f"Words said in {locale} requests that the {recognisers.get(locale, '')} grammar cannot produce "

@@ -166,8 +166,7 @@ def en_item(rng: random.Random, noun: Noun, q: int, bare: bool = False) -> str:
         return rng.choice(options)
     number = ENGLISH.numbers[q - 1]
     if unit and (noun.kind != "count" or rng.random() < 0.5):
-        more = "more " if rng.random() < 0.1 else ""
-        return f"{number} {more}{EN_UNITS[unit]} of {obj}"
+        return f"{number} {'more ' if rng.random() < 0.1 else ''}{EN_UNITS[unit]} of {obj}"
     return f"{number} {'more ' if rng.random() < 0.1 else ''}{noun.plural}"
 
 
@@ -305,8 +304,7 @@ def fr_item(rng: random.Random, noun: Noun, q: int, de: bool = False, bare: bool
     obj = noun.of or obj
     if unit and (noun.kind != "count" or rng.random() < 0.5):
         _, units = FR_UNITS[unit]
-        more = "autres " if rng.random() < 0.1 else ""
-        phrase = f"{number} {more}{units} {_de(obj)}"
+        phrase = f"{number} {'autres ' if rng.random() < 0.1 else ''}{units} {_de(obj)}"
     else:
         phrase = f"{number} {noun.plural}"
     return ("de " + phrase) if de else phrase
@@ -353,8 +351,7 @@ def _reorder(rng: random.Random, locale: str, count: int) -> tuple[str, tuple[tu
         quantities = [_quantity(rng) if not de or frame in FR_DE_QUANTITY_FRAMES else 1 for _ in skus]
         bare = de and frame not in FR_DE_QUANTITY_FRAMES
         parts = [fr_item(rng, rng.choice(products[s]), q, de, bare) for s, q in zip(skus, quantities)]
-        joined = _join(rng, parts, (" et ",) if de else FR_JOINS, " et ")
-        text = frame.replace("{X}", joined)
+        text = frame.replace("{X}", _join(rng, parts, (" et ",) if de else FR_JOINS, " et "))
     return text, tuple(sorted(zip(skus, quantities)))
 
 
@@ -411,8 +408,6 @@ def check_tables() -> list[str]:
     for lang, table in (("en", EN_PRODUCTS), ("fr", FR_PRODUCTS)):
         if set(table) != set(items):
             problems.append(f"{lang}: SKUs differ from the catalogue: {sorted(set(table) ^ set(items))}")
-        for sku, nouns in table.items():
-            for noun in nouns:
-                if sku in items and noun.name not in items[sku]["names"][lang]:
-                    problems.append(f"{lang}: {noun.name!r} is not a catalogue name of {sku}")
+        problems += [f"{lang}: {noun.name!r} is not a catalogue name of {sku}" for sku, nouns in table.items()
+                     for noun in nouns if sku in items and noun.name not in items[sku]["names"][lang]]
     return problems

@@ -98,8 +98,7 @@ def run_text(locale: str, requests: list[templates.Request]) -> list[dict]:
 
 
 def recognisers_for(locale: str) -> list[tuple[str, str]]:
-    """Every (engine setting, model) a device could use for the locale, the neural one first; empty when none
-    can run (the reason is then in `why_not`)."""
+    """Every (engine setting, model) a device could use for the locale, the neural one first; empty when none can."""
     found = []
     neural, _ = _neural_model(locale)
     if neural:
@@ -132,11 +131,8 @@ def device_settings(locale: str, engine: str, model: str, workdir: Path, broker:
 
 def toml(mapping: dict) -> str:
     """The mapping as a TOML file (strings, numbers and booleans only)."""
-    lines = []
-    for name, values in mapping.items():
-        lines.append(f"[{name}]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
-    return "\n".join(lines) + "\n"
+    return "".join(f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+                   for name, values in mapping.items())
 
 
 def replay_cli(wav: Path, config_file: Path) -> dict:
@@ -144,10 +140,9 @@ def replay_cli(wav: Path, config_file: Path) -> dict:
     out = subprocess.run([sys.executable, "-m", "device", "replay", str(wav), "--config", str(config_file)],
                          capture_output=True, text=True, timeout=300, cwd=REPO).stdout
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    heard = next((e["text"] for e in events if e["event"] == "transcript"), None)
-    intent = next(({k: v for k, v in e.items() if k not in ("event", "t")} for e in events if e["event"] == "intent"),
-                  None)
-    return {"transcript": heard, "intent": intent}
+    return {"transcript": next((e["text"] for e in events if e["event"] == "transcript"), None),
+            "intent": next(({k: v for k, v in e.items() if k not in ("event", "t")} for e in events
+                            if e["event"] == "intent"), None)}
 
 
 class FreshState:
@@ -158,8 +153,7 @@ class FreshState:
     utterance."""
 
     def __init__(self, device) -> None:
-        model = getattr(device.loop.wake.engine, "_model", None)
-        self.features = getattr(model, "preprocessor", None)
+        self.features = getattr(getattr(device.loop.wake.engine, "_model", None), "preprocessor", None)
         self.saved = {k: copy.deepcopy(v) for k, v in vars(self.features).items()
                       if isinstance(v, (np.ndarray, deque, int))} if self.features is not None else {}
         self.decoder = getattr(device.loop.requests.recognizer, "_decoder", None)
@@ -208,9 +202,8 @@ def run_audio(label: str, locale: str, engine: str, model: str, requests: list[t
     settings = config.from_mapping(device_settings(locale, engine, model, workdir, broker, locale), "bench")
     silence = write_wav(workdir / "silence.wav", np.zeros(RATE // 10, np.int16))
     device = build(settings, WavSource(silence), events.append, play_audio=False)
-    check_rng = random.Random(f"{seed}:{locale}:verify")
-    to_check = set(check_rng.sample([(c, i) for c in range(len(conditions)) for i in range(len(requests))],
-                                    min(verify, len(conditions) * len(requests))))
+    pairs = [(c, i) for c in range(len(conditions)) for i in range(len(requests))]
+    to_check = set(random.Random(f"{seed}:{locale}:verify").sample(pairs, min(verify, len(pairs))))
     checks: list[tuple[Path, dict]] = []
     fresh = FreshState(device)
     if notes is not None:
@@ -278,13 +271,9 @@ def unproducible(text: str, usable: set[str]) -> set[str]:
 def grammar_gaps(device, locale: str, requests: list[templates.Request]) -> list[str]:
     """Words said in the requests (not the out-of-domain ones) that the recogniser's grammar cannot
     produce, each with the number of requests that use it."""
-    recogniser = device.loop.requests.recognizer
-    knows = getattr(recogniser, "knows", lambda word: True)  # a neural recogniser spells any word
+    knows = getattr(device.loop.requests.recognizer, "knows", lambda word: True)  # a neural recogniser spells any word
     usable = {w for w in grammars.build(Catalogue.load(templates.CATALOG_PATH), locale).words() if knows(w)}
-    said: Counter = Counter()
-    for r in requests:
-        if r.kind != "ood":
-            said.update(unproducible(r.text, usable))
+    said = Counter(w for r in requests if r.kind != "ood" for w in unproducible(r.text, usable))
     return [f"{w} ({n})" for w, n in said.most_common()]
 
 
@@ -310,8 +299,7 @@ def main(argv: list[str] | None = None) -> int:
         if not shutil.which(tool):
             log(f"{tool} is not installed (apt-get install espeak-ng sox)")
             return 2
-    problems = templates.check_tables()
-    if problems:
+    if problems := templates.check_tables():
         log("the templates disagree with the catalogue: " + "; ".join(problems))
         return 2
     logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
