@@ -275,7 +275,7 @@ def section(results: dict, command: str) -> str:
     results.setdefault("load", f"{os.getloadavg()[0]:.1f}")
     results.setdefault("machine", common.machine())
     rows = []
-    for cond, c in score(decisions, g, m, a)["cond"].items():
+    for cond, c in chosen["cond"].items():
         ds = [d for d in decisions if d["set"] == "command" and d["cond"] == cond]
         times = [common.percentile([d[k] for d in ds], q) for k, q in (("ms", 50), ("ms", 95), ("encoder_ms", 50))]
         rows.append([f"{window} s", cond, c["n"], c["right"], c["wrong"], c["refused"], *(f"{t:.0f}" for t in times)])
@@ -299,7 +299,7 @@ def section(results: dict, command: str) -> str:
              *common.table("window | condition | n | right | wrong | refused | p50 ms | p95 ms | encoder p50 ms", rows),
              "", f"Out-of-domain accepted at the chosen setting (should be refused), {window} s window:", "",
              *common.table("part | n | accepted", ([k, *v] for k, v in parts.items()))]
-    short = score(decisions, g, m, a)["short"]
+    short = chosen["short"]
     if short:
         before = score(decisions, g, m, 0.0)["short"]
         lines += ["", "Short answers — each command cut into its first word and the rest, the pieces decoded as "

@@ -60,9 +60,6 @@ class MoonshineEngine:
                                          "en-US", SearchSettings(**settings))
         self.last: dict = {}
 
-    def use(self, automaton) -> None:
-        self.rec.set_automaton(automaton)
-
     def decode(self, audio: np.ndarray) -> tuple[tuple[str, ...], float]:
         audio = np.ascontiguousarray(audio, dtype=np.float32)
         kept, start = trimmed(audio, self.rec.settings.pad_seconds)
@@ -152,7 +149,7 @@ def run_engine(args: argparse.Namespace) -> dict:
         engine = ENGINES[args.engine]()
     except Exception as exc:  # a missing model or library: a row saying why, not a traceback
         return {"engine": args.engine, "skipped": f"not run: {str(exc).strip().splitlines()[0][:200]}"}
-    engine.use(context.automaton)
+    engine.rec.set_automaton(context.automaton)
     conditions = []
     details: list[dict] = []
     vad = None if args.endpoint == "none" else endpoint_vad(args.endpoint)
@@ -198,10 +195,10 @@ def run_engine(args: argparse.Namespace) -> dict:
     for drink, group in sorted(by_drink.items()) if kind else []:
         reduced = {"context": {"expressions": raw["context"]["expressions"],
                                "slots": {**slots, kind: [v for v in slots[kind] if v != drink]}}}
-        engine.use(compile_context(reduced).automaton)
+        engine.rec.set_automaton(compile_context(reduced).automaton)
         for f in group:
             out_of_grammar("drink removed", f, clean_audio[f])
-    engine.use(context.automaton)
+    engine.rec.set_automaton(context.automaton)
     alexa = Path(args.data).parent / "wakeword" / "alexa"
     for path in sorted(alexa.glob("*.flac"))[: args.limit or None] if alexa.is_dir() else []:
         out_of_grammar("alexa", path.name, corpus.sox_float(path))
@@ -215,10 +212,9 @@ def run_engine(args: argparse.Namespace) -> dict:
     if args.details:
         Path(args.details).parent.mkdir(parents=True, exist_ok=True)
         Path(f"{args.details}.{engine.name}.jsonl").write_text("".join(json.dumps(d) + "\n" for d in details))
-    ood = {"n": sum(p["n"] for p in parts.values()), "accepted": sum(p["accepted"] for p in parts.values()),
-           "parts": parts}
-    return {"engine": engine.name, "endpoint": args.endpoint, "conditions": conditions, "ood": ood,
-            "peak_rss_mb": round(common.peak_rss_mb(), 1)}
+    return {"engine": engine.name, "endpoint": args.endpoint, "conditions": conditions,
+            "ood": {"n": sum(p["n"] for p in parts.values()), "accepted": sum(p["accepted"] for p in parts.values()),
+                    "parts": parts}, "peak_rss_mb": round(common.peak_rss_mb(), 1)}
 
 
 def paced(args: argparse.Namespace) -> dict:
@@ -230,7 +226,7 @@ def paced(args: argparse.Namespace) -> dict:
 
     _, clean, _, context, noise = barista(args, args.paced)
     engine = MoonshineEngine()
-    engine.use(context.automaton)
+    engine.rec.set_automaton(context.automaton)
     early, vad = EarlyStart(engine.rec), endpoint_vad("silero")
     rows = []
     for snr in args.snr.split(","):
@@ -243,8 +239,7 @@ def paced(args: argparse.Namespace) -> dict:
                 end = endpointer.feed(frame)
                 if end is not None:
                     break
-                request = endpointer.early()
-                if request is not None:
+                if (request := endpointer.early()) is not None:
                     early.prefetch(request)
             if end is None or end.outcome is Ending.NO_SPEECH:
                 continue
@@ -279,8 +274,7 @@ def section(results: list[dict], command: str) -> str:
     """The section's text: command acceptance per engine and SNR, then out-of-grammar speech accepted."""
     lines = ["## Real speech: barista commands (Picovoice speech-to-intent benchmark)", "",
              f"`{command}` — {common.machine()}, {THREADS} thread(s), {common.now()}.", "",
-             "| engine | SNR | n | right | wrong | refused | p50 ms | p95 ms | Rhino (published) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             *common.table("engine | SNR | n | right | wrong | refused | p50 ms | p95 ms | Rhino (published)", [])]
     ran = [r for r in results if "skipped" not in r]
     for r in results:
         if "skipped" in r:
@@ -335,8 +329,7 @@ def main() -> int:
         text = paced_section(paced(args), common.command("realspeech"))
         common.publish("realspeech-latency", text, not args.no_write)
         return 0
-    unknown = [name for name in args.engines.split(",") if name not in ENGINES]
-    if unknown:
+    if unknown := [name for name in args.engines.split(",") if name not in ENGINES]:
         print(f"--engines: unknown engine {unknown[0]!r}; choose from {', '.join(ENGINES)}", file=sys.stderr)
         return 2
     results = []
