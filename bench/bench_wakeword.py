@@ -209,14 +209,8 @@ class Arm:
 
 def tally(wakes: list[float], windows: list[tuple[float, float]]) -> tuple[set[int], list[float]]:
     """The recordings some wake falls in the window of, and the wakes outside every window."""
-    hit, outside = set(), []
-    for t in wakes:
-        inside = next((k for k, (start, end) in enumerate(windows) if start <= t <= end), None)
-        if inside is None:
-            outside.append(t)
-        else:
-            hit.add(inside)
-    return hit, outside
+    inside = [next((k for k, (start, end) in enumerate(windows) if start <= t <= end), None) for t in wakes]
+    return {k for k in inside if k is not None}, [t for t, k in zip(wakes, inside) if k is None]
 
 
 def sweep(scores: np.ndarray, windows: list[tuple[float, float]], threshold: float) -> tuple[int, int]:
@@ -320,13 +314,6 @@ def peak_rss(engine: str, keywords: list[str], wav: Path) -> float | None:
     return json.loads(done.stdout.strip().splitlines()[-1])["peak_rss_mb"]
 
 
-def make_arms(args, words: list[str]) -> list[Arm]:
-    """Every engine of --engines for every word it has a model of."""
-    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    return [Arm(engine, [word]) for engine in engines for word in words
-            if engine != "openwakeword" or word in OWW_WORDS]
-
-
 def measure(args, info: dict, cache: Path, tmp: Path) -> dict:
     """Every arm on the positives (clean and in noise), the negatives and the probes; CPU and memory."""
     from device.config import WakeSettings
@@ -336,7 +323,9 @@ def measure(args, info: dict, cache: Path, tmp: Path) -> dict:
     noise = read_audio(NOISE).samples if NOISE.is_file() else None
     if noise is None:
         log(f"no noise file {NOISE}: only the clean condition is measured")
-    arms = make_arms(args, words)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
+    arms = [Arm(engine, [word]) for engine in engines for word in words  # each word every engine has a model of
+            if engine != "openwakeword" or word in OWW_WORDS]
     log(f"{sum(len(c) for _, _, c in sets)} positives of {', '.join(words)}; arms: {', '.join(a.label for a in arms)}")
     defaults = list(WakeSettings().words())
     results: dict = {"machine": info, "keywords": words, "snr": args.snr, "streams": [],
@@ -408,8 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         cache = Path(args.cache) if args.cache else Path(tmp)
         cache.mkdir(parents=True, exist_ok=True)
         results = measure(args, info, cache, Path(tmp))
-    info["minutes"] = (time.monotonic() - began) / 60
-    info["load_end"] = os.getloadavg()
+    info.update(minutes=(time.monotonic() - began) / 60, load_end=os.getloadavg())
     raw = Path(args.raw or Path(tempfile.gettempdir()) / f"reorder-wakeword-{'-'.join(results['keywords'])}.json")
     raw.write_text(json.dumps(results, indent=1, default=float))
     log(f"raw results in {raw}")

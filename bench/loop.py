@@ -74,10 +74,6 @@ def times(x: float) -> str:
     return f"{x:.2f}×" if x >= 0.1 else f"{x:.3f}×"
 
 
-def met(ok: bool | None) -> str:
-    return "–" if ok is None else ("met" if ok else "**not met**")
-
-
 def errors(r: dict) -> list[str]:
     """Every measurement that failed."""
     return [p["error"] for p in (r["listening"], r["wake"], r["latency"], *r["memory"].values(), *r["startup"])
@@ -93,7 +89,7 @@ def summary(r: dict) -> list[str]:
     rows = []
 
     def add(what: str, result: str, goal: str = "", ok: bool | None = None) -> None:
-        rows.append([what, result, goal, met(ok)])
+        rows.append([what, result, goal, "–" if ok is None else ("met" if ok else "**not met**")])
 
     if "error" not in r["listening"]:
         talk = r["listening"]["conditions"]["talk and pauses"]
@@ -189,8 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="where every raw result goes (default: %(default)s)")
     parser.add_argument("--cache", help="keep the synthesised audio here between runs (default: a temp dir)")
     args = parser.parse_args(argv)
-    missing = [tool for tool in ("espeak-ng", "sox", "mosquitto") if not shutil.which(tool)]
-    if missing:
+    if missing := [tool for tool in ("espeak-ng", "sox", "mosquitto") if not shutil.which(tool)]:
         print(f"bench loop: {', '.join(missing)} not installed (apt-get install espeak-ng sox mosquitto)",
               file=sys.stderr)
         return 2

@@ -63,7 +63,8 @@ def devices_main(a: dict) -> int:
     """Run a["devices"] devices; print one JSON line: the CPU time, and [order_id, device_id, on_disk, answered,
     status] per order."""
     answered: dict[str, tuple[float, str]] = {}
-    waiting: dict[str, set[str]] = {}  # device -> its orders without an answer yet
+    ids = [f"{a['prefix']}-{n}" for n in range(a["devices"])]
+    waiting: dict[str, set[str]] = {device: set() for device in ids}  # device -> its orders without an answer yet
     cond = threading.Condition()
 
     def on_status(order_id: str, status: str) -> None:
@@ -73,7 +74,6 @@ def devices_main(a: dict) -> int:
                 pending.discard(order_id)
             cond.notify_all()
 
-    ids = [f"{a['prefix']}-{n}" for n in range(a["devices"])]
     if a["light"]:
         pumps: list = [LightDevice(int(a["broker"].rsplit(":", 1)[1]), device, on_status) for device in ids]
     else:
@@ -87,19 +87,14 @@ def devices_main(a: dict) -> int:
         print(f"{[p.device_id for p in pumps if not p.connected]} did not connect", file=sys.stderr)
         return 3
     submitted: list[tuple[str, str, float]] = []
-    waiting.update({device: set() for device in ids})
     start, every = a["start_at"], a["devices_total"] / a["rate"] if a["rate"] else 0.0
-    while time.monotonic() < start:
-        time.sleep(0.005)
+    time.sleep(max(0.0, start - time.monotonic()))
     stop_at = start + a["seconds"]
     cpu_at_start = time.process_time()
 
     def run(pump, phase: float) -> None:
         next_at = start + phase * every
-        while True:
-            now = time.monotonic()
-            if now >= stop_at:
-                return
+        while (now := time.monotonic()) < stop_at:
             if a["rate"]:
                 if now < next_at:
                     time.sleep(min(next_at - now, 0.05))
@@ -177,8 +172,7 @@ def one_run(a: argparse.Namespace, pg: Postgres, instances: int, mode: str, work
         children = [subprocess.Popen([sys.executable, "-m", "bench.store", "--devices-child",
                                       json.dumps({**spec, "prefix": f"dev{n}"})], stdout=subprocess.PIPE, text=True,
                                      cwd=ROOT) for n in range(a.device_processes)]
-        while time.monotonic() < start_at:
-            time.sleep(0.01)
+        time.sleep(max(0.0, start_at - time.monotonic()))
         servers = {"broker": [broker.process.pid] if broker.process else [], "stores": [s.pid for s in stores],
                    "postgresql": pg.pids()}
         cpu_before = {part: cpu_seconds(pids) for part, pids in servers.items()}
@@ -310,8 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     text = section(a, results, command("store", argv), time.monotonic() - began, pg.bin)
     print(text)
     write_section("store", text, Path(a.output))
-    bad = any(r["lost"] or r["twice"] or r["unanswered"] for r in results)
-    return 1 if bad else 0
+    return 1 if any(r["lost"] or r["twice"] or r["unanswered"] for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -43,11 +43,6 @@ def hours(streams: list[dict]) -> float:
     return sum(s["seconds"] for s in streams) / 3600
 
 
-def default_arms(results: dict) -> list[str]:
-    """The device's engine for each measured word."""
-    return [a for a, m in results["arms"].items() if m["engine"] == results["default"]["engine"]]
-
-
 def damaged_files(results: dict) -> list[tuple[str, str]]:
     """(folder, file) of every recording the decoder reported damaged, once (not once per noise condition)."""
     return sorted({(s["folder"].split(" at ")[0], name) for s in results["streams"] for name in s["damaged"]})
@@ -59,7 +54,8 @@ def frac(hit: tuple[int, int]) -> float:
 
 def summary(results: dict) -> dict:
     """The issue's JSON: the device's engine on the measured words (each with its own model and threshold)."""
-    arms, home = default_arms(results), results["home"]
+    arms = [a for a, m in results["arms"].items() if m["engine"] == results["default"]["engine"]]
+    home = results["home"]
     pooled = {c: [sum(x) for x in zip(*(rate(results, a, c) for a in arms), strict=False)] or [0, 0]
               for c in ("clean", noisy(results))}
     per = {results["arms"][a]["keyword"]: {
