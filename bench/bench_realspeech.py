@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -58,6 +59,8 @@ class MoonshineEngine:
         settings = {**NEURAL_SEARCH["moonshine"], **json.loads(os.environ.get("BENCH_SEARCH", "{}"))}
         self.rec = ConstrainedRecognizer(Moonshine(trim=False, threads=int(THREADS)),
                                          "en-US", SearchSettings(**settings))
+        self.recognizer: Any = self.rec
+        """What the device runs (before recognition.early wraps it)."""
         self.last: dict = {}
 
     def decode(self, audio: np.ndarray) -> tuple[tuple[str, ...], float]:
@@ -65,7 +68,7 @@ class MoonshineEngine:
         kept, start = trimmed(audio, self.rec.settings.pad_seconds)
         window = {"audio_s": round(len(audio) / 16000, 2), "kept": [round(start / 16000, 2),
                                                                      round((start + len(kept)) / 16000, 2)]}
-        result = self.rec.search(audio)
+        rec, result = self.recognizer.answer(audio)
         best = result.best
         if best is None:
             self.last = window
@@ -74,14 +77,26 @@ class MoonshineEngine:
         self.last = {"gap": round(result.gap(), 3), "mean": round(best.mean, 3), "worst": round(best.worst, 3),
                      "second": second.text if second else None,
                      "second_lp": round(second.logprob - best.logprob, 3) if second else None,
-                     "free": self.rec.free_text(result), "free_lp": round(result.free_logprob, 3),
-                     "free_n": len(result.free_tokens), "tokens": best.tokens,
+                     "free": rec.free_text(result), "free_lp": round(result.free_logprob, 3),
+                     "free_n": len(result.free_tokens), "tokens": best.tokens, "by": rec.name,
                      "nbest": [[h.text, round(h.logprob, 3), h.tokens, round(h.worst, 3)] for h in result.nbest[:8]],
                      **window}
-        return best.words, self.rec.confidence(result)
+        return best.words, rec.confidence(result)
 
 
-ENGINES = {"moonshine": MoonshineEngine}
+class SecondOpinionEngine(MoonshineEngine):
+    """Moonshine, and Whisper base (English) when Moonshine refuses, as `[recognizer] second_opinion` runs them."""
+
+    name = "moonshine+whisper"
+
+    def __init__(self) -> None:
+        super().__init__()
+        from device.engines import second_opinion
+
+        self.recognizer = second_opinion(self.rec, THRESHOLD, int(THREADS))
+
+
+ENGINES = {"moonshine": MoonshineEngine, "moonshine+whisper": SecondOpinionEngine}
 """The engines --engines names (pocketsphinx's, which the barista grammar's size rules out, was removed:
 `git show cce96cb:bench/bench_realspeech.py`)."""
 
@@ -149,7 +164,7 @@ def run_engine(args: argparse.Namespace) -> dict:
         engine = ENGINES[args.engine]()
     except Exception as exc:  # a missing model or library: a row saying why, not a traceback
         return {"engine": args.engine, "skipped": f"not run: {str(exc).strip().splitlines()[0][:200]}"}
-    engine.rec.set_automaton(context.automaton)
+    engine.recognizer.set_automaton(context.automaton)
     conditions = []
     details: list[dict] = []
     vad = None if args.endpoint == "none" else endpoint_vad(args.endpoint)
@@ -195,10 +210,10 @@ def run_engine(args: argparse.Namespace) -> dict:
     for drink, group in sorted(by_drink.items()) if kind else []:
         reduced = {"context": {"expressions": raw["context"]["expressions"],
                                "slots": {**slots, kind: [v for v in slots[kind] if v != drink]}}}
-        engine.rec.set_automaton(compile_context(reduced).automaton)
+        engine.recognizer.set_automaton(compile_context(reduced).automaton)
         for f in group:
             out_of_grammar("drink removed", f, clean_audio[f])
-    engine.rec.set_automaton(context.automaton)
+    engine.recognizer.set_automaton(context.automaton)
     alexa = Path(args.data).parent / "wakeword" / "alexa"
     for path in sorted(alexa.glob("*.flac"))[: args.limit or None] if alexa.is_dir() else []:
         out_of_grammar("alexa", path.name, corpus.sox_float(path))
@@ -225,12 +240,12 @@ def paced(args: argparse.Namespace) -> dict:
     from device.recognition.early import TAIL_SECONDS, EarlyStart
 
     _, clean, _, context, noise = barista(args, args.paced)
-    engine = MoonshineEngine()
-    engine.rec.set_automaton(context.automaton)
-    early, vad = EarlyStart(engine.rec), endpoint_vad("silero")
+    engine = ENGINES[args.engines.split(",")[0]]()
+    engine.recognizer.set_automaton(context.automaton)
+    early, vad = EarlyStart(engine.recognizer), endpoint_vad("silero")
     rows = []
     for snr in args.snr.split(","):
-        waits, alone, used = [], [], 0
+        waits, alone, used, asked = [], [], 0, []
         for f, audio in clean.items():
             heard = frames(in_kitchen(audio, noise, snr, f))
             endpointer, end, start = Endpointer(vad, tail_seconds=TAIL_SECONDS), None, time.monotonic()
@@ -247,14 +262,18 @@ def paced(args: argparse.Namespace) -> dict:
             early.recognize(end.audio)
             waits.append((time.perf_counter() - t0) * 1000)
             used += early.used > before
-            t0 = time.perf_counter()
-            engine.rec.recognize(end.audio)
+            before, t0 = getattr(engine.recognizer, "asked", 0), time.perf_counter()
+            engine.recognizer.recognize(end.audio)
             alone.append((time.perf_counter() - t0) * 1000)
-        rows.append({"snr": snr, "n": len(waits), "early": used,
-                     **{f"{name}_p{q}": round(common.percentile(values, q) or 0, 1)
-                        for name, values in (("wait", waits), ("alone", alone)) for q in (50, 95)}})
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    return {"files": len(clean), "rows": rows}
+            asked.append(getattr(engine.recognizer, "asked", 0) > before)
+        groups = [("all", [True] * len(waits))] + ([("second opinion asked", asked)] if any(asked) else [])
+        for requests, chosen in groups:
+            pick = [[v for v, c in zip(values, chosen) if c] for values in (waits, alone)]
+            rows.append({"snr": snr, "requests": requests, "n": len(pick[0]), "early": used if requests == "all" else
+                         "", **{f"{name}_p{q}": round(common.percentile(values, q) or 0, 1)
+                                for name, values in zip(("wait", "alone"), pick) for q in (50, 95)}})
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return {"files": len(clean), "engine": engine.name, "rows": rows}
 
 
 def paced_section(result: dict, command: str) -> str:
@@ -262,11 +281,12 @@ def paced_section(result: dict, command: str) -> str:
     lines = ["### Real speech: end of listening → decision, paced like a microphone", "",
              f"`{command}` — {common.machine()}, {THREADS} thread(s), {common.now()}, {common.code_version()}. "
              f"{result['files']} commands per condition; the device's endpointer (Silero VAD) ends each request after "
-             "0.6 s of silence; Moonshine is given it up to 0.24 s after the speech and starts then (as shipped), "
-             "then the same request is decoded again from the end of listening (`early_start = false`).", "",
-             *common.table("SNR | n | started early and used | as shipped p50 / p95 ms | at the end p50 / p95 ms", (
-                 [r["snr"], r["n"], r["early"], f"{r['wait_p50']} / {r['wait_p95']}",
-                  f"{r['alone_p50']} / {r['alone_p95']}"] for r in result["rows"]))]
+             f"0.6 s of silence; {result['engine']} is given it up to 0.24 s after the speech and starts then (as "
+             "shipped), then the same request is decoded again from the end of listening (`early_start = false`).", "",
+             *common.table("SNR | requests | n | started early and used | as shipped p50 / p95 ms | "
+                           "at the end p50 / p95 ms", (
+                               [r["snr"], r["requests"], r["n"], r["early"], f"{r['wait_p50']} / {r['wait_p95']}",
+                                f"{r['alone_p50']} / {r['alone_p95']}"] for r in result["rows"]))]
     return "\n".join(lines) + "\n"
 
 

@@ -40,6 +40,7 @@ from device.orders.payload import iso
 from device.recognition.early import TAIL_SECONDS, EarlyStart
 from device.recognition.neural import ConstrainedRecognizer
 from device.recognition.protocol import Recognizer
+from device.recognition.second_opinion import SecondOpinion
 from device.telemetry.discovery import discovery_messages
 from device.telemetry.state_report import StateReport, StatsReport, state_payload
 from device.telemetry.stats import Stats, StatsFile, TimedRecognizer
@@ -289,7 +290,8 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
     catalogue = initial_catalogue(settings)
     wake = make_wake_detector(settings)
     recognizer = make_recognizer(settings)
-    neural = isinstance(recognizer, ConstrainedRecognizer)  # pure: may start early, on the audio up to the tail
+    # pure: may start early, on the audio up to the tail
+    neural = isinstance(recognizer, (ConstrainedRecognizer, SecondOpinion))
     if settings.recognizer.early_start and neural:
         recognizer = EarlyStart(recognizer)
     stats_file = StatsFile(settings.storage.outbox_path().with_name("stats.json"))

@@ -152,6 +152,13 @@ class RecognizerSettings:
     runs on), else 1, which leaves a core to the wake word and the loop (`model_threads`). Two threads decide the
     same, about a quarter sooner (BENCHMARKS.md "Real speech: end of listening → decision")."""
 
+    second_opinion: Literal["off", "auto", "whisper"] = "off"
+    """English (Moonshine) only: when Moonshine refuses a request, Whisper base decodes it too, with the same grammar
+    and rejection rule, and its answer is taken at min_confidence + 0.05 (recognition.second_opinion): more requests
+    right in kitchen noise for the second model's memory and, on the requests that need it, about a second more.
+    whisper = always (one line when its model is missing); auto = when the board has the memory for both
+    (device/engines.py); off = never (BENCHMARKS.md "Issue 23: a second opinion")."""
+
     def model_threads(self, cores: int | None = None) -> int:
         """The threads a model call uses: `threads`, or for 0 the choice above on this many cores (this machine's)."""
         if self.threads:

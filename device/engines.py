@@ -5,13 +5,15 @@
            (its model ships in its wheel). The memory is the loop's, measured (LOOP_PEAK_MB).
     fr-FR: Whisper base (grammar-constrained) when its model is prepared and the memory is there;
            else Vosk when a Vosk fr-FR model is installed; else no recogniser (one clear line).
+    `[recognizer] second_opinion`: Whisper base too, asked when Moonshine refuses (recognition.second_opinion).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from device.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-LOOP_PEAK_MB = {"moonshine": 269, "whisper": 320}
+LOOP_PEAK_MB = {"moonshine": 269, "whisper": 320, "moonshine+whisper": 476}
 """The device loop's measured peak RSS with each neural engine, in MiB like memory_mb(), recognition started
 early and Silero VAD included (`/usr/bin/time -f %M reorder replay device/samples/demo-en.wav` and demo-fr.wav
 with the sample catalogue: 274,856 and 327,204 KiB at most, five runs each). The model's preparation (~1.7 GB
@@ -28,6 +30,11 @@ for Moonshine) is not the loop's: it runs once, on the installer's laptop with s
 --prepare-model, or fails harmlessly on a small board."""
 SYSTEM_MB = 100
 """What Raspberry Pi OS Lite holds besides the loop (kernel, systemd, NetworkManager, sshd: ~100 MB)."""
+SECOND_OPINION_AUTO_MB = 1800
+"""`second_opinion = "auto"` asks Whisper on boards reporting this much memory (a 2 GB board's MemTotal is ~1.8 GB):
+a Pi 4 or 5. The loop with both models peaks at 476 MiB (LOOP_PEAK_MB, measured with Whisper decoding: `reorder
+replay` of a wake word and a request Moonshine refuses), so a 1 GB board would hold it, but its slower cores (a Pi 3)
+would leave a household waiting 10 s or more for Whisper's answer (docs/installer.md's factors)."""
 
 
 def neural_min_memory_mb(engine: str) -> int:
@@ -46,6 +53,9 @@ class Choice:
     engine: str
     why: str
     model: Path | None = None
+    second: str = ""
+    """The recogniser asked when this one refuses ("whisper"), or "" for none (`[recognizer] second_opinion`)."""
+    second_why: str = ""
 
 
 def memory_mb() -> int:
@@ -73,9 +83,41 @@ def _neural_model(locale: str) -> tuple[str, Path]:
 
 
 def choose(settings: Settings, memory: int | None = None) -> Choice:
-    """The recogniser for these settings on this machine (see the module docstring)."""
-    r, locale = settings.recognizer, settings.device.locale
+    """The recogniser for these settings on this machine (see the module docstring), and its second opinion."""
     memory = memory_mb() if memory is None else memory
+    first = _choose_first(settings, memory)
+    second, why = _choose_second(settings, first, memory)
+    return replace(first, second=second, second_why=why) if second else first
+
+
+def _choose_second(settings: Settings, first: Choice, memory: int) -> tuple[str, str]:
+    """("whisper", why) when `[recognizer] second_opinion` asks for it and it can run after `first`, else ("", "")."""
+    wanted = settings.recognizer.second_opinion
+    if wanted == "off":
+        return "", ""
+    if first.engine != "moonshine":
+        if wanted == "whisper":
+            raise ModelError(f"[recognizer] second_opinion = \"whisper\" backs up Moonshine (en-US), not "
+                             f"{first.engine} for {settings.device.locale}; set it to \"off\" or \"auto\"")
+        return "", ""
+    prepared, folder = _neural_model("fr-FR")  # the same Whisper base model, decoding English
+    missing = "" if prepared else f"no Whisper model in {folder}"
+    if importlib.util.find_spec("ctranslate2") is None:
+        missing = "ctranslate2 is not installed"
+    if missing:
+        if wanted == "whisper":
+            raise ModelError(f"[recognizer] second_opinion = \"whisper\": {missing}; run `sudo scripts/install.sh "
+                             f"--only pip,model` with it in the config (a laptop: scripts/dev setup), or set it to "
+                             f"\"off\"")
+        return "", ""
+    need = max(LOOP_PEAK_MB["moonshine+whisper"] + SYSTEM_MB, SECOND_OPINION_AUTO_MB)
+    if wanted == "auto" and memory and memory < need:
+        return "", ""
+    return "whisper", f"{wanted}: Whisper model in {folder}, {memory or '?'} MB of memory (auto needs {need})"
+
+
+def _choose_first(settings: Settings, memory: int) -> Choice:
+    r, locale = settings.recognizer, settings.device.locale
     if r.engine in ("moonshine", "whisper"):
         return Choice(r.engine, "configured")
     if r.engine == "pocketsphinx":
@@ -104,24 +146,24 @@ def load(settings: Settings, choice: Choice | None = None):
     choice = choice or choose(settings)
     r, locale = settings.recognizer, settings.device.locale
     log.info("recogniser: %s (%s)", choice.engine, choice.why)
-    if choice.engine in ("moonshine", "whisper"):
-        from device.recognition.decoding import TokenDecoder
+    if choice.engine == "moonshine":
+        if not locale.startswith("en"):
+            raise ModelError(f"[recognizer] engine = \"moonshine\" is English only; for {locale} use \"whisper\"")
+        from device.adapters.speech.moonshine import Moonshine
         from device.recognition.neural import ConstrainedRecognizer, SearchSettings
 
-        decoder: TokenDecoder
-        if choice.engine == "moonshine":
-            if not locale.startswith("en"):
-                raise ModelError(f"[recognizer] engine = \"moonshine\" is English only; for {locale} use \"whisper\"")
-            from device.adapters.speech.moonshine import Moonshine
+        first = ConstrainedRecognizer(Moonshine(trim=False, threads=r.model_threads()), locale,
+                                      SearchSettings(**NEURAL_SEARCH["moonshine"]))
+        if choice.second:
+            log.info("second opinion: %s (%s)", choice.second, choice.second_why)
+            return second_opinion(first, r.min_confidence, r.model_threads())
+        return first
+    if choice.engine == "whisper":
+        from device.adapters.speech.whisper import WhisperDecoder
+        from device.recognition.neural import ConstrainedRecognizer, SearchSettings
 
-            decoder = Moonshine(trim=False, threads=r.model_threads())
-            search = SearchSettings(**NEURAL_SEARCH["moonshine"])
-        else:
-            from device.adapters.speech.whisper import WhisperDecoder
-
-            decoder = WhisperDecoder(language=locale.split("-")[0], threads=r.model_threads())
-            search = SearchSettings(**NEURAL_SEARCH["whisper"])
-        return ConstrainedRecognizer(decoder, locale, search)
+        return ConstrainedRecognizer(WhisperDecoder(language=locale.split("-")[0], threads=r.model_threads()), locale,
+                                     SearchSettings(**NEURAL_SEARCH["whisper"]))
     if choice.engine == "vosk":
         from device.adapters.speech.vosk import Vosk, default_model_dir
 
@@ -134,6 +176,18 @@ def load(settings: Settings, choice: Choice | None = None):
     from device.adapters.speech.pocketsphinx import PocketSphinx
 
     return PocketSphinx(locale, cross_check=r.cross_check)
+
+
+def second_opinion(first, min_confidence: float, threads: int = 1):
+    """`first` (Moonshine's ConstrainedRecognizer) with Whisper base, decoding English, asked when it refuses: the
+    same grammar and Moonshine's search settings, so its answer must clear the same rejection rule."""
+    from device.adapters.speech.whisper import WhisperDecoder
+    from device.recognition.neural import ConstrainedRecognizer, SearchSettings
+    from device.recognition.second_opinion import SecondOpinion
+
+    second = ConstrainedRecognizer(WhisperDecoder(language="en", threads=threads), first.locale,
+                                   SearchSettings(**NEURAL_SEARCH["moonshine"]))
+    return SecondOpinion(first, second, min_confidence)
 
 
 NEURAL_SEARCH: dict[str, dict[str, Any]] = {

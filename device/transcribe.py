@@ -69,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from device.contract.catalogue import Catalogue
     from device.language import grammar as grammars
     from device.recognition.neural import ConstrainedRecognizer
+    from device.recognition.second_opinion import SecondOpinion
 
     settings = config.load(args.config)
     changes = {}
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if choice.engine in ("pocketsphinx", "vosk") and context is None and catalogue is None:
         raise ConfigError(f"{choice.engine} only decodes against a grammar here: give --catalog or --grammar")
     rec = engines.load(settings, choice)
-    neural = isinstance(rec, ConstrainedRecognizer)
+    neural = isinstance(rec, (ConstrainedRecognizer, SecondOpinion))
     if context is not None:
         if not neural:
             raise ConfigError(f"--grammar needs a neural engine (moonshine or whisper), not {choice.engine}")
@@ -95,13 +96,16 @@ def run(args: argparse.Namespace) -> int:
         samples = load_wav(name).astype("float32") / 32768.0
         line: dict = {"file": name}
         if neural:
-            result = rec.search(samples)
-            free = rec.free_text(result)
-            if context is None and catalogue is None:
+            free_only = context is None and catalogue is None  # what the first model hears, nothing to refuse
+            which, result = (rec.first if free_only and isinstance(rec, SecondOpinion) else rec).answer(samples)
+            free = which.free_text(result)
+            if isinstance(rec, SecondOpinion):
+                line.update(by=which.name)  # which model's decision stands
+            if free_only:
                 line.update(text=free, confidence=None, accepted=None)
             else:
                 best = result.best
-                conf, reason = rec.verdict(result)
+                conf, reason = which.verdict(result)
                 shown = best or result.partial  # never an empty answer: how far a failed search got
                 line.update(text=shown.text if shown else "", confidence=conf,
                             accepted=bool(best) and conf >= threshold, free=free)

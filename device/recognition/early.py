@@ -20,6 +20,7 @@ from device.language.grammar import Grammar
 from device.recognition.decoding import Superseded
 from device.recognition.neural import ConstrainedRecognizer
 from device.recognition.protocol import Recognition
+from device.recognition.second_opinion import SecondOpinion
 
 TAIL_SECONDS = 0.24
 """The audio after the last speech frame that Moonshine and Whisper are given (3 frames): their own trim keeps
@@ -36,7 +37,7 @@ class _Job:
         self.error: BaseException | None = None
         self.thread: threading.Thread | None = None
 
-    def run(self, recognizer: ConstrainedRecognizer) -> None:
+    def run(self, recognizer: ConstrainedRecognizer | SecondOpinion) -> None:
         try:
             self.result = recognizer.recognize(self.audio, self.stop)
         except Superseded:
@@ -46,9 +47,10 @@ class _Job:
 
 
 class EarlyStart:
-    """A ConstrainedRecognizer that can start on a request's audio before listening has ended."""
+    """A ConstrainedRecognizer (or two, as a second opinion) that can start on a request's audio before listening
+    has ended."""
 
-    def __init__(self, inner: ConstrainedRecognizer) -> None:
+    def __init__(self, inner: ConstrainedRecognizer | SecondOpinion) -> None:
         self.inner = inner
         self.name = inner.name
         self.used = self.started = 0

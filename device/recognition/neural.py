@@ -222,9 +222,17 @@ class ConstrainedRecognizer:
             decoder, resume = (decoder, then) if isinstance(then, Resume) else (then, None)
         return search(decoder, speller, samples, beam=s.beam, prune=s.prune, token_bonus=s.token_bonus, resume=resume)
 
+    def answer(self, audio: bytes | np.ndarray,
+               stop: threading.Event | None = None) -> tuple[ConstrainedRecognizer, SearchResult]:
+        """This recogniser and its search (as recognition.second_opinion answers: which model decided, and how)."""
+        return self, self.search(audio, stop)
+
     def recognize(self, audio: bytes, stop: threading.Event | None = None) -> Recognition:
         """The best sentence of the grammar and its confidence (`stop`: as search)."""
-        result = self.search(audio, stop)
+        return self.recognition(self.search(audio, stop))
+
+    def recognition(self, result: SearchResult) -> Recognition:
+        """A search's best sentence, its confidence and its close alternatives."""
         best = result.best
         if best is None:  # refused, but saying how far it got
             return Recognition(result.partial.text if result.partial else "", 0.0)

@@ -1,0 +1,148 @@
+"""A second opinion (recognition.second_opinion, `[recognizer] second_opinion`): the second recogniser is asked only
+when the first refuses, and its answer stands only when it clears the same rule."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from device import config, engines
+from device.adapters.speech.moonshine import MODEL_FILES, default_model_dir
+from device.contract.catalogue import Catalogue
+from device.errors import ConfigError, ModelError
+from device.language import grammar as grammars
+from device.prepare import whisper as whisper_prepare
+from device.recognition.early import EarlyStart
+from device.recognition.neural import ConstrainedRecognizer
+from device.recognition.second_opinion import SecondOpinion
+from tests.fake_decoder import FakeDecoder
+
+AUDIO = bytes(32000)
+GRAMMAR = grammars.build(Catalogue.load("device/samples/catalog.json"), "en-US")
+
+
+def pair(first_heard: str, second_heard: str) -> tuple[SecondOpinion, FakeDecoder, FakeDecoder]:
+    first, second = FakeDecoder(first_heard), FakeDecoder(second_heard)
+    cascade = SecondOpinion(ConstrainedRecognizer(first, "en-US"), ConstrainedRecognizer(second, "en-US"), 0.85)
+    cascade.set_grammar(GRAMMAR)
+    return cascade, first, second
+
+
+def test_a_confident_first_answer_stands_and_the_second_model_is_never_run():
+    cascade, _, second = pair(" order two milk", " what's the weather")
+    heard = cascade.recognize(AUDIO)
+    assert heard.text == "order two milk" and heard.confidence >= 0.85
+    assert second.calls == 0 and cascade.asked == 0
+
+
+def test_a_refusal_is_heard_again_and_the_second_answer_stands_when_it_clears_the_rule():
+    cascade, _, _ = pair(" what's the weather", " order two milk")
+    alone = cascade.first.recognize(AUDIO)
+    assert alone.confidence < 0.85  # the first model alone refuses
+    heard = cascade.recognize(AUDIO)
+    assert heard.text == "order two milk" and heard.confidence >= 0.85
+    assert (cascade.asked, cascade.taken) == (1, 1)
+    assert cascade.answer(AUDIO)[0] is cascade.second
+
+
+def test_the_second_answer_must_clear_the_bar_by_the_margin():
+    cascade, _, _ = pair(" what's the weather", " order two milk")
+    assert cascade.second_confidence == pytest.approx(0.90)
+    verdict = cascade.second.verdict
+    cascade.second.verdict = lambda result: (0.87, "")  # clears min_confidence, not the margin above it
+    assert cascade.answer(AUDIO)[0] is cascade.first and cascade.recognize(AUDIO).confidence < 0.85
+    cascade.second.verdict = lambda result: (0.91, "") if result.best else verdict(result)
+    assert cascade.answer(AUDIO)[0] is cascade.second and cascade.taken == 1
+
+
+def test_when_both_refuse_the_first_refusal_stands():
+    cascade, _, second = pair(" what's the weather", " the weather")
+    first_alone = cascade.first.recognize(AUDIO)
+    heard = cascade.recognize(AUDIO)
+    assert heard == first_alone and heard.confidence < 0.85
+    assert (cascade.asked, cascade.taken) == (1, 0) and second.calls > 0
+
+
+def test_started_early_it_gives_the_same_decision_from_the_early_job():
+    plain, _, _ = pair(" what's the weather", " order two milk")
+    expected = plain.recognize(AUDIO)
+    cascade, _, _ = pair(" what's the weather", " order two milk")
+    early = EarlyStart(cascade)
+    early.prefetch(AUDIO)
+    assert early.recognize(AUDIO) == expected and early.used == 1
+
+
+def test_the_grammar_in_use_is_one_object_until_either_recogniser_switches():
+    cascade, _, _ = pair(" order two milk", " order two milk")
+    before = cascade.grammar_in_use
+    assert cascade.grammar_in_use is before
+    cascade.set_grammar(GRAMMAR)
+    assert cascade.wait_for_grammar(10) and not cascade.grammar_pending
+    assert cascade.grammar_in_use is not before and cascade.grammar_in_use is cascade.grammar_in_use
+
+
+def settings(**recognizer) -> config.Settings:
+    locale = recognizer.pop("locale", "en-US")
+    return config.from_mapping({"device": {"locale": locale}, "recognizer": {"engine": "moonshine", **recognizer}},
+                               "test")
+
+
+def test_off_by_default_and_a_bad_value_is_one_line_naming_the_key():
+    assert config.RecognizerSettings().second_opinion == "off"
+    assert engines.choose(settings()).second == ""
+    with pytest.raises(ConfigError, match="second_opinion"):
+        settings(second_opinion="sometimes")
+
+
+def test_auto_asks_whisper_only_where_the_memory_for_both_models_is(monkeypatch):
+    monkeypatch.setattr(engines, "_neural_model", lambda locale: ("whisper", engines.Path("/models/whisper-base")))
+    monkeypatch.setattr(engines.importlib.util, "find_spec", lambda name: object())
+    need = engines.SECOND_OPINION_AUTO_MB
+    assert need > engines.LOOP_PEAK_MB["moonshine+whisper"] + engines.SYSTEM_MB
+    assert engines.choose(settings(second_opinion="auto"), memory=need - 1).second == ""
+    chosen = engines.choose(settings(second_opinion="auto"), memory=need)
+    assert chosen.engine == "moonshine" and chosen.second == "whisper" and f"auto needs {need}" in chosen.second_why
+    assert engines.choose(settings(second_opinion="whisper"), memory=need - 1).second == "whisper"
+
+
+def test_whisper_asked_for_without_its_model_or_library_or_for_french_is_one_clear_line(monkeypatch):
+    monkeypatch.setattr(engines, "_neural_model", lambda locale: ("", engines.Path("/nowhere/whisper-base")))
+    with pytest.raises(ModelError, match=r"second_opinion = \"whisper\": no Whisper model in /nowhere/whisper-base"):
+        engines.choose(settings(second_opinion="whisper"), memory=4000)
+    assert engines.choose(settings(second_opinion="auto"), memory=4000).second == ""
+    monkeypatch.setattr(engines, "_neural_model", lambda locale: ("whisper", engines.Path("/models/whisper-base")))
+    monkeypatch.setattr(engines.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModelError, match="ctranslate2 is not installed"):
+        engines.choose(settings(second_opinion="whisper"), memory=4000)
+    with pytest.raises(ModelError, match="backs up Moonshine"):
+        engines.choose(settings(second_opinion="whisper", locale="fr-FR", engine="whisper"), memory=4000)
+    assert engines.choose(settings(second_opinion="auto", locale="fr-FR", engine="whisper"), memory=4000).second == ""
+
+
+DATA = Path(__file__).parent / "data" / "realspeech"
+needs_moonshine = pytest.mark.skipif(not all((default_model_dir() / f).exists() for f in MODEL_FILES),
+                                     reason="the Moonshine model is not prepared (scripts/dev setup prepares it)")
+
+
+@needs_moonshine
+def test_a_real_command_in_6_db_kitchen_noise_refused_by_moonshine_is_rescued_by_whisper(tmp_path):
+    """"can I get a house coffee" (barista benchmark) mixed with its kitchen noise at 6 dB as `python -m bench
+    realspeech` mixes it: Moonshine alone refuses it, Moonshine + Whisper reads back the right drink."""
+    whisper_prepare.prepare(whisper_prepare.default_model_dir())
+    heard = {}
+    for opinion in ("off", "whisper"):
+        cfg = tmp_path / f"{opinion}.toml"
+        cfg.write_text(f'[recognizer]\nsecond_opinion = "{opinion}"\n')
+        done = subprocess.run([sys.executable, "-m", "device", "transcribe", str(DATA / "barista_house_coffee_6db.wav"),
+                               "--grammar", str(DATA / "coffee_maker.yaml"), "--engine", "moonshine", "--config",
+                               str(cfg)], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        heard[opinion] = json.loads(done.stdout)
+    assert heard["off"]["accepted"] is False and "by" not in heard["off"]
+    rescued = heard["whisper"]
+    assert rescued["by"] == "whisper" and rescued["accepted"] is True and rescued["confidence"] >= 0.90
+    assert rescued["intent"] == "orderDrink" and rescued["slots"] == {"coffeeDrink": "house coffee"}
