@@ -113,7 +113,9 @@ def _choose_second(settings: Settings, first: Choice, memory: int) -> tuple[str,
     need = max(LOOP_PEAK_MB["moonshine+whisper"] + SYSTEM_MB, SECOND_OPINION_AUTO_MB)
     if wanted == "auto" and memory and memory < need:
         return "", ""
-    return "whisper", f"{wanted}: Whisper model in {folder}, {memory or '?'} MB of memory (auto needs {need})"
+    if wanted == "whisper":
+        return "whisper", f"configured: Whisper model in {folder}"
+    return "whisper", f"auto: Whisper model in {folder}, {memory or '?'} MB of memory (auto needs {need})"
 
 
 def _choose_first(settings: Settings, memory: int) -> Choice:
