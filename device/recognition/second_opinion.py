@@ -40,7 +40,6 @@ class SecondOpinion:
                  margin: float = MARGIN) -> None:
         self.first, self.second = first, second
         self.name = f"{first.name}+{second.name}"
-        self.locale = first.locale
         self.min_confidence = min_confidence
         self.second_confidence = min(min_confidence + margin, 1.0)
         """What the second model's answer must reach to stand (its own confidence, by the same rule)."""
