@@ -22,28 +22,35 @@ from device.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-LOOP_PEAK_MB = {"moonshine": 269, "whisper": 320, "moonshine+whisper": 476}
+LOOP_PEAK_MB = {"moonshine": 269, "whisper": 253, "moonshine+whisper": 409}
 """The device loop's measured peak RSS with each neural engine, in MiB like memory_mb(), recognition started
-early and Silero VAD included (`/usr/bin/time -f %M reorder replay device/samples/demo-en.wav` and demo-fr.wav
-with the sample catalogue: 274,856 and 327,204 KiB at most, five runs each). The model's preparation (~1.7 GB
-for Moonshine) is not the loop's: it runs once, on the installer's laptop with scripts/provision
---prepare-model, or fails harmlessly on a small board."""
+early and Silero VAD included: `/usr/bin/time -f %M reorder replay device/samples/demo-en.wav` and demo-fr.wav with
+the sample catalogue, 274,856 and 258,816 KiB at most (three runs or more each); both models, a wake word and a
+request Moonshine refuses, 418,556 KiB (BENCHMARKS.md "Whisper's decoder matrices in int8", their storage since
+2026-12-07). The model's preparation (~1.7 GB for Moonshine) is not the loop's: it runs once, on the installer's
+laptop with scripts/provision --prepare-model, or fails harmlessly on a small board."""
+BOARD_FLOOR_MB = {"whisper": 600}
+"""Whisper's loop fits a Pi Zero 2 W (253 MiB + the system), but the Zero's four Cortex-A53 cores at 1 GHz would take
+~7-15 s to decide a French request (docs/installer.md's factors): `auto` picks Whisper only on a board with more
+memory than the Zero's 512 MB (a Pi 3 or later), and a Zero speaking French takes Vosk. `engine = "whisper"` still
+runs it there."""
 SYSTEM_MB = 100
 """What Raspberry Pi OS Lite holds besides the loop (kernel, systemd, NetworkManager, sshd: ~100 MB)."""
 SECOND_OPINION_AUTO_MB = 1800
 """`second_opinion = "auto"` asks Whisper on boards reporting this much memory (a 2 GB board's MemTotal is ~1.8 GB):
-a Pi 4 or 5. The loop with both models peaks at 476 MiB (LOOP_PEAK_MB, measured with Whisper decoding: `reorder
+a Pi 4 or 5. The loop with both models peaks at 409 MiB (LOOP_PEAK_MB, measured with Whisper decoding: `reorder
 replay` of a wake word and a request Moonshine refuses), so a 1 GB board would hold it, but its slower cores (a Pi 3)
 would leave a household waiting 10 s or more for Whisper's answer (docs/installer.md's factors)."""
 
 
 def neural_min_memory_mb(engine: str) -> int:
-    """The memory (MemTotal, MB) a board needs to run this neural engine's loop: its peak plus the system's.
+    """The memory (MemTotal, MB) a board needs for `auto` to pick this neural engine: its loop's peak plus the
+    system's, and for Whisper more than a Zero 2 W has (BOARD_FLOOR_MB).
 
-    Moonshine 369 MB: every 64-bit board, the Pi Zero 2 W (MemTotal ~427,000 kB: 416 MB) too; Whisper 420 MB: not
+    Moonshine 369 MB: every 64-bit board, the Pi Zero 2 W (MemTotal ~427,000 kB: 416 MB) too; Whisper 600 MB: not
     the Zero.
     """
-    return LOOP_PEAK_MB[engine] + SYSTEM_MB
+    return max(LOOP_PEAK_MB[engine] + SYSTEM_MB, BOARD_FLOOR_MB.get(engine, 0))
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,7 @@ def _choose_first(settings: Settings, memory: int) -> Choice:
     need = neural_min_memory_mb(neural) if neural else 0
     if neural and (memory == 0 or memory >= need or os.environ.get("REORDER_FORCE_NEURAL")):
         return Choice(neural, f"auto: {neural} model in {folder}, {memory or '?'} MB of memory", folder)
-    short = f"{memory} MB of memory is under the {need} MB {neural}'s loop needs" if neural \
+    short = f"{memory} MB of memory is under the {need} MB {neural} needs" if neural \
         else f"no {('Moonshine' if locale.startswith('en') else 'Whisper')} model in {folder}"
     if vosk is not None:
         return Choice("vosk", f"auto: {short}; Vosk model in {vosk}", vosk)

@@ -131,16 +131,20 @@ def test_int8_token_table_is_within_a_quantisation_step_of_float32() -> None:
     from device.adapters.speech.token_table import TokenTable
 
     rng = np.random.default_rng(3)
-    table = rng.normal(0, 0.05, (512, 3000)).astype(np.float32)
+    table = rng.normal(0, 0.05, (3000, 512)).astype(np.float32)  # [tokens, width], a row per token
     exact, small = TokenTable(table.copy(), quantise=False), TokenTable(table.copy(), quantise=True)
     assert small.weights.dtype == np.int8 and small.weights.nbytes * 4 == exact.weights.nbytes
+    assert small.block < 3000  # several blocks of rows, so the blocks' seams are checked too
     x = rng.normal(0, 1, (3, 512)).astype(np.float32)
-    step = np.abs(table).max(axis=0) / 127  # one quantisation step per token
+    assert np.allclose(exact.project(x), x @ table.T, atol=1e-4)
+    step = np.abs(table).max(axis=1) / 127  # one quantisation step per token
     bound = (np.abs(x).sum(axis=1, keepdims=True) * step / 2) + 1e-4
     assert (np.abs(small.project(x) - exact.project(x)) <= bound).all()
     tokens = np.array([[0, 2999, 17]])
     assert np.abs(small.rows(tokens) - exact.rows(tokens)).max() <= step.max() / 2 + 1e-6
     assert small.project(x).shape == (3, 3000) and small.rows(tokens).shape == (1, 3, 512)
+    stacked = x.reshape(3, 1, 512)  # [batch, tokens, width], as the decoder's layers call it
+    assert np.array_equal(small.project(stacked)[:, 0], small.project(x))
 
 
 def test_int8_token_table_hears_the_same_french(model_dir: Path, decoder: WhisperDecoder) -> None:

@@ -118,16 +118,18 @@ class WhisperDecoder:
 
     def __init__(self, model_dir: str | Path | None = None, *, language: str = "fr", window_s: float = 10.0,
                  threads: int = 1, compute_type: str = "int8", encoder_only: bool = True,
-                 embeddings: str = "int8") -> None:
+                 embeddings: str = "int8", matrices: str = "int8") -> None:
         """`window_s`: encoder window (s) for requests shorter than it; `compute_type`: CTranslate2's for the
         encoder; `encoder_only`: load CTranslate2 from DIR/encoder (no second copy of the decoder). The
-        decoder runs in float32 numpy (int8 decoder matrices were measured slower for no memory gain worth it:
-        BENCHMARKS.md, 'Whisper base (French): model variants'). `embeddings`: "float32", or "int8" — the token
-        table (also the output projection, 106 MB as float32) held as int8 with one scale per token (27 MB),
-        turned back into float32 a block of tokens at a time when used; the cross-attention key/value matrices
-        (used once per request) likewise."""
-        if embeddings not in ("float32", "int8"):
-            raise ValueError(f"embeddings must be 'float32' or 'int8' (got {embeddings!r})")
+        decoder runs in numpy. `embeddings`: "float32", or "int8" — the token table (also the output projection,
+        106 MB as float32) held as int8 with one scale per token (27 MB), turned back into float32 a block of
+        tokens at a time when used; the cross-attention key/value matrices (used once per request) likewise.
+        `matrices`: the decoder layers' other matrices (89 MB as float32), "float32" or "int8" with one scale
+        per output (22 MB), turned back into float32 one matrix at a time when used (BENCHMARKS.md, "Whisper's
+        decoder matrices in int8": what it costs per token and which decisions moved)."""
+        for key, value in (("embeddings", embeddings), ("matrices", matrices)):
+            if value not in ("float32", "int8"):
+                raise ValueError(f"{key} must be 'float32' or 'int8' (got {value!r})")
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         if not 1.0 <= window_s <= MAX_WINDOW_S:
             raise ValueError(f"window_s must be between 1 and {MAX_WINDOW_S:g} seconds (got {window_s})")
@@ -139,24 +141,30 @@ class WhisperDecoder:
             raise ModelError(f"Whisper model not found in {self.model_dir} (needs model.bin, tokenizer.json and "
                              f"encoder/model.bin); {how}")
         try:
-            # The embedding table doubles as the output projection ([512, V]; a lookup reads its columns). It is
+            # The embedding table doubles as the output projection ([V, 512]: a lookup reads a row). It is
             # read first and alone, as float16 when it is to be int8, so loading never holds it twice in float32.
             table_name, alias = "decoder/embeddings/weight", "decoder/projection/weight"
             _, tables = load_variables(model_bin, lambda n: n == table_name,
                                        dtype=np.float16 if embeddings == "int8" else np.float32)
-            self._table = TokenTable(np.ascontiguousarray(tables.pop(table_name).T), quantise=embeddings == "int8")
+            self._table = TokenTable(tables.pop(table_name), quantise=embeddings == "int8")
             del tables
-            spec, weights = load_variables(model_bin,
-                                           lambda n: n.startswith("decoder/") and n not in (table_name, alias))
-            # Matrices stored transposed ([in, out], C-contiguous): `x @ w` is then BLAS's fastest shape.
-            self._w = {}
+            def layer(n: str) -> bool:
+                return n.startswith("decoder/") and n not in (table_name, alias)
+
+            def matrix(n: str) -> bool:
+                return layer(n) and n.endswith("/weight") and "layer_norm" not in n
+
+            # Read as float16 when they are to be int8, so loading never holds them all in float32.
+            quantise = matrices == "int8"
+            _, weights = load_variables(model_bin, matrix, dtype=np.float16 if quantise else np.float32)
+            self._m: dict[str, TokenTable] = {}
             for key in list(weights):
-                value = weights.pop(key)  # one matrix held twice at most, while it is transposed
-                if key.endswith("weight") and value.ndim == 2:
-                    value = np.ascontiguousarray(value.T)
-                self._w[key[len("decoder/"):]] = value
-                del value
-            vocab_size = self._table.weights.shape[1]
+                cross_kv = key.endswith("/attention/linear_1/weight")  # once per request: `embeddings` decides
+                self._m[key[len("decoder/"):]] = TokenTable(weights.pop(key),
+                                                            quantise=embeddings == "int8" if cross_kv else quantise)
+            spec, rest = load_variables(model_bin, lambda n: layer(n) and not matrix(n))
+            self._w = {key[len("decoder/"):]: value for key, value in rest.items()}
+            vocab_size = self._table.weights.shape[0]
             self.vocabulary, specials = load_vocabulary(self.model_dir / "tokenizer.json", vocab_size)
             self.eos = specials["<|endoftext|>"]
             self.prompt = [specials["<|startoftranscript|>"], specials[f"<|{language}|>"],
@@ -166,10 +174,7 @@ class WhisperDecoder:
                              f"delete the folder and {how}") from None
         if spec != "WhisperSpec":
             raise ModelError(f"{model_bin} is a {spec} model, not Whisper; delete the folder and {how}")
-        self.n_layers = sum(1 for k in self._w if k.endswith("/self_attention/linear_0/weight"))
-        # The cross-attention key/value matrices run once per request, not per token: int8 costs nothing there.
-        self._cross_kv = [TokenTable(self._w.pop(f"layer_{i}/attention/linear_1/weight"), quantise=embeddings == "int8")
-                          for i in range(self.n_layers)]
+        self.n_layers = sum(1 for k in self._m if k.endswith("/self_attention/linear_0/weight"))
         try:
             import ctranslate2
         except ImportError:
@@ -205,7 +210,7 @@ class WhisperDecoder:
         layers = []
         for i in range(self.n_layers):
             p = f"layer_{i}/attention/linear_1/"
-            kv = self._cross_kv[i].project(hidden) + self._w[p + "bias"]
+            kv = self._linear(hidden, p)
             k, v = np.split(kv, 2, axis=-1)
             layers.append((self._heads(k), self._heads(v)))
         return _Encoding(tuple(layers))
@@ -237,25 +242,27 @@ class WhisperDecoder:
         for i in range(self.n_layers):
             p = f"layer_{i}/"
             h = _layer_norm(x, w[p + "self_attention/layer_norm/gamma"], w[p + "self_attention/layer_norm/beta"])
-            qkv = h @ w[p + "self_attention/linear_0/weight"] + w[p + "self_attention/linear_0/bias"]
+            qkv = self._linear(h, p + "self_attention/linear_0/")
             q, k, v = (self._heads(part) for part in np.split(qkv, 3, axis=-1))
             new_kv[:, i, 0], new_kv[:, i, 1] = k, v
             keys = np.concatenate([cache[:, i, 0], k], axis=2)
             values = np.concatenate([cache[:, i, 1], v], axis=2)
             scores = (q @ np.swapaxes(keys, -1, -2)) * scale + mask
-            x = x + self._merge(_softmax(scores) @ values) @ w[p + "self_attention/linear_1/weight"] \
-                + w[p + "self_attention/linear_1/bias"]
+            x = x + self._linear(self._merge(_softmax(scores) @ values), p + "self_attention/linear_1/")
             h = _layer_norm(x, w[p + "attention/layer_norm/gamma"], w[p + "attention/layer_norm/beta"])
-            q = self._heads(h @ w[p + "attention/linear_0/weight"] + w[p + "attention/linear_0/bias"])
+            q = self._heads(self._linear(h, p + "attention/linear_0/"))
             ck, cv = encoding.cross[i]
             scores = (q @ np.swapaxes(ck, -1, -2)[None]) * scale
-            x = x + self._merge(_softmax(scores) @ cv[None]) @ w[p + "attention/linear_2/weight"] \
-                + w[p + "attention/linear_2/bias"]
+            x = x + self._linear(self._merge(_softmax(scores) @ cv[None]), p + "attention/linear_2/")
             h = _layer_norm(x, w[p + "ffn/layer_norm/gamma"], w[p + "ffn/layer_norm/beta"])
-            h = _gelu(h @ w[p + "ffn/linear_0/weight"] + w[p + "ffn/linear_0/bias"])
-            x = x + h @ w[p + "ffn/linear_1/weight"] + w[p + "ffn/linear_1/bias"]
+            h = _gelu(self._linear(h, p + "ffn/linear_0/"))
+            x = x + self._linear(h, p + "ffn/linear_1/")
         last = _layer_norm(x[:, -1], w["layer_norm/gamma"], w["layer_norm/beta"])
         return self._table.project(last), new_kv
+
+    def _linear(self, x: np.ndarray, prefix: str) -> np.ndarray:
+        """x @ the matrix PREFIX+weight + PREFIX+bias."""
+        return self._m[prefix + "weight"].project(x) + self._w[prefix + "bias"]
 
     @staticmethod
     def _merge(x: np.ndarray) -> np.ndarray:
