@@ -22,13 +22,14 @@ from device.errors import ModelError
 
 log = logging.getLogger(__name__)
 
-LOOP_PEAK_MB = {"moonshine": 269, "whisper": 253, "moonshine+whisper": 409}
+LOOP_PEAK_MB = {"moonshine": 269, "whisper": 253, "moonshine+whisper": 417}
 """The device loop's measured peak RSS with each neural engine, in MiB like memory_mb(), recognition started
 early and Silero VAD included: `/usr/bin/time -f %M reorder replay device/samples/demo-en.wav` and demo-fr.wav with
-the sample catalogue, 274,856 and 258,816 KiB at most (three runs or more each); both models, a wake word and a
-request Moonshine refuses, 418,556 KiB (BENCHMARKS.md "Whisper's decoder matrices in int8", their storage since
-2026-12-07). The model's preparation (~1.7 GB for Moonshine) is not the loop's: it runs once, on the installer's
-laptop with scripts/provision --prepare-model, or fails harmlessly on a small board."""
+the sample catalogue, 274,856 and 258,816 KiB at most (three runs or more each); both models, Whisper started
+beside Moonshine (second_in_parallel), a wake word and a request Moonshine refuses: 426,296 KiB (BENCHMARKS.md
+"Issue 23: the second opinion in int8, started beside Moonshine"). The model's preparation (~1.7 GB for Moonshine)
+is not the loop's: it runs once, on the installer's laptop with scripts/provision --prepare-model, or fails
+harmlessly on a small board."""
 BOARD_FLOOR_MB = {"whisper": 600}
 """Whisper's loop fits a Pi Zero 2 W (253 MiB + the system), but the Zero's four Cortex-A53 cores at 1 GHz would take
 ~7-15 s to decide a French request (docs/installer.md's factors): `auto` picks Whisper only on a board with more
@@ -38,7 +39,7 @@ SYSTEM_MB = 100
 """What Raspberry Pi OS Lite holds besides the loop (kernel, systemd, NetworkManager, sshd: ~100 MB)."""
 SECOND_OPINION_AUTO_MB = 1800
 """`second_opinion = "auto"` asks Whisper on boards reporting this much memory (a 2 GB board's MemTotal is ~1.8 GB):
-a Pi 4 or 5. The loop with both models peaks at 409 MiB (LOOP_PEAK_MB, measured with Whisper decoding: `reorder
+a Pi 4 or 5. The loop with both models peaks at 417 MiB (LOOP_PEAK_MB, measured with Whisper decoding: `reorder
 replay` of a wake word and a request Moonshine refuses), so a 1 GB board would hold it, but its slower cores (a Pi 3)
 would leave a household waiting 10 s or more for Whisper's answer (docs/installer.md's factors)."""
 
@@ -164,7 +165,8 @@ def load(settings: Settings, choice: Choice | None = None):
         first = ConstrainedRecognizer(Moonshine(trim=False, threads=r.model_threads()), locale,
                                       SearchSettings(**NEURAL_SEARCH["moonshine"]))
         if choice.second:
-            log.info("second opinion: %s (%s)", choice.second, choice.second_why)
+            log.info("second opinion: %s (%s)%s", choice.second, choice.second_why,
+                     ", started beside Moonshine" if second_in_parallel(r.model_threads()) else "")
             return second_opinion(first, r.min_confidence, r.model_threads())
         return first
     if choice.engine == "whisper":
@@ -196,7 +198,13 @@ def second_opinion(first, min_confidence: float, threads: int = 1):
 
     second = ConstrainedRecognizer(WhisperDecoder(language="en", threads=threads), first.locale,
                                    SearchSettings(**NEURAL_SEARCH["moonshine"]))
-    return SecondOpinion(first, second, min_confidence)
+    return SecondOpinion(first, second, min_confidence, parallel=second_in_parallel(threads))
+
+
+def second_in_parallel(threads: int, cores: int | None = None) -> bool:
+    """Whether the second opinion starts beside the first model (SecondOpinion's `parallel`): when the board has the
+    cores for both models' threads at once (every Pi with 4 cores at 2 threads; this 2-core machine at 1)."""
+    return (cores or os.cpu_count() or 1) >= 2 * max(threads, 1)
 
 
 NEURAL_SEARCH: dict[str, dict[str, Any]] = {

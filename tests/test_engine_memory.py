@@ -30,7 +30,7 @@ def models(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 def test_the_thresholds_are_the_measured_loop_peaks_plus_the_system() -> None:
     # BENCHMARKS.md "Real speech", "Real French", "Issue 23: a second opinion"
-    assert engines.LOOP_PEAK_MB == {"moonshine": 269, "whisper": 253, "moonshine+whisper": 409}
+    assert engines.LOOP_PEAK_MB == {"moonshine": 269, "whisper": 253, "moonshine+whisper": 417}
     assert engines.neural_min_memory_mb("moonshine") == 369 <= ZERO_2W_MB < engines.neural_min_memory_mb("whisper")
     # Whisper's loop would fit the Zero now (253 + 100 MB); its cores are what keep it off (BOARD_FLOOR_MB).
     assert engines.LOOP_PEAK_MB["whisper"] + engines.SYSTEM_MB <= ZERO_2W_MB

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,9 @@ from device.contract.catalogue import Catalogue
 from device.errors import ConfigError, ModelError
 from device.language import grammar as grammars
 from device.prepare import whisper as whisper_prepare
+from device.recognition.decoding import Superseded
 from device.recognition.early import EarlyStart
-from device.recognition.neural import ConstrainedRecognizer
+from device.recognition.neural import ConstrainedRecognizer, SearchSettings
 from device.recognition.second_opinion import SecondOpinion
 from tests.fake_decoder import FakeDecoder
 
@@ -25,11 +27,25 @@ AUDIO = bytes(32000)
 GRAMMAR = grammars.build(Catalogue.load("device/samples/catalog.json"), "en-US")
 
 
-def pair(first_heard: str, second_heard: str) -> tuple[SecondOpinion, FakeDecoder, FakeDecoder]:
-    first, second = FakeDecoder(first_heard), FakeDecoder(second_heard)
-    cascade = SecondOpinion(ConstrainedRecognizer(first, "en-US"), ConstrainedRecognizer(second, "en-US"), 0.85)
+def pair(first_heard: str, second_heard: str, parallel: bool = False, second: FakeDecoder | None = None,
+         greedy_first: bool = False) -> tuple[SecondOpinion, FakeDecoder, FakeDecoder]:
+    first, second = FakeDecoder(first_heard), second or FakeDecoder(second_heard)
+    cascade = SecondOpinion(ConstrainedRecognizer(first, "en-US", SearchSettings(greedy_first=greedy_first)),
+                            ConstrainedRecognizer(second, "en-US"), 0.85, parallel=parallel)
     cascade.set_grammar(GRAMMAR)
     return cascade, first, second
+
+
+class HeldDecoder(FakeDecoder):
+    """A second model whose encoder waits for `release` (a slow Whisper), counting the searches that gave up."""
+
+    def __init__(self, heard: str) -> None:
+        super().__init__(heard)
+        self.release = threading.Event()
+
+    def start(self, audio):
+        assert self.release.wait(10), "never released"
+        return super().start(audio)
 
 
 def test_a_confident_first_answer_stands_and_the_second_model_is_never_run():
@@ -74,6 +90,55 @@ def test_started_early_it_gives_the_same_decision_from_the_early_job():
     early = EarlyStart(cascade)
     early.prefetch(AUDIO)
     assert early.recognize(AUDIO) == expected and early.used == 1
+
+
+@pytest.mark.parametrize("first_heard, second_heard", [(" order two milk", " what's the weather"),
+                                                     (" what's the weather", " order two milk"),
+                                                     (" what's the weather", " the weather")])
+def test_in_parallel_the_decision_is_the_same_as_one_after_the_other(first_heard, second_heard):
+    one_after, _, _ = pair(first_heard, second_heard)
+    at_once, _, _ = pair(first_heard, second_heard, parallel=True)
+    assert at_once.recognize(AUDIO) == one_after.recognize(AUDIO)
+    assert (at_once.asked, at_once.taken) == (one_after.asked, one_after.taken)
+
+
+def test_in_parallel_a_confident_first_answer_does_not_wait_for_the_second_which_stops():
+    held = HeldDecoder(" order two milk")
+    cascade, _, _ = pair(" order two milk", "", parallel=True, second=held)
+    heard = cascade.recognize(AUDIO)  # had it waited for the second model, that would still be held
+    assert heard.text == "order two milk" and heard.confidence >= 0.85 and cascade.asked == 0
+    held.release.set()
+    for worker in [t for t in threading.enumerate() if t.name == "second-opinion"]:
+        worker.join(5)
+        assert not worker.is_alive()
+    assert held.calls == 0  # it gave up before its first step (or before it started at all)
+
+
+def test_in_parallel_an_easy_request_never_starts_the_second_model():
+    held = HeldDecoder(" order two milk")  # would block the test for 10 s if it were ever started
+    cascade, _, _ = pair(" order two milk", "", parallel=True, second=held, greedy_first=True)
+    heard = cascade.recognize(AUDIO)  # the greedy pass is a sentence of the grammar: no beam, no second model
+    assert heard.text == "order two milk" and heard.confidence >= 0.85
+    assert not [t for t in threading.enumerate() if t.name == "second-opinion"] and held.calls == 0
+    hard, _, _ = pair(" what's the weather", " order two milk", parallel=True, greedy_first=True)
+    assert hard.recognize(AUDIO).text == "order two milk" and hard.taken == 1  # a hard one does
+
+
+def test_in_parallel_a_request_superseded_while_the_second_decodes_gives_up():
+    held = HeldDecoder(" order two milk")
+    cascade, _, _ = pair(" what's the weather", "", parallel=True, second=held)
+    stop = threading.Event()
+    timer = threading.Timer(0.3, stop.set)
+    timer.start()
+    with pytest.raises(Superseded):
+        cascade.answer(AUDIO, stop)
+    held.release.set()
+    assert held.calls == 0
+
+
+def test_the_second_runs_in_parallel_where_the_cores_hold_both_models_threads():
+    assert engines.second_in_parallel(1, cores=2) and engines.second_in_parallel(2, cores=4)
+    assert not engines.second_in_parallel(2, cores=2) and not engines.second_in_parallel(1, cores=1)
 
 
 def test_the_grammar_in_use_is_one_object_until_either_recogniser_switches():

@@ -56,6 +56,7 @@ def check_recognizer(settings: Settings) -> Result:
         return failed(name, f"{settings.recognizer.engine} cannot start ({type(exc).__name__}: {exc})",
                       "reinstall the device's Python packages (scripts/install.sh)")
     where = f"model {choice.model}" if choice.model else "model from its wheel"
-    second = f", {choice.second} as its second opinion ({choice.second_why})" if choice.second else ""
+    beside = ", started beside it" if engines.second_in_parallel(settings.recognizer.model_threads()) else ""
+    second = f", {choice.second} as its second opinion ({choice.second_why}{beside})" if choice.second else ""
     return passed(name, f"{choice.engine} for {settings.device.locale} ({choice.why}), {where}{second}, loaded in "
                         f"{time.monotonic() - start:.1f} s")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -205,9 +206,11 @@ class ConstrainedRecognizer:
         with self._lock:
             return self._speller
 
-    def search(self, audio: bytes | np.ndarray, stop: threading.Event | None = None) -> SearchResult:
+    def search(self, audio: bytes | np.ndarray, stop: threading.Event | None = None,
+               on_beam: Callable[[], object] | None = None) -> SearchResult:
         """The constrained search on one request (int16 bytes or float32 samples), silence trimmed; once `stop`
-        is set, it gives up (Superseded) before its next model call."""
+        is set, it gives up (Superseded) before its next model call. `on_beam` is called when the beam search
+        starts, i.e. when the free greedy pass was not already a sentence of the grammar (a hard request)."""
         samples = np.frombuffer(audio, dtype="<i2").astype(np.float32) / 32768.0 if isinstance(audio, bytes) \
             else np.asarray(audio, dtype=np.float32)
         samples = trim(samples, self.settings.pad_seconds)
@@ -220,6 +223,8 @@ class ConstrainedRecognizer:
             if found is not None:
                 return found
             decoder, resume = (decoder, then) if isinstance(then, Resume) else (then, None)
+        if on_beam is not None:
+            on_beam()
         return search(decoder, speller, samples, beam=s.beam, prune=s.prune, token_bonus=s.token_bonus, resume=resume)
 
     def answer(self, audio: bytes | np.ndarray,

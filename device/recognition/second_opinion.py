@@ -6,7 +6,9 @@ same rejection rule, and its answer is taken when it clears that rule by a margi
 recogniser's refusal stands. The two models fail on different requests often enough to rescue some refusals in
 kitchen noise, while a sentence that neither hears well is still refused. It costs the second model's memory
 (boards with 2 GB) and, on the requests that need it, its decoding time (BENCHMARKS.md "Issue 23: a second
-opinion").
+opinion"). Where the board has the cores for both models at once (`parallel`, engines.second_in_parallel), the
+second starts beside the first as soon as the first needs its beam search, and is dropped when the first accepts,
+so a refused request waits for little more than the slower of the two rather than for both.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from device.language.automaton import WordAutomaton
 from device.language.grammar import Grammar
 from device.recognition.constrained import SearchResult
+from device.recognition.decoding import Superseded
 from device.recognition.neural import ConstrainedRecognizer
 from device.recognition.protocol import Recognition
 
@@ -37,8 +40,13 @@ class SecondOpinion:
     """Two ConstrainedRecognizers on one grammar: the first decides, the second is asked when the first refuses."""
 
     def __init__(self, first: ConstrainedRecognizer, second: ConstrainedRecognizer, min_confidence: float,
-                 margin: float = MARGIN) -> None:
+                 margin: float = MARGIN, parallel: bool = False) -> None:
+        """`parallel`: on a hard request (the first model's free greedy pass is no sentence of the grammar, so its
+        beam search runs), the second model starts beside it on its own thread, so its answer is ready sooner when
+        the first refuses; when the first accepts, the second stops before its next model call and its work is
+        dropped. Easy requests never start it. The decision is the same either way."""
         self.first, self.second = first, second
+        self.parallel = parallel
         self.name = f"{first.name}+{second.name}"
         self.min_confidence = min_confidence
         self.second_confidence = min(min_confidence + margin, 1.0)
@@ -83,12 +91,52 @@ class SecondOpinion:
                stop: threading.Event | None = None) -> tuple[ConstrainedRecognizer, SearchResult]:
         """The recogniser whose decision stands and its search: the first's unless it refused and the second's
         answer reaches `second_confidence` (`stop`: as ConstrainedRecognizer.search)."""
+        if self.parallel:
+            return self._both_at_once(audio, stop)
         result = self.first.search(audio, stop)
         confidence, _ = self.first.verdict(result)
         if confidence >= self.min_confidence:
             return self.first, result
+        return self._decide(result, confidence, self.second.search(audio, stop))
+
+    def _both_at_once(self, audio: bytes | np.ndarray,
+                      stop: threading.Event | None) -> tuple[ConstrainedRecognizer, SearchResult]:
+        """`answer` with the second search started beside the first once the first needs its beam (its free greedy
+        pass was no sentence of the grammar: the requests it refuses are among these), dropped when it accepts."""
+        dropped = threading.Event()  # the second search stops before its next model call once this is set
+        second: dict[str, SearchResult | BaseException] = {}
+
+        def run() -> None:
+            try:
+                second["result"] = self.second.search(audio, dropped)
+            except BaseException as exc:  # Superseded when dropped; anything else is raised where it is needed
+                second["error"] = exc
+
+        # Not a daemon: a process that ends while Whisper's encoder runs (a dropped search finishing its model call)
+        # waits for it, instead of tearing the interpreter down under native code (it crashed so at exit once).
+        worker = threading.Thread(target=run, name="second-opinion")
+        try:
+            result = self.first.search(audio, stop, on_beam=worker.start)
+            confidence, _ = self.first.verdict(result)
+            if confidence >= self.min_confidence:
+                return self.first, result
+            if worker.ident is None:  # decided by the greedy pass alone and refused: ask the second now
+                return self._decide(result, confidence, self.second.search(audio, stop))
+            while worker.is_alive():  # the request may be superseded meanwhile (recognition.early)
+                worker.join(0.05)
+                if stop is not None and stop.is_set():
+                    raise Superseded("the request's audio changed")
+        finally:
+            if worker.is_alive():
+                dropped.set()
+        if "error" in second:
+            raise second["error"]  # type: ignore[misc]
+        return self._decide(result, confidence, second["result"])  # type: ignore[arg-type]
+
+    def _decide(self, result: SearchResult, confidence: float,
+                other: SearchResult) -> tuple[ConstrainedRecognizer, SearchResult]:
+        """The first's refused `result` (at `confidence`) or the second's answer `other`, whichever stands."""
         self.asked += 1
-        other = self.second.search(audio, stop)
         if self.second.verdict(other)[0] >= self.second_confidence:
             self.taken += 1
             log.info("second opinion: %s refused %r (%.3f); %s heard %r", self.first.name,
