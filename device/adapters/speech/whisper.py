@@ -125,7 +125,7 @@ class WhisperDecoder:
         106 MB as float32) held as int8 with one scale per token (27 MB), turned back into float32 a block of
         tokens at a time when used; the cross-attention key/value matrices (used once per request) likewise.
         `matrices`: the decoder layers' other matrices (89 MB as float32), "float32" or "int8" with one scale
-        per output (22 MB), turned back into float32 one matrix at a time when used (BENCHMARKS.md, "Whisper's
+        per output (22 MB), turned back into float32 512 KB of rows at a time when used (BENCHMARKS.md, "Whisper's
         decoder matrices in int8": what it costs per token and which decisions moved)."""
         for key, value in (("embeddings", embeddings), ("matrices", matrices)):
             if value not in ("float32", "int8"):
