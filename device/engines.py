@@ -165,9 +165,10 @@ def load(settings: Settings, choice: Choice | None = None):
         first = ConstrainedRecognizer(Moonshine(trim=False, threads=r.model_threads()), locale,
                                       SearchSettings(**NEURAL_SEARCH["moonshine"]))
         if choice.second:
+            both = second_opinion(first, r.min_confidence, r.model_threads())
             log.info("second opinion: %s (%s)%s", choice.second, choice.second_why,
-                     ", started beside Moonshine" if second_in_parallel(r.model_threads()) else "")
-            return second_opinion(first, r.min_confidence, r.model_threads())
+                     ", started beside Moonshine" if both.parallel else "")
+            return both
         return first
     if choice.engine == "whisper":
         from device.adapters.speech.whisper import WhisperDecoder

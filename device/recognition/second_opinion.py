@@ -90,19 +90,10 @@ class SecondOpinion:
     def answer(self, audio: bytes | np.ndarray,
                stop: threading.Event | None = None) -> tuple[ConstrainedRecognizer, SearchResult]:
         """The recogniser whose decision stands and its search: the first's unless it refused and the second's
-        answer reaches `second_confidence` (`stop`: as ConstrainedRecognizer.search)."""
-        if self.parallel:
-            return self._both_at_once(audio, stop)
-        result = self.first.search(audio, stop)
-        confidence, _ = self.first.verdict(result)
-        if confidence >= self.min_confidence:
-            return self.first, result
-        return self._decide(result, confidence, self.second.search(audio, stop))
-
-    def _both_at_once(self, audio: bytes | np.ndarray,
-                      stop: threading.Event | None) -> tuple[ConstrainedRecognizer, SearchResult]:
-        """`answer` with the second search started beside the first once the first needs its beam (its free greedy
-        pass was no sentence of the grammar: the requests it refuses are among these), dropped when it accepts."""
+        answer reaches `second_confidence` (`stop`: as ConstrainedRecognizer.search). With `parallel`, the second
+        search starts beside the first once the first needs its beam (its free greedy pass was no sentence of the
+        grammar: the requests it refuses are among these) and is dropped when the first accepts; otherwise it runs
+        after the first refused."""
         dropped = threading.Event()  # the second search stops before its next model call once this is set
         second: dict[str, SearchResult | BaseException] = {}
 
@@ -116,11 +107,11 @@ class SecondOpinion:
         # waits for it, instead of tearing the interpreter down under native code (it crashed so at exit once).
         worker = threading.Thread(target=run, name="second-opinion")
         try:
-            result = self.first.search(audio, stop, on_beam=worker.start)
+            result = self.first.search(audio, stop, on_beam=worker.start if self.parallel else None)
             confidence, _ = self.first.verdict(result)
             if confidence >= self.min_confidence:
                 return self.first, result
-            if worker.ident is None:  # decided by the greedy pass alone and refused: ask the second now
+            if worker.ident is None:  # not started (one after the other, or refused by the greedy pass): ask now
                 return self._decide(result, confidence, self.second.search(audio, stop))
             while worker.is_alive():  # the request may be superseded meanwhile (recognition.early)
                 worker.join(0.05)
