@@ -48,7 +48,7 @@ def check_recognizer(settings: Settings) -> Result:
     start = time.monotonic()
     try:
         choice = engines.choose(settings)
-        engines.load(settings, choice)
+        loaded = engines.load(settings, choice)
     except ReorderError as exc:
         return from_error(name, exc, f"check [recognizer] {in_config(settings)}")
     except Exception as exc:  # the engines' own error types on a broken install
@@ -56,7 +56,7 @@ def check_recognizer(settings: Settings) -> Result:
         return failed(name, f"{settings.recognizer.engine} cannot start ({type(exc).__name__}: {exc})",
                       "reinstall the device's Python packages (scripts/install.sh)")
     where = f"model {choice.model}" if choice.model else "model from its wheel"
-    beside = ", started beside it" if engines.second_in_parallel(settings.recognizer.model_threads()) else ""
+    beside = ", started beside it" if getattr(loaded, "parallel", False) else ""
     second = f", {choice.second} as its second opinion ({choice.second_why}{beside})" if choice.second else ""
     return passed(name, f"{choice.engine} for {settings.device.locale} ({choice.why}), {where}{second}, loaded in "
                         f"{time.monotonic() - start:.1f} s")
