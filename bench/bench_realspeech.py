@@ -79,6 +79,7 @@ class MoonshineEngine:
                      "second_lp": round(second.logprob - best.logprob, 3) if second else None,
                      "free": rec.free_text(result), "free_lp": round(result.free_logprob, 3),
                      "free_n": len(result.free_tokens), "tokens": best.tokens, "by": rec.name,
+                     "carrier_only": rec.carrier_only(result),
                      "nbest": [[h.text, round(h.logprob, 3), h.tokens, round(h.worst, 3)] for h in result.nbest[:8]],
                      **window}
         return best.words, rec.confidence(result)
@@ -164,7 +165,7 @@ def run_engine(args: argparse.Namespace) -> dict:
         engine = ENGINES[args.engine]()
     except Exception as exc:  # a missing model or library: a row saying why, not a traceback
         return {"engine": args.engine, "skipped": f"not run: {str(exc).strip().splitlines()[0][:200]}"}
-    engine.recognizer.set_automaton(context.automaton)
+    engine.recognizer.set_automaton(context.automaton, roles=context.roles())
     conditions = []
     details: list[dict] = []
     vad = None if args.endpoint == "none" else endpoint_vad(args.endpoint)
@@ -210,10 +211,11 @@ def run_engine(args: argparse.Namespace) -> dict:
     for drink, group in sorted(by_drink.items()) if kind else []:
         reduced = {"context": {"expressions": raw["context"]["expressions"],
                                "slots": {**slots, kind: [v for v in slots[kind] if v != drink]}}}
-        engine.recognizer.set_automaton(compile_context(reduced).automaton)
+        smaller = compile_context(reduced)
+        engine.recognizer.set_automaton(smaller.automaton, roles=smaller.roles())
         for f in group:
             out_of_grammar("drink removed", f, clean_audio[f])
-    engine.recognizer.set_automaton(context.automaton)
+    engine.recognizer.set_automaton(context.automaton, roles=context.roles())
     alexa = Path(args.data).parent / "wakeword" / "alexa"
     for path in sorted(alexa.glob("*.flac"))[: args.limit or None] if alexa.is_dir() else []:
         out_of_grammar("alexa", path.name, corpus.sox_float(path))
@@ -241,7 +243,7 @@ def paced(args: argparse.Namespace) -> dict:
 
     _, clean, _, context, noise = barista(args, args.paced)
     engine = ENGINES[args.engines.split(",")[0]]()
-    engine.recognizer.set_automaton(context.automaton)
+    engine.recognizer.set_automaton(context.automaton, roles=context.roles())
     early, vad = EarlyStart(engine.recognizer), endpoint_vad("silero")
     rows = []
     for snr in args.snr.split(","):

@@ -5,10 +5,11 @@
 One JSON line per file: `file`, `text`, `confidence`, `accepted` (confidence ≥ the configured
 min_confidence), `reason` when something refused it outright (no sentence finished: `text` is then
 the words it got to; a quantity the free transcript lacks), and `slots`/`intent` with a Rhino-style
-grammar. `--details` adds the search's gap, mean, tokens and n-best. Without a catalogue or grammar
-the neural engines decode freely (what the model would say with no grammar; `confidence` is
-null); with one, the text is the grammar sentence the device would act on, and `free` is what
-the model said without it. For checking a microphone, a catalogue's names, or a benchmark.
+grammar. `--details` adds the search's gap, mean, tokens, n-best and `carrier_only` (the sentence and the
+free transcript differ in carrier words only). Without a catalogue or grammar the neural engines
+decode freely (what the model would say with no grammar; `confidence` is null); with one, the text is
+the grammar sentence the device would act on, and `free` is what the model said without it. For
+checking a microphone, a catalogue's names, or a benchmark.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def add_parser(sub) -> None:
     p.add_argument("--config", metavar="PATH", help="device config file, for min_confidence, engine and locale"
                    " (default: $REORDER_CONFIG, else /etc/reorder/device.toml if present)")
     p.add_argument("--details", action="store_true",
-                   help="add the search's figures: gap, mean and tokens of the best sentence, the n-best")
+                   help="add the search's figures: gap, mean and tokens of the best sentence, the n-best, carrier_only")
 
 
 def _grammar_file(path: str):
@@ -89,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if context is not None:
         if not neural:
             raise ConfigError(f"--grammar needs a neural engine (moonshine or whisper), not {choice.engine}")
-        rec.set_automaton(context.automaton)
+        rec.set_automaton(context.automaton, roles=context.roles())
     elif catalogue is not None or neural:
         rec.set_grammar(grammars.build(catalogue, locale))
     for name in args.audio:
@@ -114,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
                 if args.details:
                     line.update(gap=round(result.gap(), 3) if best else None,
                                 mean=round(shown.mean, 3) if shown else None, tokens=shown.tokens if shown else 0,
-                                nbest=[h.text for h in result.nbest[:5]], sentence=best is not None)
+                                nbest=[h.text for h in result.nbest[:5]], sentence=best is not None,
+                                carrier_only=which.carrier_only(result))
                 if context is not None and best is not None:
                     understood = context.understand(best.words)
                     if understood:

@@ -95,6 +95,25 @@ class WordAutomaton:
         return paths(0)
 
 
+@dataclass(frozen=True)
+class WordRoles:
+    """Which of a grammar's words say what is asked for, and which only carry it.
+
+    `meaning`: words that change the request when misheard (a Rhino context's slot values, the catalogue's
+    products, quantities, units and answers); `carrier`: the words around them ("brew a", "can I get",
+    "reorder", "please"). A word used both ways is a carrier. Recognisers forgive a sentence whose free
+    transcript differs from it in carrier words only (recognition.rejection.carrier_only)."""
+
+    meaning: frozenset[str] = frozenset()
+    carrier: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, meaning: Iterable[str], carrier: Iterable[str]) -> WordRoles:
+        """Roles from the words of each kind (a word of both kinds is a carrier)."""
+        carriers = frozenset(carrier)
+        return cls(frozenset(meaning) - carriers, carriers)
+
+
 def _closure(arcs: list[list[tuple[str | None, int]]], states: Iterable[int]) -> frozenset[int]:
     seen = set(states)
     todo = list(seen)

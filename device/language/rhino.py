@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 
 from device.errors import ConfigError
-from device.language.automaton import Builder, WordAutomaton
+from device.language.automaton import Builder, WordAutomaton, WordRoles
 
 _TOKEN = re.compile(r"\[[^\]]*\]|\([^)]*\)|\$[\w]+:[\w]+|[^\s\[\]()]+")
 
@@ -44,6 +44,13 @@ class Context:
 
     automaton: WordAutomaton
     expressions: tuple[tuple[str, tuple[Element, ...]], ...]
+
+    def roles(self) -> WordRoles:
+        """Slot values' words say what is asked for; the expressions' own words carry it."""
+        slot = {w for _, elements in self.expressions for el in elements if el.slot for p in el.phrases for w in p}
+        literal = {w for _, elements in self.expressions for el in elements if not el.slot for p in el.phrases
+                   for w in p}
+        return WordRoles.of(slot, literal)
 
     def understand(self, words: tuple[str, ...] | list[str]) -> tuple[str, dict[str, str]] | None:
         """(intent, slots) of a sentence of the context, or None when no expression reads it."""

@@ -9,11 +9,14 @@ the parser understands:
     request   = [filler] [prefix] [cue] item ([join] item){0,3} [tail] [suffix]
     item      = [quantity] [more] [unit link] [article] product
     quantity  = one … twenty (or 1 … 20) | a, an, some, another…
+
+`roles` says which of those words name what is ordered and which only carry a request (recognisers forgive a
+garbled carrier: recognition.rejection.carrier_only).
 """
 
 from __future__ import annotations
 
-from device.language.automaton import Builder, WordAutomaton
+from device.language.automaton import Builder, WordAutomaton, WordRoles
 from device.language.grammar import Grammar, _spoken
 
 MAX_ITEMS = 4
@@ -75,3 +78,18 @@ def build(grammar: Grammar) -> WordAutomaton:
         b.finals.add(b.choice(s, _words(list(lx.suffixes)), optional=True))
     return b.compile()
 
+
+def roles(grammar: Grammar) -> WordRoles:
+    """Products, quantities, units, cancelling, answers and "the usual" say what is asked for; cues, politeness,
+    joins, articles and openers carry it ("more" changes nothing: the parser reads "two more milk" as "two milk")."""
+    lx = grammar.lexicon
+    lang = lx.language
+
+    def words(*groups: tuple[str, ...] | list[str]) -> set[str]:
+        return {w for group in groups for phrase in group for w in _spoken(phrase).split()}
+
+    meaning = words(grammar.products, lx.numbers, lx.ones, lx.units, lx.cancel_phrases, lx.yes, lx.no,
+                    tuple(getattr(lx, "usual", ())))
+    carrier = words(lx.reorder_cues, lx.prefixes, lx.suffixes, lx.unit_links, lx.more, lx.joins, lx.tail,
+                    ARTICLES.get(lang, ()), OPENERS.get(lang, ()))
+    return WordRoles.of(meaning, carrier)

@@ -11,7 +11,9 @@ gap at which the confidence equals the default `min_confidence` (0.85): confiden
 0.85 ** (gap / reject_gap), 1.0 when the free transcript is itself a sentence of the grammar.
 The same mapping of the best sentence's log-probability per token (`reject_mean`) also bounds
 it: when the model hears everything badly, its free transcript is as poor as the constrained
-one and the gap alone says nothing.
+one and the gap alone says nothing. A sentence whose free transcript differs from it in carrier words only
+("brew a" heard as "Pro", the drink and size heard: recognition.rejection.carrier_only with the grammar's
+WordRoles) is judged by that second bound alone.
 
 Short sentences ("oui", "annule", "pause") pay a cost per sentence — where it starts (the model
 spreads its first token over " Pause", " pause", " P"…) and where it ends (".", or not) — that a
@@ -32,13 +34,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from device.language import sentences
-from device.language.automaton import WordAutomaton
+from device.language.automaton import WordAutomaton, WordRoles
 from device.language.grammar import Grammar
 from device.recognition.constrained import Resume, SearchResult, search
 from device.recognition.decoding import Stoppable, TokenDecoder
 from device.recognition.protocol import Recognition
 from device.recognition.quantity import unheard_quantity, unsaid_quantity
-from device.recognition.rejection import Calibration, features, words_of
+from device.recognition.rejection import Calibration, carrier_only, features, words_of
 from device.recognition.shortcut import greedy_sentence
 from device.recognition.spelling import Speller, digit_aliases, vocabulary_trie
 
@@ -81,6 +83,10 @@ class SearchSettings:
     calibration: Calibration | None = None
     """When set, the confidence is this fitted rule over six features (recognition.rejection) instead of
     the gap and mean bounds."""
+    carrier_forgiven: bool = True
+    """When the sentence and the free transcript differ in carrier words only ("brew a twenty ounce house coffee"
+    heard freely as "Pro 20 ounce house coffee": recognition.rejection.carrier_only, with the grammar's
+    WordRoles), the gap is not held against the sentence; the mean bound still is. Off without roles."""
     ended_early_words: int = 0
     """Refuse a sentence when the free transcript goes on for at least this many more words (it ended
     before the speech did: "... with a lot of sugar" of "... sugar and a little bit of skim milk"); 0 = never."""
@@ -136,6 +142,7 @@ class ConstrainedRecognizer:
         self._trie = vocabulary_trie(decoder.vocabulary)
         self._speller: Speller | None = None
         self._quantities = False
+        self._roles: tuple[frozenset[str], frozenset[str]] | None = None
         self._building: threading.Thread | None = None
         self._lock = threading.Lock()
         self.decode_ms: list[float] = []
@@ -145,7 +152,7 @@ class ConstrainedRecognizer:
         """Use this grammar; built off the caller's thread once a first one exists (the old one serves meanwhile:
         a request heard during the build is decided with it, never left waiting or empty)."""
         if self._speller is None:
-            self.set_automaton(sentences.build(grammar), quantities=True)
+            self.set_automaton(sentences.build(grammar), quantities=True, roles=sentences.roles(grammar))
             return []
         worker = threading.Thread(target=self._build, args=(grammar,), name="grammar-build", daemon=True)
         with self._lock:
@@ -155,20 +162,26 @@ class ConstrainedRecognizer:
 
     def _build(self, grammar: Grammar) -> None:
         try:
-            self.set_automaton(sentences.build(grammar), quantities=True)
+            self.set_automaton(sentences.build(grammar), quantities=True, roles=sentences.roles(grammar))
         except Exception as exc:  # the thread must not die with a traceback: the old grammar keeps serving
             log.error("%s grammar not rebuilt, the previous one stays in use (%s: %s)", self.name,
                       type(exc).__name__, exc)
 
-    def set_automaton(self, automaton: WordAutomaton, quantities: bool = False) -> None:
+    def set_automaton(self, automaton: WordAutomaton, quantities: bool = False, roles: WordRoles | None = None) -> None:
         """Use any word automaton (a Rhino context, a test grammar). `quantities`: its numbers are order quantities,
-        refused when the free transcript lacks them (recognition.quantity; the catalogue's grammar: set_grammar)."""
+        refused when the free transcript lacks them (recognition.quantity; the catalogue's grammar: set_grammar).
+        `roles`: which of its words say what is asked for (SearchSettings.carrier_forgiven; None: not known)."""
         # Positions are spelled when a search first reaches them (a few milliseconds per request,
         # then cached): warming all of them costs seconds and tens of MB for a large catalogue.
         speller = Speller(automaton, self.decoder.vocabulary, self._aliases, trie=self._trie)
+        known = None
+        if roles is not None:
+            meaning = frozenset(w for word in roles.meaning for w in words_of(word, self._aliases))
+            known = (meaning, meaning | {w for word in roles.carrier for w in words_of(word, self._aliases)})
         with self._lock:
             self._speller = speller
             self._quantities = quantities
+            self._roles = known
         log.info("%s grammar: %d words, %d states, %d positions", self.name, len(automaton.vocabulary()),
                  len(automaton.arcs), len(speller.positions))
 
@@ -267,8 +280,18 @@ class ConstrainedRecognizer:
         if s.calibration is not None:
             return s.calibration.confidence(self.features(result)), ""
         fair = short_sentence_allowance(best.tokens, s.short_allowance, s.short_reference)
-        return min(confidence(min(result.gap() + fair, 0.0), s.reject_gap),
-                   confidence(min(best.mean + fair, 0.0), s.reject_mean)), ""
+        by_gap = 1.0 if s.carrier_forgiven and self.carrier_only(result) else \
+            confidence(min(result.gap() + fair, 0.0), s.reject_gap)
+        return min(by_gap, confidence(min(best.mean + fair, 0.0), s.reject_mean)), ""
+
+    def carrier_only(self, result: SearchResult) -> bool:
+        """Whether the best sentence and the free transcript differ in carrier words only (False without roles)."""
+        with self._lock:
+            roles = self._roles
+        if roles is None or result.best is None:
+            return False
+        said = [w for word in result.best.words for w in words_of(word, self._aliases)]
+        return carrier_only(said, words_of(self.free_text(result), self._aliases), *roles)
 
     def ended_early(self, result: SearchResult) -> int:
         """How many more words the free transcript has than the best sentence (0 when none more)."""

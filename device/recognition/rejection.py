@@ -14,6 +14,9 @@ The confidence is a logistic function of them, fitted on the development recordi
 `python -m bench realspeech --fit-rejection` (`git show cce96cb:bench/bench_realspeech.py`; rule, coefficients and
 cross-validation in BENCHMARKS.md, "Real speech"), shifted so that the chosen operating point is exactly the default
 `min_confidence` (0.85).
+
+`carrier_only` is the other reading of the same comparison, used by the shipped rule (recognition.neural): whether
+the sentence and the free transcript differ only in the words that carry a request, not in what it asks for.
 """
 
 from __future__ import annotations
@@ -60,3 +63,32 @@ def features(gap: float, mean: float, worst: float, margin: float | None, words:
     return (max(gap, -10.0), max(mean, -10.0), max(worst, -20.0),
             MARGIN_CAP if margin is None else min(margin, MARGIN_CAP), overlap,
             math.log(max(tokens, 1) / (free_tokens + 1)))
+
+
+def carrier_only(sentence: Sequence[str], free: Sequence[str], meaning: frozenset[str] | set[str],
+                 known: frozenset[str] | set[str]) -> bool:
+    """Whether a sentence and the free transcript (both as words_of words) differ in carrier words only.
+
+    True when both hold the same meaning words in the same order (at least one), and every word of the free
+    transcript that the grammar does not know stands where the sentence has a carrier word the free transcript
+    lacks: "Pro 20 ounce house coffee" for "brew a twenty ounce house coffee" ("pro" for "brew a"), but not
+    "order oat milk" for "order milk" ("order" was heard, so "oat" is something else asked for). `known` is
+    every word of the grammar, meaning and carrier."""
+    said = [w for w in sentence if w in meaning]
+    if not said or said != [w for w in free if w in meaning]:
+        return False
+    for ours, theirs in zip(_between(sentence, meaning), _between(free, meaning)):
+        if any(w not in known for w in theirs) and all(w in theirs for w in ours):
+            return False
+    return True
+
+
+def _between(words: Sequence[str], meaning: frozenset[str] | set[str]) -> list[list[str]]:
+    """The runs of non-meaning words before, between and after the meaning words."""
+    runs: list[list[str]] = [[]]
+    for w in words:
+        if w in meaning:
+            runs.append([])
+        else:
+            runs[-1].append(w)
+    return runs

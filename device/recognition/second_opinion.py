@@ -18,7 +18,7 @@ import threading
 
 import numpy as np
 
-from device.language.automaton import WordAutomaton
+from device.language.automaton import WordAutomaton, WordRoles
 from device.language.grammar import Grammar
 from device.recognition.constrained import SearchResult
 from device.recognition.decoding import Superseded
@@ -59,10 +59,10 @@ class SecondOpinion:
         """Both recognisers take the grammar (each builds it off the caller's thread after the first)."""
         return [*self.first.set_grammar(grammar), *self.second.set_grammar(grammar)]
 
-    def set_automaton(self, automaton: WordAutomaton, quantities: bool = False) -> None:
-        """Both recognisers take this word automaton (a Rhino context, a test grammar)."""
-        self.first.set_automaton(automaton, quantities)
-        self.second.set_automaton(automaton, quantities)
+    def set_automaton(self, automaton: WordAutomaton, quantities: bool = False, roles: WordRoles | None = None) -> None:
+        """Both recognisers take this word automaton (a Rhino context, a test grammar) and its word roles."""
+        self.first.set_automaton(automaton, quantities, roles)
+        self.second.set_automaton(automaton, quantities, roles)
 
     @property
     def grammar_pending(self) -> bool:

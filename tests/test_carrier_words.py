@@ -1,0 +1,119 @@
+"""Carrier words: a sentence whose free transcript differs from it only in the words around what is asked for
+("brew a" heard as "Pro") is not refused for them; anything asked for that the sentence lacks still is."""
+
+from __future__ import annotations
+
+import json
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from device.contract.catalogue import Catalogue
+from device.engines import NEURAL_SEARCH
+from device.language import grammar as grammars
+from device.language import sentences
+from device.language.automaton import WordRoles
+from device.language.rhino import compile_context
+from device.recognition.neural import ConstrainedRecognizer, SearchSettings
+from device.recognition.rejection import carrier_only, words_of
+from device.recognition.spelling import digit_aliases
+from tests.fake_decoder import FakeDecoder
+
+DATA = Path(__file__).parent / "data" / "realspeech"
+CAFE = {"context": {"expressions": {"orderDrink": ["[brew, can I get, give me] [a, an] $size:size $drink:coffeeDrink",
+                                                   "[brew, can I get, give me] [a, an] $drink:coffeeDrink"]},
+                    "slots": {"size": ["small", "twenty ounce"], "drink": ["house coffee", "latte", "iced mocha"]}}}
+ROLES = compile_context(CAFE).roles()
+KNOWN = ROLES.meaning | ROLES.carrier
+EN = digit_aliases("en")
+
+
+@pytest.mark.parametrize(("sentence", "free", "forgiven"), [
+    ("brew a twenty ounce house coffee", "Pro 20 ounce house coffee", True),  # "pro" where "brew a" was not heard
+    ("give me a small latte", "Rue our small latte", True),
+    ("can i get a latte", "Latte.", True),  # a carrier not heard at all
+    ("brew a small latte", "Brew a small latte", True),
+    ("brew a latte", "Brew a small latte", False),  # "small" asked for, not in the sentence
+    ("brew a small latte", "Brew a latte", False),  # "small" in the sentence, not heard
+    ("brew a small latte", "Brew a latte small", False),  # the same meaning words, in another order
+    ("brew a latte", "Brew a soy latte", False),  # "soy" is unknown, and every carrier word was heard
+    ("brew a latte", "", False),  # nothing heard freely
+    ("brew a", "Pro", False),  # no meaning word at all
+])
+def test_only_carrier_words_may_differ(sentence, free, forgiven):
+    said = words_of(sentence, EN)
+    assert carrier_only(said, words_of(free, EN), ROLES.meaning, KNOWN) is forgiven
+
+
+def test_a_rhino_context_means_its_slot_values_and_carries_its_own_words():
+    assert {"twenty", "ounce", "house", "coffee", "latte", "small", "iced", "mocha"} == ROLES.meaning
+    assert {"brew", "can", "i", "get", "give", "me", "a", "an"} == ROLES.carrier
+    assert WordRoles.of({"a", "little"}, {"a"}) == WordRoles(frozenset({"little"}), frozenset({"a"}))
+
+
+@pytest.mark.parametrize(("locale", "means", "carries"), [
+    ("en-US", {"milk", "two", "bottles", "cancel", "yes", "no", "usual"}, {"reorder", "please", "the", "of", "and"}),
+    ("fr-FR", {"lait", "deux", "bouteilles", "annule", "oui", "non"}, {"commande", "merci", "de", "les", "et"}),
+])
+def test_the_catalogue_grammar_means_products_quantities_units_and_answers(locale, means, carries):
+    catalogue = Catalogue.from_json((Path(__file__).parents[1] / "device" / "samples" / "catalog.json").read_bytes())
+    roles = sentences.roles(grammars.build(catalogue, locale))
+    assert means <= roles.meaning and carries <= roles.carrier and not roles.meaning & roles.carrier
+
+
+def _recognizer(heard: str, forgiven: bool, expressions: dict, drinks: tuple[str, ...] = ("coffee", "milk")
+                ) -> ConstrainedRecognizer:
+    rec = ConstrainedRecognizer(FakeDecoder(heard), "en-US",
+                                SearchSettings(reject_mean=-99.0, carrier_forgiven=forgiven))  # the gap alone
+    context = compile_context({"context": {"expressions": expressions, "slots": {"drink": list(drinks)}}})
+    rec.set_automaton(context.automaton, roles=context.roles())
+    return rec
+
+
+def test_the_gap_is_not_held_against_a_sentence_that_differs_in_carrier_words_only():
+    loud = (np.sin(np.arange(32000) / 5) * 8000).astype("<i2").tobytes()
+    orders = {"order": ["[brew me, get me] $drink:drink"]}
+    for forgiven in (True, False):
+        rec = _recognizer(" proom coffee", forgiven, orders)  # "brew me" garbled, the drink heard
+        result = rec.search(loud)
+        assert result.best is not None and result.best.text in ("brew me coffee", "get me coffee")
+        assert rec.carrier_only(result) is True
+        assert (rec.confidence(result) >= 0.85) is forgiven, rec.confidence(result)
+    # "oat milk" is not on the list: "get me" was heard, so "oat" is no garbled carrier
+    rec = _recognizer(" get me oat milk", True, {"order": ["get me $drink:drink"]}, ("milk",))
+    result = rec.search(loud)
+    assert result.best is not None and result.best.text == "get me milk"
+    assert rec.carrier_only(result) is False and rec.confidence(result) < 0.85
+
+
+def test_without_roles_nothing_is_forgiven():
+    rec = ConstrainedRecognizer(FakeDecoder(" proom coffee"), "en-US", SearchSettings(reject_mean=-99.0))
+    rec.set_automaton(compile_context({"context": {"expressions": {"o": ["brew me $d:d"]},
+                                                   "slots": {"d": ["coffee"]}}}).automaton)
+    result = rec.search(np.zeros(32000, dtype=np.float32))
+    assert rec.carrier_only(result) is False and rec.confidence(result) < 0.85
+
+
+def test_a_real_command_in_12_db_kitchen_noise_with_its_first_words_garbled_is_read_back():
+    """"brew a twenty ounce house coffee" (barista benchmark) in its kitchen noise at 12 dB, mixed as `python -m bench
+    realspeech` mixes it: Moonshine hears "Pro 20 ounce house coffee" freely; the grammar's sentence is right and was
+    refused for "brew a" alone. Settings as shipped, with and without forgiving carrier words."""
+    from device.adapters.speech.moonshine import Moonshine
+
+    with wave.open(str(DATA / "barista_twenty_ounce_house_coffee_12db.wav"), "rb") as wav:
+        audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768
+    context = compile_context(__import__("yaml").safe_load((DATA / "coffee_maker.yaml").read_text()))
+    label = json.loads((DATA / "barista_labels.json").read_text())["barista_twenty_ounce_house_coffee_12db.wav"]
+    decoder = Moonshine()
+    heard = {}
+    for forgiven in (True, False):
+        rec = ConstrainedRecognizer(decoder, "en-US", SearchSettings(**{**NEURAL_SEARCH["moonshine"],
+                                                                        "carrier_forgiven": forgiven}))
+        rec.set_automaton(context.automaton, roles=context.roles())
+        result = rec.search(audio)
+        assert result.best is not None and rec.carrier_only(result)
+        assert context.understand(result.best.words) == (label["intent"], label["slots"])
+        heard[forgiven] = rec.confidence(result)
+    assert heard[True] >= 0.85 > heard[False], heard
