@@ -88,8 +88,7 @@ def roles(grammar: Grammar) -> WordRoles:
     def words(*groups: tuple[str, ...] | list[str]) -> set[str]:
         return {w for group in groups for phrase in group for w in _spoken(phrase).split()}
 
-    meaning = words(grammar.products, lx.numbers, lx.ones, lx.units, lx.cancel_phrases, lx.yes, lx.no,
-                    tuple(getattr(lx, "usual", ())))
+    meaning = words(grammar.products, lx.numbers, lx.ones, lx.units, lx.cancel_phrases, lx.yes, lx.no, lx.usual)
     carrier = words(lx.reorder_cues, lx.prefixes, lx.suffixes, lx.unit_links, lx.more, lx.joins, lx.tail,
                     ARTICLES.get(lang, ()), OPENERS.get(lang, ()))
     return WordRoles.of(meaning, carrier)

@@ -40,7 +40,7 @@ from device.recognition.constrained import Resume, SearchResult, search
 from device.recognition.decoding import Stoppable, TokenDecoder
 from device.recognition.protocol import Recognition
 from device.recognition.quantity import unheard_quantity, unsaid_quantity
-from device.recognition.rejection import Calibration, carrier_only, features, words_of
+from device.recognition.rejection import Calibration, carrier_only, features, sentence_words, words_of
 from device.recognition.shortcut import greedy_sentence
 from device.recognition.spelling import Speller, digit_aliases, vocabulary_trie
 
@@ -290,13 +290,13 @@ class ConstrainedRecognizer:
             roles = self._roles
         if roles is None or result.best is None:
             return False
-        said = [w for word in result.best.words for w in words_of(word, self._aliases)]
+        said = sentence_words(result.best.words, self._aliases)
         return carrier_only(said, words_of(self.free_text(result), self._aliases), *roles)
 
     def ended_early(self, result: SearchResult) -> int:
         """How many more words the free transcript has than the best sentence (0 when none more)."""
         best = result.nbest[0]
-        said = sum(len(words_of(w, self._aliases)) for w in best.words)
+        said = len(sentence_words(best.words, self._aliases))
         return max(len(words_of(self.free_text(result), self._aliases)) - said, 0)
 
     def features(self, result: SearchResult) -> tuple[float, ...]:

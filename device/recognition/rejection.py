@@ -54,11 +54,16 @@ def words_of(text: str, digits: dict[str, str]) -> list[str]:
     return [spoken.get(w, w) for w in re.findall(r"[^\W_]+(?:'[^\W_]+)?", text.lower())]
 
 
+def sentence_words(words: Sequence[str], digits: dict[str, str]) -> list[str]:
+    """A grammar sentence's words read as words_of reads a transcript (so the two can be compared word for word)."""
+    return [w for word in words for w in words_of(word, digits)]
+
+
 def features(gap: float, mean: float, worst: float, margin: float | None, words: Sequence[str], tokens: int,
              free_text: str, free_tokens: int, digits: dict[str, str]) -> tuple[float, ...]:
     """The FEATURES of one search (margin None: no rival sentence; tokens count the end of text)."""
     heard = set(words_of(free_text, digits))
-    said = [w for word in words for w in words_of(word, digits)]
+    said = sentence_words(words, digits)
     overlap = sum(w in heard for w in said) / max(len(said), 1)
     return (max(gap, -10.0), max(mean, -10.0), max(worst, -20.0),
             MARGIN_CAP if margin is None else min(margin, MARGIN_CAP), overlap,
