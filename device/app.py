@@ -168,6 +168,9 @@ class Connection(Protocol):
     def stop(self, final: tuple[str, dict[str, Any]] | None = None) -> None:
         """Publish `final` (topic, payload) if connected, then disconnect (idempotent)."""
 
+    def first_attempt(self, timeout: float) -> bool:
+        """Wait up to `timeout` s for the first connection attempt to end either way; whether it is connected."""
+
 
 @dataclass
 class Device:

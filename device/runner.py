@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 SHORT_PRESS_SECONDS = 0.15
 CATALOGUE_WAIT_SECONDS = 5.0
+LINK_WAIT_SECONDS = 5.0
 DRAIN_SECONDS = 10.0
 
 
@@ -95,6 +96,11 @@ def run_replay(device: Device, presses: PressPlan, realtime: bool = False, linge
     loop, source = device.loop, device.source
     clock = clock or time  # the wall clock, looked up when called (tests may replace it)
     edges = sorted([*presses.actions(device.panel.confirm_button.pin), *actions], key=lambda e: e[0])
+    # The broker's first answer (connected or not) is heard before audio time starts: whether the replay
+    # starts idle or offline does not depend on how fast the broker answered a busy machine.
+    if not device.link.first_attempt(LINK_WAIT_SECONDS):
+        log.info("broker not connected after its first attempt: the replay starts offline")
+    loop.drain()
     if loop.catalogue is None:  # no file and no cache: the retained catalogue comes from the broker
         deadline = clock.monotonic() + CATALOGUE_WAIT_SECONDS
         while loop.catalogue is None and clock.monotonic() < deadline:

@@ -137,6 +137,7 @@ class MqttLink:
         self._subscriptions = subscriptions
         self._topics = topics
         self.connected = False
+        self._attempted = threading.Event()  # the first connection attempt has succeeded or failed
         # Publications by ticket, paho packet ids → tickets, PUBACKs that beat publish() to the
         # bookkeeping, and refused publications waiting to go again; all under _lock. _handing
         # makes hand-overs to paho one at a time (it is never held by paho's network thread).
@@ -187,16 +188,23 @@ class MqttLink:
         if reason_code.is_failure:
             log.error("broker %s:%s refused the connection: %s", self.host, self.port, reason_code)
             self._inbox(BrokerDown(str(reason_code)))
+            self._attempted.set()
             return
         if self._subscriptions:
             client.subscribe([(t, 1) for t in self._subscriptions])
         self.connected = True
         self._inbox(BrokerUp())
+        self._attempted.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected = False
         self._jitter_backoff()
         self._inbox(BrokerDown(str(reason_code)))
+        self._attempted.set()
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        log.warning("broker %s:%s unreachable; retrying", self.host, self.port)
+        self._attempted.set()
 
     def _jitter_backoff(self) -> None:
         """Reconnect after 0.5-1 s, doubling up to 30 s; the random start keeps a fleet that lost
@@ -315,14 +323,20 @@ class MqttLink:
             props = Properties(PacketTypes.CONNECT)
             props.SessionExpiryInterval = SESSION_EXPIRY_SECONDS
             options = {"clean_start": False, "properties": props}
-        self.client.on_connect_fail = lambda client, userdata: log.warning(
-            "broker %s:%s unreachable; retrying", self.host, self.port)
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_socket_open = _no_delay
         try:
             self.client.connect_async(self.host, self.port, keepalive=self.settings.keepalive_seconds, **options)
         except (OSError, ValueError) as exc:
             raise BrokerError(f"broker {self.settings.broker} cannot be reached ({exc})") from None
         self.client.loop_start()
+
+    def first_attempt(self, timeout: float) -> bool:
+        """Wait up to `timeout` s (wall time) for the first connection attempt to succeed or fail; whether it is
+        connected. A replay waits so before its audio time starts, so that its events do not depend on how fast
+        the broker answered."""
+        self._attempted.wait(timeout)
+        return self.connected
 
     def publish(self, topic: str, payload: dict[str, Any], retain: bool = False) -> int | None:
         """QoS 1 publish, kept and re-sent until the broker takes it; the ticket that its `Acked`
