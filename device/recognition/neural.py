@@ -40,7 +40,7 @@ from device.recognition.constrained import Resume, SearchResult, search
 from device.recognition.decoding import Stoppable, TokenDecoder
 from device.recognition.protocol import Recognition
 from device.recognition.quantity import unheard_quantity, unsaid_quantity
-from device.recognition.rejection import Calibration, carrier_only, features, sentence_words, words_of
+from device.recognition.rejection import Calibration, carrier_only, features, sentence_words, words_of, words_past
 from device.recognition.shortcut import greedy_sentence
 from device.recognition.spelling import Speller, digit_aliases, vocabulary_trie
 
@@ -88,8 +88,9 @@ class SearchSettings:
     heard freely as "Pro 20 ounce house coffee": recognition.rejection.carrier_only, with the grammar's
     WordRoles), the gap is not held against the sentence; the mean bound still is. Off without roles."""
     ended_early_words: int = 0
-    """Refuse a sentence when the free transcript goes on for at least this many more words (it ended
-    before the speech did: "... with a lot of sugar" of "... sugar and a little bit of skim milk"); 0 = never."""
+    """Refuse a sentence when the free transcript goes on past it by at least this many words (it ended
+    before the speech did: "... with a lot of sugar" of "... sugar and a little bit of skim milk"; counted by
+    recognition.rejection.words_past: a misheard opening and a repeated request do not count); 0 = never."""
 
 
 def trim(audio: np.ndarray, pad_seconds: float = 0.3, rate: int = 16000) -> np.ndarray:
@@ -276,7 +277,7 @@ class ConstrainedRecognizer:
             return 0.0, f"quantity {unsaid!r} of the free transcript is not in the sentence"
         s = self.settings
         if s.ended_early_words and self.ended_early(result) >= s.ended_early_words:
-            return 0.0, f"the sentence ended {self.ended_early(result)} words before the free transcript"
+            return 0.0, f"the free transcript went on {self.ended_early(result)} words past the sentence"
         if s.calibration is not None:
             return s.calibration.confidence(self.features(result)), ""
         fair = short_sentence_allowance(best.tokens, s.short_allowance, s.short_reference)
@@ -294,10 +295,9 @@ class ConstrainedRecognizer:
         return carrier_only(said, words_of(self.free_text(result), self._aliases), *roles)
 
     def ended_early(self, result: SearchResult) -> int:
-        """How many more words the free transcript has than the best sentence (0 when none more)."""
-        best = result.nbest[0]
-        said = len(sentence_words(best.words, self._aliases))
-        return max(len(words_of(self.free_text(result), self._aliases)) - said, 0)
+        """How many words the free transcript goes on past the best sentence (recognition.rejection.words_past)."""
+        return words_past(sentence_words(result.nbest[0].words, self._aliases),
+                          words_of(self.free_text(result), self._aliases))
 
     def features(self, result: SearchResult) -> tuple[float, ...]:
         """The calibrated rule's features of a search with a sentence (recognition.rejection)."""

@@ -15,12 +15,15 @@ The confidence is a logistic function of them, fitted on the development recordi
 cross-validation in BENCHMARKS.md, "Real speech"), shifted so that the chosen operating point is exactly the default
 `min_confidence` (0.85).
 
+`words_past` says how far the free transcript went on past the sentence (the ended-early guard in recognition.neural).
+
 `carrier_only` is the other reading of the same comparison, used by the shipped rule (recognition.neural): whether
 the sentence and the free transcript differ only in the words that carry a request, not in what it asks for.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from collections.abc import Sequence
@@ -97,3 +100,23 @@ def _between(words: Sequence[str], meaning: frozenset[str] | set[str]) -> list[l
         else:
             runs[-1].append(w)
     return runs
+
+
+def words_past(sentence: Sequence[str], free: Sequence[str]) -> int:
+    """How many words the free transcript (words_of words) goes on past a sentence (sentence_words words): a sign
+    the sentence ended before the speech did ("... house coffee" of "... house coffee with soy milk").
+
+    The larger of two counts, after the words the two share in order are lined up (difflib): the words after the
+    last shared word beyond the sentence's own, and the free transcript's extra words overall. Neither counts the
+    free words before the first shared word beyond the sentence's own there (an opening misheard: "you know what i
+    like i like a mocha" for "i'd like a mocha") nor a last run that only says the sentence's words again (a
+    model repeating the request in noise: "can i get a house coffee can i get a house coffee")."""
+    shared = [b for b in difflib.SequenceMatcher(None, sentence, free, autojunk=False).get_matching_blocks() if b.size]
+    if not shared:
+        return max(len(free) - len(sentence), 0)
+    first, last = shared[0], shared[-1]
+    tail = free[last.b + last.size:]
+    again = bool(tail) and f" {' '.join(tail)} " in f" {' '.join(sentence)} "
+    after = 0 if again else len(tail) - (len(sentence) - last.a - last.size)
+    overall = len(free) - max(first.b - first.a, 0) - (len(tail) if again else 0) - len(sentence)
+    return max(after, overall, 0)
