@@ -79,7 +79,7 @@ class MoonshineEngine:
                      "second_lp": round(second.logprob - best.logprob, 3) if second else None,
                      "free": rec.free_text(result), "free_lp": round(result.free_logprob, 3),
                      "free_n": len(result.free_tokens), "tokens": best.tokens, "by": rec.name,
-                     "carrier_only": rec.carrier_only(result),
+                     "carrier_only": rec.carrier_only(result), "heard_mean": round(rec.heard_mean(result), 3),
                      "nbest": [[h.text, round(h.logprob, 3), h.tokens, round(h.worst, 3)] for h in result.nbest[:8]],
                      **window}
         return best.words, rec.confidence(result)

@@ -5,8 +5,9 @@
 One JSON line per file: `file`, `text`, `confidence`, `accepted` (confidence ≥ the configured
 min_confidence), `reason` when something refused it outright (no sentence finished: `text` is then
 the words it got to; a quantity the free transcript lacks), and `slots`/`intent` with a Rhino-style
-grammar. `--details` adds the search's gap, mean, tokens, n-best and `carrier_only` (the sentence and the
-free transcript differ in carrier words only). Without a catalogue or grammar the neural engines
+grammar. `--details` adds the search's gap, mean, tokens, n-best, `carrier_only` (the sentence and the
+free transcript differ in carrier words only) and `heard_mean` (the mean without the carrier words not
+heard). Without a catalogue or grammar the neural engines
 decode freely (what the model would say with no grammar; `confidence` is null); with one, the text is
 the grammar sentence the device would act on, and `free` is what the model said without it. For
 checking a microphone, a catalogue's names, or a benchmark.
@@ -44,7 +45,8 @@ def add_parser(sub) -> None:
     p.add_argument("--config", metavar="PATH", help="device config file, for min_confidence, engine and locale"
                    " (default: $REORDER_CONFIG, else /etc/reorder/device.toml if present)")
     p.add_argument("--details", action="store_true",
-                   help="add the search's figures: gap, mean and tokens of the best sentence, the n-best, carrier_only")
+                   help="add the search's figures: gap, mean and tokens of the best sentence, the n-best, "
+                        "carrier_only, heard_mean")
 
 
 def _grammar_file(path: str):
@@ -116,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
                     line.update(gap=round(result.gap(), 3) if best else None,
                                 mean=round(shown.mean, 3) if shown else None, tokens=shown.tokens if shown else 0,
                                 nbest=[h.text for h in result.nbest[:5]], sentence=best is not None,
-                                carrier_only=which.carrier_only(result))
+                                carrier_only=which.carrier_only(result),
+                                heard_mean=round(which.heard_mean(result), 3) if best else None)
                 if context is not None and best is not None:
                     understood = context.understand(best.words)
                     if understood:

@@ -16,6 +16,7 @@ from device.language import grammar as grammars
 from device.language import sentences
 from device.language.automaton import WordRoles
 from device.language.rhino import compile_context
+from device.recognition.constrained import Hypothesis, SearchResult
 from device.recognition.neural import ConstrainedRecognizer, SearchSettings
 from device.recognition.rejection import carrier_only, words_of
 from device.recognition.spelling import digit_aliases
@@ -117,3 +118,36 @@ def test_a_real_command_in_12_db_kitchen_noise_with_its_first_words_garbled_is_r
         assert context.understand(result.best.words) == (label["intent"], label["slots"])
         heard[forgiven] = rec.confidence(result)
     assert heard[True] >= 0.85 > heard[False], heard
+
+
+def test_the_search_says_which_tokens_spelled_which_word():
+    """Hypothesis.spans: one (log-probability, tokens) per word, the rest (end of text) one token; both search paths."""
+    loud = (np.sin(np.arange(32000) / 5) * 8000).astype("<i2").tobytes()
+    for greedy in (True, False):
+        rec = ConstrainedRecognizer(FakeDecoder(" proom coffee"), "en-US", SearchSettings(greedy_first=greedy))
+        rec.set_automaton(compile_context({"context": {"expressions": {"o": ["[brew me, get me] $d:d"]},
+                                                       "slots": {"d": ["coffee", "milk"]}}}).automaton)
+        for hyp in rec.search(loud).nbest:
+            assert len(hyp.spans) == len(hyp.words) and all(n >= 1 for _, n in hyp.spans)
+            assert hyp.tokens - sum(n for _, n in hyp.spans) == 1  # the end of text
+            assert sum(lp for lp, _ in hyp.spans) >= hyp.logprob - 1e-9
+
+
+def test_the_carrier_words_not_heard_do_not_lower_the_mean_either():
+    """"Coffee." heard freely for "brew me coffee": the mean bound judges the words heard ("coffee" and the end of
+    text), not the tokens the model was forced through for "brew me"; with every word heard it is the plain mean."""
+    decoder = FakeDecoder("")
+    context = compile_context({"context": {"expressions": {"o": ["brew me $d:d"]}, "slots": {"d": ["coffee"]}}})
+    free = (decoder.vocabulary.index(b" coffee"),)
+    forced = Hypothesis(("brew", "me", "coffee"), -4.0 - 4.0 - 0.2 - 0.1, 4, -4.0, ((-4.0, 1), (-4.0, 1), (-0.2, 1)))
+    result = SearchResult((forced,), free, -0.3)
+    decisions = {}
+    for forgiven in (True, False):
+        rec = ConstrainedRecognizer(decoder, "en-US", SearchSettings(reject_mean=-1.5, carrier_forgiven=forgiven))
+        rec.set_automaton(context.automaton, roles=context.roles())
+        assert rec.carrier_only(result) and rec.heard_mean(result) == pytest.approx((-0.2 - 0.1) / 2)
+        decisions[forgiven] = rec.verdict(result)[0]
+    assert forced.mean < -1.5 and decisions[True] >= 0.85 > decisions[False]
+    heard = SearchResult((forced,), tuple(decoder.vocabulary.index(w) for w in (b" ", b"b", b"r", b"e", b"w", b" ",
+                                                                             b"m", b"e", b" coffee")), -0.3)
+    assert rec.heard_mean(heard) == pytest.approx(forced.mean)  # "brew me" heard: every token counts

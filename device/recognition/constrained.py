@@ -31,6 +31,9 @@ class Hypothesis:
     tokens: int
     worst: float = 0.0
     """The lowest log-probability of any one of its tokens (end of text included)."""
+    spans: tuple[tuple[float, int], ...] = ()
+    """Per word of `words`: the log-probability and number of the tokens that spelled it (a token that ends a word
+    and begins the next counts for the next); end of text not included. Empty when not known."""
 
     @property
     def mean(self) -> float:
@@ -89,6 +92,9 @@ class Resume:
     worst: float
     free_tokens: tuple[int, ...]
     free_logprob: float
+    spans: tuple[tuple[float, int], ...] = ()
+    pending: tuple[float, int] = (0.0, 0)
+    """As _Live's: the finished words' spans and the word being spelled's so far."""
 
 
 def special_tokens(decoder: TokenDecoder) -> np.ndarray:
@@ -108,6 +114,27 @@ class _Live:
     words: tuple[str, ...]
     tokens: int
     worst: float = 0.0
+    spans: tuple[tuple[float, int], ...] = ()  # Hypothesis.spans of the words finished so far
+    pending: tuple[float, int] = (0.0, 0)  # log-probability and tokens of the word being spelled
+
+
+def spans_after(spans: tuple[tuple[float, int], ...], pending: tuple[float, int], done: tuple[str, ...],
+                logprob: float) -> tuple[tuple[tuple[float, int], ...], tuple[float, int]]:
+    """(spans, pending) after a token of `logprob` that finished the words `done` (the first of them takes what was
+    pending, the token begins the next word) or none (the token goes on spelling the pending word)."""
+    if not done:
+        return spans, (pending[0] + logprob, pending[1] + 1)
+    return spans + (pending,) + ((0.0, 0),) * (len(done) - 1), (logprob, 1)
+
+
+def spans_at_end(spans: tuple[tuple[float, int], ...], pending: tuple[float, int],
+                 last: str | None) -> tuple[tuple[float, int], ...]:
+    """The spans of a sentence that ends here: the pending word's, or what was pending added to the last word's."""
+    if last:
+        return spans + (pending,)
+    if spans and pending[1]:
+        return spans[:-1] + ((spans[-1][0] + pending[0], spans[-1][1] + pending[1]),)
+    return spans
 
 
 def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: int = 6, prune: float = 8.0,
@@ -133,7 +160,7 @@ def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: 
         r = resume
         logp0, state0 = r.logp, r.state
         alive = [_Live(r.logprob + token_bonus * r.tokens, r.logprob, r.logp, r.state, r.position, r.words, r.tokens,
-                       r.worst)]
+                       r.worst, r.spans, r.pending)]
         free_tokens, free_logprob, free_done = list(r.free_tokens), r.free_logprob, True
     finished: list[tuple[float, Hypothesis]] = []
     free_logp, free_state = logp0, state0
@@ -147,7 +174,8 @@ def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: 
                 last = speller.last_word(h.position)
                 words = h.words + ((last,) if last else ())
                 end = float(h.logp[decoder.eos])
-                finished.append((h.score + end, Hypothesis(words, h.logprob + end, h.tokens + 1, min(h.worst, end))))
+                finished.append((h.score + end, Hypothesis(words, h.logprob + end, h.tokens + 1, min(h.worst, end),
+                                                           spans_at_end(h.spans, h.pending, last))))
             if h.tokens >= max_tokens:
                 continue
             allowed = speller.allowed(h.position)
@@ -182,7 +210,8 @@ def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: 
             tokens.append(free_tokens[-1])
         logps, new_states = decoder.advance(states, tokens)
         alive = [_Live(c[0], c[1], logps[i], new_states[i], c[4], alive[c[2]].words + c[5], alive[c[2]].tokens + 1,
-                       min(alive[c[2]].worst, c[6])) for i, c in enumerate(candidates)]
+                       min(alive[c[2]].worst, c[6]), *spans_after(alive[c[2]].spans, alive[c[2]].pending, c[5], c[6]))
+                 for i, c in enumerate(candidates)]
         if not free_done:
             free_logp, free_state = logps[-1], new_states[-1]
     if alive:

@@ -281,8 +281,9 @@ class ConstrainedRecognizer:
         if s.calibration is not None:
             return s.calibration.confidence(self.features(result)), ""
         fair = short_sentence_allowance(best.tokens, s.short_allowance, s.short_reference)
-        by_gap = 1.0 if s.carrier_forgiven and self.carrier_only(result) else \
-            confidence(min(result.gap() + fair, 0.0), s.reject_gap)
+        if s.carrier_forgiven and self.carrier_only(result):  # neither the gap nor the unheard carrier words count
+            return confidence(min(self.heard_mean(result) + fair, 0.0), s.reject_mean), ""
+        by_gap = confidence(min(result.gap() + fair, 0.0), s.reject_gap)
         return min(by_gap, confidence(min(best.mean + fair, 0.0), s.reject_mean)), ""
 
     def carrier_only(self, result: SearchResult) -> bool:
@@ -293,6 +294,20 @@ class ConstrainedRecognizer:
             return False
         said = sentence_words(result.best.words, self._aliases)
         return carrier_only(said, words_of(self.free_text(result), self._aliases), *roles)
+
+    def heard_mean(self, result: SearchResult) -> float:
+        """The best sentence's log-probability per token without the tokens of its carrier words that the free
+        transcript does not hold (its mean when the search did not say which tokens spelled which word)."""
+        best = result.nbest[0]
+        with self._lock:
+            roles = self._roles
+        if roles is None or len(best.spans) != len(best.words):
+            return best.mean
+        meaning, heard = roles[0], set(words_of(self.free_text(result), self._aliases))
+        end = (best.logprob - sum(lp for lp, _ in best.spans), best.tokens - sum(n for _, n in best.spans))
+        kept = [span for word, span in zip(best.words, best.spans)
+                if any(w in meaning or w in heard for w in words_of(word, self._aliases))] + [end]
+        return sum(lp for lp, _ in kept) / max(sum(n for _, n in kept), 1)
 
     def ended_early(self, result: SearchResult) -> int:
         """How many words the free transcript goes on past the best sentence (recognition.rejection.words_past)."""

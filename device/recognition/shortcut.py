@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from device.recognition.constrained import Hypothesis, Resume, SearchResult, special_tokens
+from device.recognition.constrained import Hypothesis, Resume, SearchResult, spans_after, spans_at_end, special_tokens
 from device.recognition.decoding import TokenDecoder, Wrapped
 from device.recognition.spelling import Speller
 
@@ -48,6 +48,8 @@ def greedy_sentence(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, 
     logp, state = first
     position, words, tokens = speller.start, (), []  # type: tuple[int, tuple[str, ...], list[int]]
     logprob, worst = 0.0, 0.0
+    spans: tuple[tuple[float, int], ...] = ()
+    pending = (0.0, 0)
     starts: list[Resume] = []  # the greedy hypothesis before each token that begins a word
     while len(tokens) <= max_tokens:
         token = int(np.argmax(np.where(special, -np.inf, logp)))
@@ -56,15 +58,17 @@ def greedy_sentence(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, 
             if not speller.can_end(position):
                 break
             last = speller.last_word(position)
-            hyp = Hypothesis(words + ((last,) if last else ()), logprob + s, len(tokens) + 1, min(worst, s))
+            hyp = Hypothesis(words + ((last,) if last else ()), logprob + s, len(tokens) + 1, min(worst, s),
+                             spans_at_end(spans, pending, last))
             return SearchResult((hyp,), tuple(tokens), logprob + s), Started(decoder, first)
         allowed = speller.allowed(position)
         where = np.flatnonzero(allowed.ids == token)
         if not len(where):
             break
         if resume and decoder.vocabulary[token][:1] == b" ":
-            starts.append(Resume(logp, state, position, words, len(tokens), logprob, worst, (), 0.0))
+            starts.append(Resume(logp, state, position, words, len(tokens), logprob, worst, (), 0.0, spans, pending))
         j = int(where[0])
+        spans, pending = spans_after(spans, pending, allowed.words(j), s)
         position, words = int(allowed.nexts[j]), words + allowed.words(j)
         logprob, worst = logprob + s, min(worst, s)
         tokens.append(token)
