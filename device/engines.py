@@ -231,5 +231,6 @@ ended_early_words counts with rejection.words_past since 2026-12-07 (words after
 transcript share, and extra words overall, not a misheard opening or the request said twice): no number changed,
 measured on all the barista data (BENCHMARKS.md "Issue 23: a request said twice is not a sentence cut short").
 carrier_forgiven (SearchSettings, on for both; issue 23, 2026-12-07): a sentence whose free transcript differs from it
-in carrier words only is judged by reject_mean alone; no number fitted, measured on all the barista data (BENCHMARKS.md
-"Issue 23: carrier words")."""
+in carrier words only is judged by reject_mean alone, over the words heard (heard_mean); no number fitted, measured on
+all the barista data (BENCHMARKS.md "Issue 23: carrier words", "... the carrier words not heard do not lower the
+mean")."""

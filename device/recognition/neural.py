@@ -86,7 +86,8 @@ class SearchSettings:
     carrier_forgiven: bool = True
     """When the sentence and the free transcript differ in carrier words only ("brew a twenty ounce house coffee"
     heard freely as "Pro 20 ounce house coffee": recognition.rejection.carrier_only, with the grammar's
-    WordRoles), the gap is not held against the sentence; the mean bound still is. Off without roles."""
+    WordRoles), the gap is not held against the sentence; the mean bound still is, without the tokens of the
+    carrier words not heard (heard_mean). Off without roles."""
     ended_early_words: int = 0
     """Refuse a sentence when the free transcript goes on past it by at least this many words (it ended
     before the speech did: "... with a lot of sugar" of "... sugar and a little bit of skim milk"; counted by
