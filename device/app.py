@@ -168,6 +168,11 @@ class Connection(Protocol):
     def stop(self, final: tuple[str, dict[str, Any]] | None = None) -> None:
         """Publish `final` (topic, payload) if connected, then disconnect (idempotent)."""
 
+
+class StoreLink(Connection, Protocol):
+    """The store's broker connection, which a replay waits on before its audio time starts. Implementation:
+    adapters.mqtt.MqttLink."""
+
     def first_attempt(self, timeout: float) -> bool:
         """Wait up to `timeout` s for the first connection attempt to end either way; whether it is connected."""
 
@@ -179,7 +184,7 @@ class Device:
     loop: Loop
     source: AudioSource
     panel: Panel
-    link: Connection
+    link: StoreLink
     outbox: Outbox
     stats: StatsReport | None = None
     mirror: Connection | None = None

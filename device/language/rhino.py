@@ -47,9 +47,11 @@ class Context:
 
     def roles(self) -> WordRoles:
         """Slot values' words say what is asked for; the expressions' own words carry it."""
-        slot = {w for _, elements in self.expressions for el in elements if el.slot for p in el.phrases for w in p}
-        literal = {w for _, elements in self.expressions for el in elements if not el.slot for p in el.phrases
-                   for w in p}
+        slot: set[str] = set()
+        literal: set[str] = set()
+        for _, elements in self.expressions:
+            for el in elements:
+                (slot if el.slot else literal).update(w for p in el.phrases for w in p)
         return WordRoles.of(slot, literal)
 
     def understand(self, words: tuple[str, ...] | list[str]) -> tuple[str, dict[str, str]] | None:

@@ -277,8 +277,9 @@ class ConstrainedRecognizer:
         if unsaid is not None:
             return 0.0, f"quantity {unsaid!r} of the free transcript is not in the sentence"
         s = self.settings
-        if s.ended_early_words and self.ended_early(result) >= s.ended_early_words:
-            return 0.0, f"the free transcript went on {self.ended_early(result)} words past the sentence"
+        past = self.ended_early(result) if s.ended_early_words else 0
+        if s.ended_early_words and past >= s.ended_early_words:
+            return 0.0, f"the free transcript went on {past} words past the sentence"
         if s.calibration is not None:
             return s.calibration.confidence(self.features(result)), ""
         fair = short_sentence_allowance(best.tokens, s.short_allowance, s.short_reference)

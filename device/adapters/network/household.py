@@ -49,10 +49,6 @@ class HouseholdMirror:
         elif isinstance(item, MuteChanged) and self._on_mute is not None:
             self._on_mute(item)
 
-    def first_attempt(self, timeout: float) -> bool:
-        """As MqttLink.first_attempt, for the household broker."""
-        return self.link.first_attempt(timeout)
-
     def offer(self, topic: str, payload: dict[str, Any]) -> None:
         """The latest state or counters: published now when connected, else at the next connect."""
         with self._lock:
