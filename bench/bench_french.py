@@ -210,7 +210,7 @@ def short_pieces(rec, decode, grammar: list[str], commands: dict[str, tuple[np.n
 
 
 def accepted(d: dict, gap: float, mean: float, allowance: float = 0.0) -> bool:
-    """The device's rule (device.recognition.neural.verdict) at these settings; no mean bound when mean is -inf."""
+    """The device's rule (device.recognition.judge.Judge.verdict) at these settings; no mean bound when mean is -inf."""
     if not d["words"] or d["gap"] is None or d.get("reason"):
         return False
     fair = short_sentence_allowance(d.get("tokens") or 99, allowance, SearchSettings.short_reference)

@@ -74,15 +74,16 @@ class MoonshineEngine:
             self.last = window
             return (), 0.0
         second = result.nbest[1] if len(result.nbest) > 1 else None
+        judge = rec.judge
         self.last = {"gap": round(result.gap(), 3), "mean": round(best.mean, 3), "worst": round(best.worst, 3),
                      "second": second.text if second else None,
                      "second_lp": round(second.logprob - best.logprob, 3) if second else None,
-                     "free": rec.free_text(result), "free_lp": round(result.free_logprob, 3),
+                     "free": judge.free_text(result), "free_lp": round(result.free_logprob, 3),
                      "free_n": len(result.free_tokens), "tokens": best.tokens, "by": rec.name,
-                     "carrier_only": rec.carrier_only(result), "heard_mean": round(rec.heard_mean(result), 3),
+                     "carrier_only": judge.carrier_only(result), "heard_mean": round(judge.heard_mean(result), 3),
                      "nbest": [[h.text, round(h.logprob, 3), h.tokens, round(h.worst, 3)] for h in result.nbest[:8]],
                      **window}
-        return best.words, rec.confidence(result)
+        return best.words, judge.confidence(result)
 
 
 class SecondOpinionEngine(MoonshineEngine):

@@ -118,8 +118,8 @@ def run(args: argparse.Namespace) -> int:
                     line.update(gap=round(result.gap(), 3) if best else None,
                                 mean=round(shown.mean, 3) if shown else None, tokens=shown.tokens if shown else 0,
                                 nbest=[h.text for h in result.nbest[:5]], sentence=best is not None,
-                                carrier_only=which.carrier_only(result),
-                                heard_mean=round(which.heard_mean(result), 3) if best else None)
+                                carrier_only=which.judge.carrier_only(result),
+                                heard_mean=round(which.judge.heard_mean(result), 3) if best else None)
                 if context is not None and best is not None:
                     understood = context.understand(best.words)
                     if understood:

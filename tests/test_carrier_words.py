@@ -80,13 +80,13 @@ def test_the_gap_is_not_held_against_a_sentence_that_differs_in_carrier_words_on
         rec = _recognizer(" proom coffee", forgiven, orders)  # "brew me" garbled, the drink heard
         result = rec.search(loud)
         assert result.best is not None and result.best.text in ("brew me coffee", "get me coffee")
-        assert rec.carrier_only(result) is True
+        assert rec.judge.carrier_only(result) is True
         assert (rec.confidence(result) >= 0.85) is forgiven, rec.confidence(result)
     # "oat milk" is not on the list: "get me" was heard, so "oat" is no garbled carrier
     rec = _recognizer(" get me oat milk", True, {"order": ["get me $drink:drink"]}, ("milk",))
     result = rec.search(loud)
     assert result.best is not None and result.best.text == "get me milk"
-    assert rec.carrier_only(result) is False and rec.confidence(result) < 0.85
+    assert rec.judge.carrier_only(result) is False and rec.confidence(result) < 0.85
 
 
 def test_without_roles_nothing_is_forgiven():
@@ -94,7 +94,7 @@ def test_without_roles_nothing_is_forgiven():
     rec.set_automaton(compile_context({"context": {"expressions": {"o": ["brew me $d:d"]},
                                                    "slots": {"d": ["coffee"]}}}).automaton)
     result = rec.search(np.zeros(32000, dtype=np.float32))
-    assert rec.carrier_only(result) is False and rec.confidence(result) < 0.85
+    assert rec.judge.carrier_only(result) is False and rec.confidence(result) < 0.85
 
 
 def test_a_real_command_in_12_db_kitchen_noise_with_its_first_words_garbled_is_read_back():
@@ -114,7 +114,7 @@ def test_a_real_command_in_12_db_kitchen_noise_with_its_first_words_garbled_is_r
                                                                         "carrier_forgiven": forgiven}))
         rec.set_automaton(context.automaton, roles=context.roles())
         result = rec.search(audio)
-        assert result.best is not None and rec.carrier_only(result)
+        assert result.best is not None and rec.judge.carrier_only(result)
         assert context.understand(result.best.words) == (label["intent"], label["slots"])
         heard[forgiven] = rec.confidence(result)
     assert heard[True] >= 0.85 > heard[False], heard
@@ -145,9 +145,9 @@ def test_the_carrier_words_not_heard_do_not_lower_the_mean_either():
     for forgiven in (True, False):
         rec = ConstrainedRecognizer(decoder, "en-US", SearchSettings(reject_mean=-1.5, carrier_forgiven=forgiven))
         rec.set_automaton(context.automaton, roles=context.roles())
-        assert rec.carrier_only(result) and rec.heard_mean(result) == pytest.approx((-0.2 - 0.1) / 2)
+        assert rec.judge.carrier_only(result) and rec.judge.heard_mean(result) == pytest.approx((-0.2 - 0.1) / 2)
         decisions[forgiven] = rec.verdict(result)[0]
     assert forced.mean < -1.5 and decisions[True] >= 0.85 > decisions[False]
     heard = SearchResult((forced,), tuple(decoder.vocabulary.index(w) for w in (b" ", b"b", b"r", b"e", b"w", b" ",
                                                                              b"m", b"e", b" coffee")), -0.3)
-    assert rec.heard_mean(heard) == pytest.approx(forced.mean)  # "brew me" heard: every token counts
+    assert rec.judge.heard_mean(heard) == pytest.approx(forced.mean)  # "brew me" heard: every token counts

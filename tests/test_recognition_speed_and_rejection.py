@@ -108,7 +108,7 @@ def test_a_sentence_that_ended_before_the_speech_did_is_refused_with_the_reason(
                                     SearchSettings(ended_early_words=3))
     guarded.set_grammar(grammar)
     result = guarded.search(loud)
-    assert result.best.words[-1] == "milk" and guarded.ended_early(result) == 3
+    assert result.best.words[-1] == "milk" and guarded.judge.ended_early(result) == 3
     assert guarded.verdict(result) == (0.0, "the free transcript went on 3 words past the sentence")
     whole = ConstrainedRecognizer(FakeDecoder(" order two milk"), "en-US", SearchSettings(ended_early_words=3))
     whole.set_grammar(grammar)

@@ -57,6 +57,6 @@ def test_a_real_command_moonshine_hears_twice_in_6_db_kitchen_noise_is_read_back
     digits = digit_aliases("en")
     said, free = sentence_words(result.best.words, digits), words_of(rec.free_text(result), digits)
     assert free == said + said  # the model's own repetition
-    assert rec.ended_early(result) == 0 and rec.confidence(result) >= 0.85
+    assert rec.judge.ended_early(result) == 0 and rec.confidence(result) >= 0.85
     label = json.loads((DATA / "barista_labels.json").read_text())["barista_house_coffee.wav"]
     assert context.understand(result.best.words) == (label["intent"], label["slots"])

@@ -15,9 +15,9 @@ The confidence is a logistic function of them, fitted on the development recordi
 cross-validation in BENCHMARKS.md, "Real speech"), shifted so that the chosen operating point is exactly the default
 `min_confidence` (0.85).
 
-`words_past` says how far the free transcript went on past the sentence (the ended-early guard in recognition.neural).
+`words_past` says how far the free transcript went on past the sentence (the ended-early guard in recognition.judge).
 
-`carrier_only` is the other reading of the same comparison, used by the shipped rule (recognition.neural): whether
+`carrier_only` is the other reading of the same comparison, used by the shipped rule (recognition.judge): whether
 the sentence and the free transcript differ only in the words that carry a request, not in what it asks for.
 """
 
