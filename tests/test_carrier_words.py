@@ -151,3 +151,19 @@ def test_the_carrier_words_not_heard_do_not_lower_the_mean_either():
     heard = SearchResult((forced,), tuple(decoder.vocabulary.index(w) for w in (b" ", b"b", b"r", b"e", b"w", b" ",
                                                                              b"m", b"e", b" coffee")), -0.3)
     assert rec.judge.heard_mean(heard) == pytest.approx(forced.mean)  # "brew me" heard: every token counts
+
+
+def test_the_judge_is_the_grammar_in_use():
+    """A new grammar brings its own judge (recognition.judge): the roles of the grammar a request is decided with, never
+    those of the one before; number words are held as the free transcript spells them."""
+    rec = ConstrainedRecognizer(FakeDecoder(" proom coffee"), "en-US")
+    rec.set_automaton(compile_context({"context": {"expressions": {"order": ["brew me $n:n $drink:drink"]},
+                                                   "slots": {"n": ["twelve"], "drink": ["coffee"]}}}).automaton,
+                      roles=WordRoles.of({"twelve", "coffee"}, {"brew", "me"}))
+    first = rec.judge
+    assert first.roles == (frozenset({"twelve", "coffee"}), frozenset({"twelve", "coffee", "brew", "me"}))
+    rec.set_automaton(compile_context({"context": {"expressions": {"o": ["brew me $d:d"]},
+                                                   "slots": {"d": ["coffee"]}}}).automaton)
+    assert rec.judge is not first and rec.judge.roles is None
+    result = rec.search((np.sin(np.arange(32000) / 5) * 8000).astype("<i2").tobytes())
+    assert result.best is not None and not rec.judge.carrier_only(result) and first.carrier_only(result)
