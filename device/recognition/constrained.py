@@ -104,15 +104,6 @@ def special_tokens(decoder: TokenDecoder) -> np.ndarray:
     return special
 
 
-def first_free(special: np.ndarray, eos: int, suppress: bool) -> np.ndarray:
-    """The tokens the free pass may not take: `special`, and end of text too when `suppress` (its first token)."""
-    if not suppress:
-        return special
-    masked = special.copy()
-    masked[eos] = True
-    return masked
-
-
 @dataclass
 class _Live:
     score: float  # log-probability plus length bonus, what the beam ranks by
@@ -148,7 +139,7 @@ def spans_at_end(spans: tuple[tuple[float, int], ...], pending: tuple[float, int
 
 def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: int = 6, prune: float = 8.0,
            max_tokens: int | None = None, token_bonus: float = 0.0, special: np.ndarray | None = None,
-           resume: Resume | None = None, suppress_blank: bool = False) -> SearchResult:
+           resume: Resume | None = None) -> SearchResult:
     """Decode `audio` constrained to the speller's grammar, and freely; see the module docstring.
 
     `token_bonus` is added to a hypothesis's score for each token (not to its log-probability):
@@ -156,9 +147,7 @@ def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: 
     words. Candidates more than `prune` nats below the best candidate of a step are dropped (a
     confident model then keeps one or two hypotheses, not `beam`). `special` masks the tokens the free
     pass may not take (True = never), by default the ones with no surface other than end of text. `resume`:
-    start from that hypothesis, the free pass already done (recognition.shortcut), not from the audio's start.
-    `suppress_blank`: the free pass may not end before its first token (as Whisper's decoding suppresses a blank
-    first token): a model that ends at once in noise still says what it heard, for the sentence to be compared with."""
+    start from that hypothesis, the free pass already done (recognition.shortcut), not from the audio's start."""
     seconds = len(audio) / 16000
     max_tokens = max_tokens or int(8 * seconds) + 10
     special = special_tokens(decoder) if special is None else special
@@ -205,7 +194,7 @@ def search(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, *, beam: 
         # hypothesis can still beat the best finished one.
         candidates = [c for c in candidates if c[0] + token_bonus * 4 > best_finished]
         if not free_done:
-            masked = np.where(first_free(special, decoder.eos, suppress_blank and not free_tokens), -np.inf, free_logp)
+            masked = np.where(special, -np.inf, free_logp)
             token = int(np.argmax(masked))
             free_logprob += float(free_logp[token])
             if token == decoder.eos or len(free_tokens) >= max_tokens:

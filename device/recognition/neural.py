@@ -150,14 +150,13 @@ class ConstrainedRecognizer:
         resume = None
         if s.greedy_first:
             found, then = greedy_sentence(decoder, speller, samples, int(8 * len(samples) / 16000) + 10,
-                                          resume=s.greedy_resume, suppress_blank=s.suppress_blank)
+                                          resume=s.greedy_resume)
             if found is not None:
                 return found
             decoder, resume = (decoder, then) if isinstance(then, Resume) else (then, None)
         if on_beam is not None:
             on_beam()
-        return search(decoder, speller, samples, beam=s.beam, prune=s.prune, token_bonus=s.token_bonus, resume=resume,
-                      suppress_blank=s.suppress_blank)
+        return search(decoder, speller, samples, beam=s.beam, prune=s.prune, token_bonus=s.token_bonus, resume=resume)
 
     def answer(self, audio: bytes | np.ndarray,
                stop: threading.Event | None = None) -> tuple[ConstrainedRecognizer, SearchResult]:

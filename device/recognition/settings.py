@@ -49,7 +49,3 @@ class SearchSettings:
     """Refuse a sentence when the free transcript goes on past it by at least this many words (it ended
     before the speech did: "... with a lot of sugar" of "... sugar and a little bit of skim milk"; counted by
     recognition.rejection.words_past: a misheard opening and a repeated request do not count); 0 = never."""
-    suppress_blank: bool = False
-    """The free pass may not end at its first token (Whisper's SuppressBlank): Moonshine says end of text at once on
-    some requests in kitchen noise, and a sentence compared with nothing is judged by its mean alone, at the gap's
-    stricter bound."""

@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from device.recognition.constrained import (Hypothesis, Resume, SearchResult, first_free, spans_after, spans_at_end,
-                                            special_tokens)
+from device.recognition.constrained import Hypothesis, Resume, SearchResult, spans_after, spans_at_end, special_tokens
 from device.recognition.decoding import TokenDecoder, Wrapped
 from device.recognition.spelling import Speller
 
@@ -40,11 +39,10 @@ class Started(Wrapped):
 
 
 def greedy_sentence(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, max_tokens: int,
-                    special: np.ndarray | None = None, resume: bool = False,
-                    suppress_blank: bool = False) -> tuple[SearchResult | None, Started | Resume]:
+                    special: np.ndarray | None = None,
+                    resume: bool = False) -> tuple[SearchResult | None, Started | Resume]:
     """(the result, when the free greedy transcript is a sentence of the grammar, else None; the decoder to
-    run the beam search with, the audio already encoded — or, with `resume`, where the beam should start).
-    `suppress_blank`: as constrained.search, the free pass does not end at its first token."""
+    run the beam search with, the audio already encoded — or, with `resume`, where the beam should start)."""
     special = special_tokens(decoder) if special is None else special
     first = decoder.start(audio)
     logp, state = first
@@ -54,7 +52,7 @@ def greedy_sentence(decoder: TokenDecoder, speller: Speller, audio: np.ndarray, 
     pending = (0.0, 0)
     starts: list[Resume] = []  # the greedy hypothesis before each token that begins a word
     while len(tokens) <= max_tokens:
-        token = int(np.argmax(np.where(first_free(special, decoder.eos, suppress_blank and not tokens), -np.inf, logp)))
+        token = int(np.argmax(np.where(special, -np.inf, logp)))
         s = float(logp[token])
         if token == decoder.eos:
             if not speller.can_end(position):
