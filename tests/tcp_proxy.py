@@ -157,18 +157,22 @@ class TcpProxy:
         """Forward again, held data first."""
         self._flowing.set()
 
-    def chaos(self, seconds: float, mean_gap: float = 0.5, min_gap: float = 0.05) -> threading.Thread:
-        """Cut all connections at random moments (exponential gaps) for `seconds`, in a thread."""
+    def chaos(self, seconds: float, mean_gap: float = 0.5, min_gap: float = 0.05,
+              min_cuts: int = 0) -> threading.Thread:
+        """Cut all connections at random moments (exponential gaps) for `seconds`, in a thread; past `seconds` too
+        until it has cut `min_cuts` times (a few long gaps drawn in a row would otherwise test almost nothing)."""
         end = time.monotonic() + seconds
 
         def run() -> None:
+            done = 0
             while not self._stop.is_set():
                 gap = max(min_gap, self._random.expovariate(1.0 / mean_gap))
-                if time.monotonic() + gap >= end:
+                if time.monotonic() + gap >= end and done >= min_cuts:
                     return
                 if self._stop.wait(gap):
                     return
                 self.cut()
+                done += 1
 
         return self._spawn(run)
 

@@ -123,7 +123,7 @@ def test_connection_cut_at_random_moments(mosquitto, store, pump, tmp_path):
     with TcpProxy(mosquitto.port, seed=os.getpid()) as proxy:
         device = pump(proxy.url)
         assert device.wait(lambda: device.connected, 10)
-        chaos = proxy.chaos(seconds=4.0, mean_gap=0.4)
+        chaos = proxy.chaos(seconds=4.0, mean_gap=0.4, min_cuts=3)
         thread, ids = stream(device, 120, gap=(0.0, 0.06))
         thread.join(timeout=30)
         chaos.join(timeout=10)
