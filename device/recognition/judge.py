@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from device.language.automaton import WordRoles
 from device.recognition.constrained import SearchResult
 from device.recognition.quantity import unheard_quantity, unsaid_quantity
-from device.recognition.rejection import carrier_only, features, sentence_words, words_of, words_past
+from device.recognition.rejection import carrier_only, features, heard_as, sentence_words, words_of, words_past
 from device.recognition.settings import SearchSettings
 
 CONFIDENCE_AT_GAP = 0.85
@@ -113,11 +113,15 @@ class Judge:
         return self.verdict(result)[0]
 
     def carrier_only(self, result: SearchResult) -> bool:
-        """Whether the best sentence and the free transcript differ in carrier words only (False without roles)."""
+        """Whether the best sentence and the free transcript differ in carrier words only (False without roles), a
+        word the grammar does not know read as the sentence's meaning word it is spelled like (rejection.heard_as)."""
         if self.roles is None or result.best is None:
             return False
         said = sentence_words(result.best.words, self.aliases)
-        return carrier_only(said, words_of(self.free_text(result), self.aliases), *self.roles)
+        meaning, known = self.roles
+        free = heard_as(words_of(self.free_text(result), self.aliases), [w for w in said if w in meaning], known,
+                        self.settings.close_cutoff)
+        return carrier_only(said, free, meaning, known)
 
     def heard_mean(self, result: SearchResult) -> float:
         """The best sentence's log-probability per token without the tokens of its carrier words that the free

@@ -18,7 +18,8 @@ cross-validation in BENCHMARKS.md, "Real speech"), shifted so that the chosen op
 `words_past` says how far the free transcript went on past the sentence (the ended-early guard in recognition.judge).
 
 `carrier_only` is the other reading of the same comparison, used by the shipped rule (recognition.judge): whether
-the sentence and the free transcript differ only in the words that carry a request, not in what it asks for.
+the sentence and the free transcript differ only in the words that carry a request, not in what it asks for;
+`heard_as` reads a word the grammar does not know as the meaning word it is spelled like ("rose" for "roast").
 """
 
 from __future__ import annotations
@@ -89,6 +90,23 @@ def carrier_only(sentence: Sequence[str], free: Sequence[str], meaning: frozense
         if any(w not in known for w in theirs) and all(w in theirs for w in ours):
             return False
     return True
+
+
+def heard_as(free: Sequence[str], said: Sequence[str], known: frozenset[str] | set[str],
+             cutoff: float = 0.6) -> list[str]:
+    """The free transcript's words, each word the grammar does not know read as the meaning word of the sentence
+    (`said`) it is spelled most like among those beginning with its letter ("rose" as "roast", "ice" as "iced", "moka"
+    as "mocha"), when difflib rates them at least `cutoff` alike (get_close_matches, its default 0.6); 0 leaves every
+    word as it is. Only the sentence's own meaning words: a garbled carrier ("who was" for "i'd like a") is not read
+    as some other word of the grammar ("whole")."""
+    if cutoff <= 0:
+        return list(free)
+    return [w if w in known else _closest(w, said, cutoff) for w in free]
+
+
+def _closest(word: str, said: Sequence[str], cutoff: float) -> str:
+    alike = difflib.get_close_matches(word, sorted({m for m in said if m[:1] == word[:1]}), n=1, cutoff=cutoff)
+    return alike[0] if alike else word
 
 
 def _between(words: Sequence[str], meaning: frozenset[str] | set[str]) -> list[list[str]]:

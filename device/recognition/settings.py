@@ -49,3 +49,8 @@ class SearchSettings:
     """Refuse a sentence when the free transcript goes on past it by at least this many words (it ended
     before the speech did: "... with a lot of sugar" of "... sugar and a little bit of skim milk"; counted by
     recognition.rejection.words_past: a misheard opening and a repeated request do not count); 0 = never."""
+    close_cutoff: float = 0.6
+    """With carrier_forgiven: a word of the free transcript the grammar does not know counts as the sentence's meaning
+    word it is spelled most like among those beginning with its letter, when difflib rates them this alike (0.6,
+    get_close_matches' default): "dark rose single shot ice mocha" is "dark roast single shot iced mocha" heard, not
+    something else asked for (recognition.rejection.heard_as). 0 = off."""
