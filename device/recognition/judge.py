@@ -8,7 +8,9 @@ The same mapping of the best sentence's log-probability per token (`reject_mean`
 it: when the model hears everything badly, its free transcript is as poor as the constrained
 one and the gap alone says nothing. A sentence whose free transcript differs from it in carrier words only
 ("brew a" heard as "Pro", the drink and size heard: recognition.rejection.carrier_only with the grammar's
-WordRoles) is judged by that second bound alone, without the tokens of the carrier words not heard.
+WordRoles) is judged by that second bound alone, without the tokens of the carrier words not heard; a word of the
+free transcript the grammar does not know counts there as the sentence's meaning word it is spelled like
+(recognition.rejection.heard_as: "rose" for "roast").
 
 Short sentences ("oui", "annule", "pause") pay a cost per sentence — where it starts (the model
 spreads its first token over " Pause", " pause", " P"…) and where it ends (".", or not) — that a
