@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from device.language.automaton import WordRoles
 from device.recognition.constrained import SearchResult
 from device.recognition.quantity import unheard_quantity, unsaid_quantity
-from device.recognition.rejection import carrier_only, features, heard_as, sentence_words, words_of, words_past
+from device.recognition.rejection import carrier_only, features, sentence_words, words_of, words_past
 from device.recognition.settings import SearchSettings
 
 CONFIDENCE_AT_GAP = 0.85
@@ -120,10 +120,8 @@ class Judge:
         if self.roles is None or result.best is None:
             return False
         said = sentence_words(result.best.words, self.aliases)
-        meaning, known = self.roles
-        free = heard_as(words_of(self.free_text(result), self.aliases), [w for w in said if w in meaning], known,
-                        self.settings.close_cutoff)
-        return carrier_only(said, free, meaning, known)
+        free = words_of(self.free_text(result), self.aliases)
+        return carrier_only(said, free, *self.roles, self.settings.close_cutoff)
 
     def heard_mean(self, result: SearchResult) -> float:
         """The best sentence's log-probability per token without the tokens of its carrier words that the free

@@ -75,15 +75,17 @@ def features(gap: float, mean: float, worst: float, margin: float | None, words:
 
 
 def carrier_only(sentence: Sequence[str], free: Sequence[str], meaning: frozenset[str] | set[str],
-                 known: frozenset[str] | set[str]) -> bool:
+                 known: frozenset[str] | set[str], cutoff: float = 0.0) -> bool:
     """Whether a sentence and the free transcript (both as words_of words) differ in carrier words only.
 
     True when both hold the same meaning words in the same order (at least one), and every word of the free
     transcript that the grammar does not know stands where the sentence has a carrier word the free transcript
     lacks: "Pro 20 ounce house coffee" for "brew a twenty ounce house coffee" ("pro" for "brew a"), but not
     "order oat milk" for "order milk" ("order" was heard, so "oat" is something else asked for). `known` is
-    every word of the grammar, meaning and carrier."""
+    every word of the grammar, meaning and carrier. `cutoff`: the free transcript's words read first as `heard_as`
+    reads them ("dark rose" for "dark roast"; 0, the default: as they are)."""
     said = [w for w in sentence if w in meaning]
+    free = heard_as(free, said, known, cutoff)
     if not said or said != [w for w in free if w in meaning]:
         return False
     for ours, theirs in zip(_between(sentence, meaning), _between(free, meaning)):
@@ -105,7 +107,7 @@ def heard_as(free: Sequence[str], said: Sequence[str], known: frozenset[str] | s
 
 
 def _closest(word: str, said: Sequence[str], cutoff: float) -> str:
-    alike = difflib.get_close_matches(word, sorted({m for m in said if m[:1] == word[:1]}), n=1, cutoff=cutoff)
+    alike = difflib.get_close_matches(word, [m for m in said if m[:1] == word[:1]], n=1, cutoff=cutoff)
     return alike[0] if alike else word
 
 
