@@ -161,7 +161,7 @@ def test_a_real_command_heard_with_a_meaning_word_misspelled_is_read_back():
         audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768
     context = compile_context(__import__("yaml").safe_load((DATA / "coffee_maker.yaml").read_text()))
     label = json.loads((DATA / "barista_labels.json").read_text())[name]
-    decoder = Moonshine()
+    decoder = Moonshine(trim=False)  # as device.engines builds it
     heard = {}
     for cutoff in (0.6, 0.0):
         rec = ConstrainedRecognizer(decoder, "en-US", SearchSettings(**{**NEURAL_SEARCH["moonshine"],

@@ -29,6 +29,8 @@ def load_wav(path: str | Path) -> np.ndarray:
                          f"`sox {path.name} -r 16000 -c 1 -b 16 out.wav`") from None
     except OSError as exc:
         raise RecordingError(f"audio file {path} cannot be read ({exc.strerror})") from None
+    if width == 2 and channels == 1 and rate == SAMPLE_RATE:
+        return np.frombuffer(raw, "<i2").copy()  # already what the device hears: the samples as they are
     if width == 1:
         samples = (np.frombuffer(raw, np.uint8).astype(np.float32) - 128) / 128
     elif width == 2:
@@ -54,7 +56,7 @@ def load_wav(path: str | Path) -> np.ndarray:
         samples = resample_poly(samples, SAMPLE_RATE // g, rate // g)
     if channels != 1:
         log.info("%s: mixed %d channels down to mono", path, channels)
-    return (np.clip(samples, -1, 1) * 32767).astype("<i2")
+    return np.clip(np.round(samples * 32768), -32768, 32767).astype("<i2")
 
 
 class WavSource:
