@@ -124,19 +124,23 @@ def _between(words: Sequence[str], meaning: frozenset[str] | set[str]) -> list[l
 
 def words_past(sentence: Sequence[str], free: Sequence[str]) -> int:
     """How many words the free transcript (words_of words) goes on past a sentence (sentence_words words): a sign
-    the sentence ended before the speech did ("... house coffee" of "... house coffee with soy milk").
+    the sentence ended before the speech did ("... house coffee" of "... house coffee with soy milk"), or skipped
+    part of it.
 
-    The larger of two counts, after the words the two share in order are lined up (difflib): the words after the
-    last shared word beyond the sentence's own, and the free transcript's extra words overall. Neither counts the
-    free words before the first shared word beyond the sentence's own there (an opening misheard: "you know what i
-    like i like a mocha" for "i'd like a mocha") nor a last run that only says the sentence's words again (a
-    model repeating the request in noise: "can i get a house coffee can i get a house coffee")."""
+    The words the two share in order are lined up (difflib); the count is the larger of the words after the last
+    shared word beyond the sentence's own there, and the words the free transcript holds between two shared words
+    where the sentence has none (a clause skipped: "coffee with sugar" of "coffee with soy milk and sugar"). Not
+    counted: the free words before the first shared word (an opening misheard: "you know what i like i like a
+    mocha" for "i'd like a mocha"); a last run that only says the sentence's words again, from anywhere in it and
+    on round to its beginning (a model repeating the request in noise: "can i get a house coffee can i get a house
+    coffee can i get"); a word of the sentence heard as several between shared words ("ice to melt that" for "iced
+    mocha": the gap judges those). With nothing shared, the free transcript's extra words."""
     shared = [b for b in difflib.SequenceMatcher(None, sentence, free, autojunk=False).get_matching_blocks() if b.size]
     if not shared:
         return max(len(free) - len(sentence), 0)
-    first, last = shared[0], shared[-1]
+    last = shared[-1]
     tail = free[last.b + last.size:]
-    again = bool(tail) and f" {' '.join(tail)} " in f" {' '.join(sentence)} "
+    again = bool(tail) and f" {' '.join(tail)} " in f" {' '.join([*sentence, *sentence])} "
     after = 0 if again else len(tail) - (len(sentence) - last.a - last.size)
-    overall = len(free) - max(first.b - first.a, 0) - (len(tail) if again else 0) - len(sentence)
-    return max(after, overall, 0)
+    skipped = sum(y.b - x.b - x.size for x, y in zip(shared, shared[1:]) if y.a == x.a + x.size)
+    return max(after, skipped, 0)
