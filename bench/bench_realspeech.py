@@ -133,13 +133,23 @@ def frames(audio: np.ndarray) -> list[bytes]:
     return [pcm[i:i + 2560] for i in range(0, len(pcm) - 2559, 2560)]
 
 
+def device_endpointer(vad):
+    """The endpointer as app.build makes it for Moonshine and Whisper, with the default [recognizer] settings."""
+    from device.audio.endpointer import Endpointer
+    from device.config import RecognizerSettings
+    from device.recognition.early import TAIL_SECONDS
+
+    r = RecognizerSettings()
+    return Endpointer(vad, r.end_silence_seconds, r.max_utterance_seconds, r.no_speech_seconds, r.min_speech_seconds,
+                      tail_seconds=TAIL_SECONDS, brief_end_silence_seconds=r.brief_end_silence_seconds)
+
+
 def endpointed(audio: np.ndarray, vad) -> tuple[np.ndarray, dict]:
     """What the device's endpointer (with `vad`, from the first frame: push-to-talk) hands the recogniser:
     the request up to recognition.early.TAIL_SECONDS after its speech, or nothing when it heard none."""
-    from device.audio.endpointer import Endpointer, Ending
-    from device.recognition.early import TAIL_SECONDS
+    from device.audio.endpointer import Ending
 
-    endpointer = Endpointer(vad, tail_seconds=TAIL_SECONDS)
+    endpointer = device_endpointer(vad)
     for k, frame in enumerate(frames(audio) + [bytes(2560)] * 200):  # silence after the recording, if ever needed
         end = endpointer.feed(frame)
         if end is not None:
@@ -239,8 +249,8 @@ def paced(args: argparse.Namespace) -> dict:
     """End of listening → decision, paced like a microphone (a frame per 80 ms of wall time) on every --paced'th
     file: the device's endpointer (Silero VAD) and Moonshine started early as shipped, then the same request
     decoded again at the end (early_start = false); waits in ms, both on this process's one core."""
-    from device.audio.endpointer import Endpointer, Ending
-    from device.recognition.early import TAIL_SECONDS, EarlyStart
+    from device.audio.endpointer import Ending
+    from device.recognition.early import EarlyStart
 
     _, clean, _, context, noise = barista(args, args.paced)
     engine = ENGINES[args.engines.split(",")[0]]()
@@ -251,7 +261,7 @@ def paced(args: argparse.Namespace) -> dict:
         waits, alone, used, asked = [], [], 0, []
         for f, audio in clean.items():
             heard = frames(in_kitchen(audio, noise, snr, f))
-            endpointer, end, start = Endpointer(vad, tail_seconds=TAIL_SECONDS), None, time.monotonic()
+            endpointer, end, start = device_endpointer(vad), None, time.monotonic()
             for k, frame in enumerate(heard):
                 time.sleep(max(0.0, start + (k + 1) * 0.08 - time.monotonic()))
                 end = endpointer.feed(frame)

@@ -310,7 +310,8 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
     r = settings.recognizer
     vad = SileroVad() if r.vad == "silero" or (r.vad == "auto" and neural) else WebRtcVad()
     endpointer = Endpointer(vad, r.end_silence_seconds, r.max_utterance_seconds, r.no_speech_seconds,
-                            r.min_speech_seconds, tail_seconds=TAIL_SECONDS if neural else math.inf)
+                            r.min_speech_seconds, tail_seconds=TAIL_SECONDS if neural else math.inf,
+                            brief_end_silence_seconds=r.brief_end_silence_seconds)
     outbox = Outbox(settings.storage.outbox_path(), settings.storage.outbox_capacity, now=utc_now)
     topics = Topics(settings.mqtt.topic_prefix, settings.device.id)
     inbox: queue.SimpleQueue = queue.SimpleQueue()

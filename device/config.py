@@ -143,6 +143,11 @@ class RecognizerSettings:
     """After the wake word, give up when nobody speaks for this long (seconds)."""
     min_speech_seconds: float = 0.25
     """Shorter bursts of sound (a cough, the tail of the wake word) are not a request (seconds)."""
+    brief_end_silence_seconds: float = 1.2
+    """Trailing silence that ends a request of less than a second of speech, a word alone ("yes", "annule"): longer
+    than end_silence_seconds, so a clatter or a voice across the kitchen just before the person speaks does not end
+    listening before the request is said (BENCHMARKS.md "Issue 23: a clatter before the request"); a one-word answer
+    ends that much later. At most end_silence_seconds: every request ends alike (seconds)."""
     early_start: bool = True
     """Moonshine/Whisper only: start recognising once the request's audio is known (0.24 s after the last
     speech), while the end silence is still being waited for; the same decision, ready sooner
@@ -410,6 +415,7 @@ def _check_ranges(s: Settings) -> None:
     need(1 <= r.max_utterance_seconds <= 30, "recognizer", "max_utterance_seconds", "must be between 1 and 30")
     need(0.5 <= r.no_speech_seconds <= 30, "recognizer", "no_speech_seconds", "must be between 0.5 and 30")
     need(0 <= r.min_speech_seconds < 2, "recognizer", "min_speech_seconds", "must be between 0 and 2")
+    need(0 <= r.brief_end_silence_seconds <= 5, "recognizer", "brief_end_silence_seconds", "must be between 0 and 5")
     need(0 <= r.threads <= 16, "recognizer", "threads", "must be a whole number between 0 (automatic) and 16")
     c = s.confirmation
     need(3 <= c.timeout_seconds <= 120, "confirmation", "timeout_seconds", "must be between 3 and 120")

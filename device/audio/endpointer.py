@@ -59,6 +59,14 @@ class Endpointer:
     tail_seconds: float = math.inf
     """Audio kept after the last speech frame (rounded up to whole frames; at most, and by default, the whole
     end silence). app.build gives the neural recognisers recognition.early.TAIL_SECONDS."""
+    brief_end_silence_seconds: float = 0.0
+    """Trailing silence that ends a request of less than `brief_speech_seconds` of speech (a word), when longer than
+    `end_silence_seconds`: a clatter or a voice across the kitchen just before the person speaks is then not taken
+    for the whole request (the person's speech that follows joins it), and a one-word answer still ends, that much
+    later. At most end_silence_seconds (0, the default here): the same end silence for every request; the device
+    uses `[recognizer] brief_end_silence_seconds` (1.2 s)."""
+    brief_speech_seconds: float = 1.0
+    """Less speech than this is one word, not a request said ("yes", "annule"; a barista order takes 1.2 s or more)."""
     _waited: float = 0.0
     _lead_in: deque = field(default_factory=deque)
     _utterance: list[bytes] = field(default_factory=list)
@@ -95,10 +103,10 @@ class Endpointer:
         else:
             self._silence += FRAME_SECONDS
         length = len(self._utterance) * FRAME_SECONDS
-        if self._silence >= self.end_silence_seconds:
-            if self._speech < self.min_speech_seconds:  # a click, a cough, the tail of the wake word
-                self._utterance, self._lead_in = [], deque(self._utterance[-4:])
-                return None
+        if self._silence >= self.end_silence_seconds and self._speech < self.min_speech_seconds:
+            self._utterance, self._lead_in = [], deque(self._utterance[-4:])  # a click, a cough, the wake word's tail
+            return None
+        if self._silence >= self._end_silence():
             return self._finish(cut=False)
         if length >= self.max_utterance_seconds:
             return self._finish(cut=True)
@@ -110,6 +118,12 @@ class Endpointer:
         if not self._utterance or self._speech < self.min_speech_seconds or self._silent() < self._tail():
             return None
         return self._request()
+
+    def _end_silence(self) -> float:
+        """The silence that ends this request: longer after a word alone (brief_end_silence_seconds)."""
+        if self._speech < self.brief_speech_seconds:
+            return max(self.end_silence_seconds, self.brief_end_silence_seconds)
+        return self.end_silence_seconds
 
     def _silent(self) -> int:
         """Frames of silence since the last speech."""
