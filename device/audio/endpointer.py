@@ -66,7 +66,9 @@ class Endpointer:
     later. At most end_silence_seconds (0, the default here): the same end silence for every request; the device
     uses `[recognizer] brief_end_silence_seconds` (1.2 s)."""
     brief_speech_seconds: float = 1.0
-    """Less speech than this is one word, not a request said ("yes", "annule"; a barista order takes 1.2 s or more)."""
+    """Less speech than this is a word alone ("yes", "annule"): Silero VAD hears a median 0.88 s of speech in people's
+    "jarvis", "computer", "snowboy"... (1,013 clips of the development data; 77% under 1 s) and 1.04 s in the
+    shortest of 305 barista orders."""
     _waited: float = 0.0
     _lead_in: deque = field(default_factory=deque)
     _utterance: list[bytes] = field(default_factory=list)
