@@ -1,7 +1,8 @@
 """Endpointing: after the wake word, collect the request from speech start to trailing silence.
 
 Counted in audio time, so a replayed recording always cuts at the same place. The request ends
-after `end_silence_seconds` of silence; its audio may stop earlier, `tail_seconds` after the last
+after `end_silence_seconds` of silence (`brief_end_silence_seconds` after a word alone: a clatter
+just before the person speaks is not the whole request); its audio may stop earlier, `tail_seconds` after the last
 speech: then the request's audio is known (`early()`) before listening ends, and a recogniser may
 start on it while the endpointer still waits to be sure nobody goes on speaking (recognition.early).
 """
