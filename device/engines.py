@@ -229,8 +229,9 @@ wrong +0/+0/+0/+1 decoded whole (the benchmark's rule); right minus three times 
 read-backs at 6 dB reach 1.0% either way (BENCHMARKS.md "the beam resumed where the greedy pass left the grammar").
 ended_early_words counts with rejection.words_past since 2026-12-07 (words after the last word the sentence and the free
 transcript share, and words the free transcript holds between two shared words where the sentence has none; not a
-misheard opening, the request said again, or a word heard as several): no number changed, measured on all the barista
-data (BENCHMARKS.md "Issue 23: a request said twice is not a sentence cut short", "... a word heard as several").
+misheard opening, the request said again, or a word heard as several): the threshold (2) unchanged, measured on all
+the barista data (BENCHMARKS.md "Issue 23: a request said twice is not a sentence cut short", "... a word heard as
+several").
 carrier_forgiven (SearchSettings, on for both; issue 23, 2026-12-07): a sentence whose free transcript differs from it
 in carrier words only is judged by reject_mean alone, over the words heard (heard_mean); no number fitted, measured on
 all the barista data (BENCHMARKS.md "Issue 23: carrier words", "... the carrier words not heard do not lower the
