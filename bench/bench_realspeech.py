@@ -135,13 +135,10 @@ def frames(audio: np.ndarray) -> list[bytes]:
 
 def device_endpointer(vad):
     """The endpointer as app.build makes it for Moonshine and Whisper, with the default [recognizer] settings."""
-    from device.audio.endpointer import Endpointer
+    from device.app import make_endpointer
     from device.config import RecognizerSettings
-    from device.recognition.early import TAIL_SECONDS
 
-    r = RecognizerSettings()
-    return Endpointer(vad, r.end_silence_seconds, r.max_utterance_seconds, r.no_speech_seconds, r.min_speech_seconds,
-                      tail_seconds=TAIL_SECONDS, brief_end_silence_seconds=r.brief_end_silence_seconds)
+    return make_endpointer(RecognizerSettings(), vad, neural=True)
 
 
 def endpointed(audio: np.ndarray, vad) -> tuple[np.ndarray, dict]:

@@ -16,11 +16,11 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from device.audio.endpointer import Endpointer
+from device.audio.endpointer import Endpointer, VoiceActivity
 from device.audio.source import AudioSource
 from device.audio.voice import Speaker, Voice
 from device.audio.wake_word import GatedEngine, WakeWordDetector, WakeWordEngine
-from device.config import DEFAULT_KEYWORDS, MqttSettings, Settings
+from device.config import DEFAULT_KEYWORDS, MqttSettings, RecognizerSettings, Settings
 from device.confirmation.gestures import PressTimer
 from device.confirmation.led import StatusLight
 from device.confirmation.mute import MuteFile, MuteMemory, initial_mute
@@ -131,6 +131,14 @@ def make_recognizer(settings: Settings):
     from device import engines
 
     return engines.load(settings)
+
+
+def make_endpointer(r: RecognizerSettings, vad: VoiceActivity, neural: bool) -> Endpointer:
+    """The request's endpointer from the [recognizer] settings; `neural` (Moonshine, Whisper): its audio known
+    TAIL_SECONDS after the last speech, so recognition may start before the end silence is over (recognition.early)."""
+    return Endpointer(vad, r.end_silence_seconds, r.max_utterance_seconds, r.no_speech_seconds, r.min_speech_seconds,
+                      tail_seconds=TAIL_SECONDS if neural else math.inf,
+                      brief_end_silence_seconds=r.brief_end_silence_seconds)
 
 
 def initial_catalogue(settings: Settings) -> Catalogue | None:
@@ -309,9 +317,7 @@ def build(settings: Settings, source: AudioSource, emit: Callable[[Event], None]
     emit, stats_holder = counted(emit, stats)
     r = settings.recognizer
     vad = SileroVad() if r.vad == "silero" or (r.vad == "auto" and neural) else WebRtcVad()
-    endpointer = Endpointer(vad, r.end_silence_seconds, r.max_utterance_seconds, r.no_speech_seconds,
-                            r.min_speech_seconds, tail_seconds=TAIL_SECONDS if neural else math.inf,
-                            brief_end_silence_seconds=r.brief_end_silence_seconds)
+    endpointer = make_endpointer(r, vad, neural)
     outbox = Outbox(settings.storage.outbox_path(), settings.storage.outbox_capacity, now=utc_now)
     topics = Topics(settings.mqtt.topic_prefix, settings.device.id)
     inbox: queue.SimpleQueue = queue.SimpleQueue()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from device.adapters.speech.moonshine import MODEL_FILES, default_model_dir
+from device.app import make_endpointer
 from device.audio.endpointer import Endpointer, Ending
 from device.config import RecognizerSettings
 from device.fakes import SILENCE, SPEECH, FrameVad
@@ -96,9 +97,7 @@ def test_a_clatter_before_a_real_request_in_12_db_kitchen_noise_does_not_end_it(
     r = RecognizerSettings()
     before, _ = listen(Endpointer(SileroVad(), tail_seconds=0.24), heard)
     assert len(before.audio) / 32000 < 1.1
-    now, _ = listen(Endpointer(SileroVad(), r.end_silence_seconds, r.max_utterance_seconds, r.no_speech_seconds,
-                               r.min_speech_seconds, tail_seconds=0.24,
-                               brief_end_silence_seconds=r.brief_end_silence_seconds), heard)
+    now, _ = listen(make_endpointer(r, SileroVad(), neural=True), heard)
     assert now.outcome is Ending.UTTERANCE and not now.cut
     assert 4.5 < len(now.audio) / 32000 < 5.2  # from the clatter to 0.24 s after "... brown sugar"
     assert now.audio.startswith(before.audio[:len(before.audio) - 3 * 2560])  # the clatter is still its beginning
@@ -118,8 +117,7 @@ def test_the_whole_request_after_the_clatter_is_read_back_right():
     from device.recognition.neural import ConstrainedRecognizer, SearchSettings
 
     r = RecognizerSettings()
-    end, _ = listen(Endpointer(SileroVad(), tail_seconds=0.24,
-                               brief_end_silence_seconds=r.brief_end_silence_seconds),
+    end, _ = listen(make_endpointer(r, SileroVad(), neural=True),
                     _listening("barista_double_shot_small_latte_12db_listening.wav"))
     context = compile_context(yaml.safe_load((DATA / "coffee_maker.yaml").read_text()))
     rec = ConstrainedRecognizer(Moonshine(trim=False), "en-US", SearchSettings(**NEURAL_SEARCH["moonshine"]))
