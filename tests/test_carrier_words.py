@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import json
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from device.contract.catalogue import Catalogue
-from device.engines import NEURAL_SEARCH
 from device.language import grammar as grammars
 from device.language import sentences
 from device.language.automaton import WordRoles
@@ -20,9 +17,9 @@ from device.recognition.constrained import Hypothesis, SearchResult
 from device.recognition.neural import ConstrainedRecognizer, SearchSettings
 from device.recognition.rejection import carrier_only, heard_as, words_of
 from device.recognition.spelling import digit_aliases
+from tests import barista
 from tests.fake_decoder import FakeDecoder
 
-DATA = Path(__file__).parent / "data" / "realspeech"
 CAFE = {"context": {"expressions": {"orderDrink": ["[brew, can I get, give me] [a, an] $size:size $drink:coffeeDrink",
                                                    "[brew, can I get, give me] [a, an] $drink:coffeeDrink"]},
                     "slots": {"size": ["small", "twenty ounce"], "drink": ["house coffee", "latte", "iced mocha"]}}}
@@ -132,19 +129,14 @@ def test_a_real_command_in_12_db_kitchen_noise_with_its_first_words_garbled_is_r
     refused for "brew a" alone. Settings as shipped, with and without forgiving carrier words."""
     from device.adapters.speech.moonshine import Moonshine
 
-    with wave.open(str(DATA / "barista_twenty_ounce_house_coffee_12db.wav"), "rb") as wav:
-        audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768
-    context = compile_context(__import__("yaml").safe_load((DATA / "coffee_maker.yaml").read_text()))
-    label = json.loads((DATA / "barista_labels.json").read_text())["barista_twenty_ounce_house_coffee_12db.wav"]
-    decoder = Moonshine()
+    name = "barista_twenty_ounce_house_coffee_12db.wav"
+    audio, decoder = barista.audio(name), Moonshine()
     heard = {}
     for forgiven in (True, False):
-        rec = ConstrainedRecognizer(decoder, "en-US", SearchSettings(**{**NEURAL_SEARCH["moonshine"],
-                                                                        "carrier_forgiven": forgiven}))
-        rec.set_automaton(context.automaton, roles=context.roles())
+        rec = barista.recognizer(decoder, carrier_forgiven=forgiven)
         result = rec.search(audio)
         assert result.best is not None and rec.judge.carrier_only(result)
-        assert context.understand(result.best.words) == (label["intent"], label["slots"])
+        assert barista.context().understand(result.best.words) == barista.expected(name)
         heard[forgiven] = rec.confidence(result)
     assert heard[True] >= 0.85 > heard[False], heard
 
@@ -157,18 +149,13 @@ def test_a_real_command_heard_with_a_meaning_word_misspelled_is_read_back():
     from device.adapters.speech.moonshine import Moonshine
 
     name = "barista_light_roast_iced_mocha_12db.wav"
-    with wave.open(str(DATA / name), "rb") as wav:
-        audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768
-    context = compile_context(__import__("yaml").safe_load((DATA / "coffee_maker.yaml").read_text()))
-    label = json.loads((DATA / "barista_labels.json").read_text())[name]
-    decoder = Moonshine(trim=False)  # as device.engines builds it
+    audio, decoder = barista.audio(name), Moonshine(trim=False)  # as device.engines builds it
     heard = {}
     for cutoff in (0.6, 0.0):
-        rec = ConstrainedRecognizer(decoder, "en-US", SearchSettings(**{**NEURAL_SEARCH["moonshine"],
-                                                                        "close_cutoff": cutoff}))
-        rec.set_automaton(context.automaton, roles=context.roles())
+        rec = barista.recognizer(decoder, close_cutoff=cutoff)
         result = rec.search(audio)
-        assert result.best is not None and context.understand(result.best.words) == (label["intent"], label["slots"])
+        assert result.best is not None
+        assert barista.context().understand(result.best.words) == barista.expected(name)
         assert "roasted" in words_of(rec.free_text(result), EN)
         heard[cutoff] = rec.confidence(result)
     assert heard[0.6] >= 0.85 > heard[0.0], heard

@@ -3,21 +3,16 @@ person speaks is not the whole request, and a one-word answer still ends."""
 
 from __future__ import annotations
 
-import json
-import wave
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from device.adapters.audio.wav_source import load_wav
 from device.adapters.speech.moonshine import MODEL_FILES, default_model_dir
 from device.app import make_endpointer
 from device.audio.endpointer import Endpointer, Ending
 from device.config import RecognizerSettings
 from device.fakes import SILENCE, SPEECH, FrameVad
-
-DATA = Path(__file__).parent / "data" / "realspeech"
-
+from tests import barista
 
 def frames(*counts: tuple[bytes, int]) -> list[bytes]:
     return [frame for frame, n in counts for _ in range(n)]
@@ -80,8 +75,7 @@ def test_the_device_waits_1_2_s_after_a_word_and_a_config_can_end_it_as_soon():
 
 
 def _listening(name: str) -> list[bytes]:
-    with wave.open(str(DATA / name), "rb") as wav:
-        pcm = wav.readframes(wav.getnframes())
+    pcm = load_wav(barista.DATA / name).tobytes()
     return [pcm[i:i + 2560] for i in range(0, len(pcm) - 2559, 2560)]
 
 
@@ -108,21 +102,13 @@ def test_a_clatter_before_a_real_request_in_12_db_kitchen_noise_does_not_end_it(
 def test_the_whole_request_after_the_clatter_is_read_back_right():
     """The request above, heard to its end, decoded as the device decodes it (Moonshine trim=False, the shipped
     search settings, the benchmark's grammar): the label's drink, size, shots and sugar, at min_confidence or more."""
-    import yaml
-
     from device.adapters.audio.vad import SileroVad
     from device.adapters.speech.moonshine import Moonshine
-    from device.engines import NEURAL_SEARCH
-    from device.language.rhino import compile_context
-    from device.recognition.neural import ConstrainedRecognizer, SearchSettings
 
+    name = "barista_double_shot_small_latte_12db_listening.wav"
     r = RecognizerSettings()
-    end, _ = listen(make_endpointer(r, SileroVad(), neural=True),
-                    _listening("barista_double_shot_small_latte_12db_listening.wav"))
-    context = compile_context(yaml.safe_load((DATA / "coffee_maker.yaml").read_text()))
-    rec = ConstrainedRecognizer(Moonshine(trim=False), "en-US", SearchSettings(**NEURAL_SEARCH["moonshine"]))
-    rec.set_automaton(context.automaton, roles=context.roles())
+    end, _ = listen(make_endpointer(r, SileroVad(), neural=True), _listening(name))
+    rec = barista.recognizer(Moonshine(trim=False))
     result = rec.search(np.frombuffer(end.audio, "<i2").astype(np.float32) / 32768)
-    label = json.loads((DATA / "barista_labels.json").read_text())["barista_double_shot_small_latte_12db_listening.wav"]
-    assert context.understand(result.best.words) == (label["intent"], label["slots"])
+    assert barista.context().understand(result.best.words) == barista.expected(name)
     assert rec.confidence(result) >= r.min_confidence

@@ -5,22 +5,12 @@ opening, a request said again, a word heard as several).
 
 from __future__ import annotations
 
-import json
-import wave
-from pathlib import Path
-
-import numpy as np
 import pytest
 
 from device.adapters.speech.moonshine import MODEL_FILES, default_model_dir
-from device.engines import NEURAL_SEARCH
-from device.language.rhino import compile_context
-from device.recognition.neural import ConstrainedRecognizer, SearchSettings
 from device.recognition.rejection import sentence_words, words_of, words_past
 from device.recognition.spelling import digit_aliases
-
-DATA = Path(__file__).parent / "data" / "realspeech"
-
+from tests import barista
 
 @pytest.mark.parametrize("sentence, free, past", [
     ("a house coffee", "a house coffee with soy milk", 3),  # went on after the sentence's last word
@@ -56,18 +46,13 @@ def test_a_real_command_moonshine_hears_twice_in_6_db_kitchen_noise_is_read_back
     ended early; as words past the sentence it is none, and the sentence is read back. Settings as shipped."""
     from device.adapters.speech.moonshine import Moonshine
 
-    with wave.open(str(DATA / "barista_house_coffee_6db.wav"), "rb") as wav:
-        audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768
-    context = compile_context(__import__("yaml").safe_load((DATA / "coffee_maker.yaml").read_text()))
-    rec = ConstrainedRecognizer(Moonshine(), "en-US", SearchSettings(**NEURAL_SEARCH["moonshine"]))
-    rec.set_automaton(context.automaton, roles=context.roles())
-    result = rec.search(audio)
+    rec = barista.recognizer(Moonshine())
+    result = rec.search(barista.audio("barista_house_coffee_6db.wav"))
     digits = digit_aliases("en")
     said, free = sentence_words(result.best.words, digits), words_of(rec.free_text(result), digits)
     assert free == said + said  # the model's own repetition
     assert rec.judge.ended_early(result) == 0 and rec.confidence(result) >= 0.85
-    label = json.loads((DATA / "barista_labels.json").read_text())["barista_house_coffee.wav"]
-    assert context.understand(result.best.words) == (label["intent"], label["slots"])
+    assert barista.context().understand(result.best.words) == barista.expected("barista_house_coffee.wav")
 
 
 @pytest.mark.skipif(not all((default_model_dir() / f).exists() for f in MODEL_FILES),
@@ -79,15 +64,11 @@ def test_a_real_drink_heard_as_several_words_in_6_db_kitchen_noise_is_read_back(
     sentence ended early; the free transcript goes on past no shared word, and the sentence is read back."""
     from device.adapters.speech.moonshine import Moonshine
 
-    with wave.open(str(DATA / "barista_triple_shot_iced_mocha_6db_heard.wav"), "rb") as wav:
-        audio = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").astype(np.float32) / 32768
-    context = compile_context(__import__("yaml").safe_load((DATA / "coffee_maker.yaml").read_text()))
-    rec = ConstrainedRecognizer(Moonshine(trim=False), "en-US", SearchSettings(**NEURAL_SEARCH["moonshine"]))
-    rec.set_automaton(context.automaton, roles=context.roles())
-    result = rec.search(audio)
+    name = "barista_triple_shot_iced_mocha_6db_heard.wav"
+    rec = barista.recognizer(Moonshine(trim=False))
+    result = rec.search(barista.audio(name))
     digits = digit_aliases("en")
     said, free = sentence_words(result.best.words, digits), words_of(rec.free_text(result), digits)
     assert len(free) == len(said) + 2 and free[-3:] == said[-3:]  # heard as more words, the ending shared
     assert rec.judge.ended_early(result) == 0 and rec.confidence(result) >= 0.85
-    label = json.loads((DATA / "barista_labels.json").read_text())["barista_triple_shot_iced_mocha_6db_heard.wav"]
-    assert context.understand(result.best.words) == (label["intent"], label["slots"])
+    assert barista.context().understand(result.best.words) == barista.expected(name)
