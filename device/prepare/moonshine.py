@@ -8,7 +8,9 @@ onnxruntime fold the constant work away (so each weight is computed once, at pre
 the tied embedding's transposed copy out of the decoder's two If branches so it is stored once,
 looks token embeddings up in the original int8 table (dequantising only the rows used), and, for
 the default `int8` variant, quantises every MatMul weight back to int8 (onnxruntime dynamic
-quantisation). DIR then holds encoder.onnx, decoder.onnx, tokenizer.bin (the wheel's, read by the
+quantisation). Last, the merged decoder becomes a lean one-token step and the encoder also gives
+the decoder's cross-attention cache (prepare.moonshine_step). DIR then holds encoder.onnx,
+decoder.onnx, tokenizer.bin (the wheel's, read by the
 adapter), tokenizer.json (moonshine-lite's, when installed: for tests) and model.json (sources,
 sha256 of every file, licence, variant). Running it again with the same inputs does nothing.
 """
@@ -36,7 +38,8 @@ WHEEL_MODEL_DIR = "moonshine_cpp/models/base-en"
 SOURCE_FILES = ("encoder_model.ort", "decoder_model_merged.ort", "tokenizer.bin")
 VARIANTS = ("int8", "fp32")
 EMBEDDING = "model.decoder.embed_tokens.weight_merged_0"
-SCHEMA = "reorder.moonshine-model/1"
+SCHEMA = "reorder.moonshine-model/2"
+"""/2: encoder.onnx gives the cross-attention cache and decoder.onnx is the one-token step (prepare.moonshine_step)."""
 
 
 def installed_wheel_dir() -> Path | None:
@@ -190,7 +193,8 @@ def is_current(out: Path, sources: dict[str, str], variant: str) -> bool:
     try:
         meta = json.loads((out / "model.json").read_text(encoding="utf-8"))
         files = meta["files"]
-        return (meta.get("variant") == variant and meta.get("source", {}).get("files") == sources
+        return (meta.get("schema") == SCHEMA and meta.get("variant") == variant
+                and meta.get("source", {}).get("files") == sources
                 and (_tokenizer_json() is None or "tokenizer.json" in files)
                 and all(sha256_of(out / name) == files[name] for name in MODEL_FILES))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -215,11 +219,16 @@ def prepare(source: Path, out: Path, variant: str = "int8", force: bool = False)
         stage.mkdir()
         convert(src / "encoder_model.ort", stage / "encoder.onnx", variant, scratch)
         convert(src / "decoder_model_merged.ort", stage / "decoder.onnx", variant, scratch)
+        import onnx
+
+        from device.prepare import moonshine_step
+
+        moonshine_step.rebuild(stage / "encoder.onnx", stage / "decoder.onnx", lambda path: onnx.load(str(path)),
+                               lambda model, path: onnx.save(model, str(path)))
         shutil.copyfile(src / "tokenizer.bin", stage / "tokenizer.bin")
         tokenizer_json = _tokenizer_json()
         if tokenizer_json is not None:
             shutil.copyfile(tokenizer_json, stage / "tokenizer.json")
-        import onnx
         import onnxruntime
 
         meta = {"schema": SCHEMA, "model": "moonshine-base-en", "variant": variant, "license": "MIT",

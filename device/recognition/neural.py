@@ -21,7 +21,7 @@ import numpy as np
 from device.language import sentences
 from device.language.automaton import WordAutomaton, WordRoles
 from device.language.grammar import Grammar
-from device.recognition.constrained import Resume, SearchResult, search
+from device.recognition.constrained import Resume, SearchResult, search, special_tokens
 from device.recognition.decoding import Stoppable, TokenDecoder
 from device.recognition.judge import CONFIDENCE_AT_GAP, Judge, confidence, short_sentence_allowance
 from device.recognition.protocol import Recognition
@@ -62,6 +62,7 @@ class ConstrainedRecognizer:
         self.settings = settings or SearchSettings()
         self._aliases = digit_aliases(locale.split("-")[0])
         self._trie = vocabulary_trie(decoder.vocabulary)
+        self._special = special_tokens(decoder)  # the free pass's mask, once (a pass over 32,768 tokens)
         self._speller: Speller | None = None
         self._judge = Judge.for_grammar(self.settings, locale.split("-")[0], decoder.vocabulary, self._aliases)
         self._building: threading.Thread | None = None
@@ -150,13 +151,14 @@ class ConstrainedRecognizer:
         resume = None
         if s.greedy_first:
             found, then = greedy_sentence(decoder, speller, samples, int(8 * len(samples) / 16000) + 10,
-                                          resume=s.greedy_resume)
+                                          self._special, resume=s.greedy_resume)
             if found is not None:
                 return found
             decoder, resume = (decoder, then) if isinstance(then, Resume) else (then, None)
         if on_beam is not None:
             on_beam()
-        return search(decoder, speller, samples, beam=s.beam, prune=s.prune, token_bonus=s.token_bonus, resume=resume)
+        return search(decoder, speller, samples, beam=s.beam, prune=s.prune, token_bonus=s.token_bonus,
+                      special=self._special, resume=resume)
 
     def answer(self, audio: bytes | np.ndarray,
                stop: threading.Event | None = None) -> tuple[ConstrainedRecognizer, SearchResult]:

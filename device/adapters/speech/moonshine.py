@@ -2,8 +2,9 @@
 
 The model folder is written by adapters.moonshine_prepare from the moonshine-cpp wheel
 (`scripts/dev setup` on a laptop or in CI, scripts/install.sh on a device). The encoder runs once
-per request; the merged decoder runs once for the prompt (BOS, computing the cross-attention cache)
-and then one token per call for a whole beam at a time, the beam's self-attention caches stacked.
+per request and gives the decoder's cross-attention cache; the decoder is one token step
+(prepare.moonshine_step), run for the prompt (BOS) and then once per token for a whole beam at a time,
+the beam's self-attention caches stacked, its output the log-softmax over the 32,000 text tokens.
 
 Defaults measured in BENCHMARKS.md ("moonshine-variants"): int8 MatMul weights, memory arena off,
 weight pre-packing on (off saves ~40 MB of RSS for 1.6-2.3x the decoder time). With int8 weights a
@@ -37,6 +38,10 @@ TEXT_VOCAB = 32000
 LOGITS = 32768
 LAYERS, HEADS, HEAD_DIM = 8, 8, 52
 SAMPLE_RATE = 16000
+UNFUSED = ["MatMulScaleFusion"]
+"""onnxruntime fusions left off in the decoder step: scaling the attention's query and keys before their product,
+as the exported decoder's graph computes it, not after, keeps its rounding and so its int8 activations exactly
+(otherwise one decoder call in ten lands an activation on the other side of a rounding step)."""
 
 
 def default_model_dir() -> Path:
@@ -96,15 +101,14 @@ def session_options(arena: bool = False, prepack: bool = True, threads: int = 1)
 
 @dataclass(frozen=True, eq=False)
 class _Request:
-    """What every hypothesis of one request shares: the encoder output and the cross-attention cache.
+    """What every hypothesis of one request shares: the cross-attention cache the encoder computed.
 
-    Kept at batch 1 for every batch: the decoder's attention broadcasts them over the hypotheses
+    Kept at batch 1 for every batch: the decoder's attention broadcasts it over the hypotheses
     (ONNX MatMul broadcasting), which gives the same logits as a copy per hypothesis without the
     copies (tests/test_moonshine.py)."""
 
-    hidden: np.ndarray
     cross: list[np.ndarray]
-    """present.{i}.encoder.{key,value} of the prompt call, layer by layer ([1, 8, T, 52] each)."""
+    """Layer by layer, the keys transposed and scaled ([1, 8, 52, T]) and the values ([1, 8, T, 52])."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,14 +122,6 @@ class MoonshineState:
     def length(self) -> int:
         """Tokens decoded so far, BOS included."""
         return int(self.cache[0].shape[2])
-
-
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    logits = logits.astype(np.float32, copy=True)
-    logits[..., TEXT_VOCAB:] = -np.inf
-    top = logits.max(axis=-1, keepdims=True)
-    shifted = logits - top
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def trim_silence(audio: np.ndarray, margin: float = 0.3, floor_db: float = -35.0) -> np.ndarray:
@@ -169,12 +165,16 @@ class Moonshine:
             self._encoder = ort.InferenceSession(str(files["encoder.onnx"]), options,
                                                  providers=["CPUExecutionProvider"])
             self._decoder = ort.InferenceSession(str(files["decoder.onnx"]), options,
-                                                 providers=["CPUExecutionProvider"])
+                                                 providers=["CPUExecutionProvider"], disabled_optimizers=UNFUSED)
         except Exception as exc:  # onnxruntime raises its own Fail/InvalidProtobuf/RuntimeException types
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"Moonshine model in {folder} cannot be loaded ({first[:160]}); prepare it again: "
                              f"{PREPARE_COMMAND} --force") from None
+        if "position" not in {i.name for i in self._decoder.get_inputs()}:
+            raise ModelError(f"Moonshine model in {folder} was prepared by an older version (its decoder is not the "
+                             f"one-token step); prepare it again: {PREPARE_COMMAND} --force")
         self._outputs = [o.name for o in self._decoder.get_outputs()]
+        self._cross_names = [o.name for o in self._encoder.get_outputs()]
         self._empty = np.zeros((1, HEADS, 0, HEAD_DIM), np.float32)
         log.info("Moonshine %s loaded from %s", self.variant, folder)
 
@@ -189,16 +189,19 @@ class Moonshine:
         """A generous limit on text tokens for this much audio (Moonshine's rule of thumb: 6.5 a second)."""
         return int(np.ceil(len(audio) / SAMPLE_RATE * 6.5)) + 4
 
-    def _feed(self, ids: np.ndarray, hidden: np.ndarray, self_cache: Sequence[np.ndarray],
-              cross: Sequence[np.ndarray], use_cache: bool) -> dict[str, np.ndarray]:
-        feed: dict[str, np.ndarray] = {"input_ids": ids, "encoder_hidden_states": hidden,
-                                       "use_cache_branch": np.array([use_cache])}
+    def _step(self, ids: Sequence[int], position: int, cache: Sequence[np.ndarray],
+              request: _Request) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One decoder step for a batch at the same position: log-probabilities over the text tokens
+        ([batch, 32000]) and the new self-attention caches, layer by layer (key, value)."""
+        feed: dict[str, np.ndarray] = {"input_ids": np.array(ids, np.int64).reshape(-1, 1),
+                                       "position": np.array([position], np.int64)}
         for layer in range(LAYERS):
-            feed[f"past_key_values.{layer}.decoder.key"] = self_cache[2 * layer]
-            feed[f"past_key_values.{layer}.decoder.value"] = self_cache[2 * layer + 1]
-            feed[f"past_key_values.{layer}.encoder.key"] = cross[2 * layer]
-            feed[f"past_key_values.{layer}.encoder.value"] = cross[2 * layer + 1]
-        return dict(zip(self._outputs, self._decoder.run(self._outputs, feed)))
+            feed[f"past_key_values.{layer}.decoder.key"] = cache[2 * layer]
+            feed[f"past_key_values.{layer}.decoder.value"] = cache[2 * layer + 1]
+            feed[f"cross.{layer}.keyT"] = request.cross[2 * layer]
+            feed[f"cross.{layer}.value"] = request.cross[2 * layer + 1]
+        logprobs, *present = self._decoder.run(self._outputs, feed)
+        return logprobs[:, -1], present
 
     def start(self, audio: np.ndarray) -> tuple[np.ndarray, MoonshineState]:
         """Encode one request and run the BOS prompt; returns log-probs of the first text token and a state."""
@@ -207,12 +210,11 @@ class Moonshine:
             audio = trim_silence(audio)
         if len(audio) < SAMPLE_RATE // 4:
             audio = np.pad(audio, (0, SAMPLE_RATE // 4 - len(audio)))
-        hidden = self._encoder.run(None, {"input_values": audio[None, :]})[0]
-        empty = [self._empty] * (2 * LAYERS)
-        out = self._feed(np.array([[BOS]], np.int64), hidden, empty, empty, use_cache=False)
-        cross = [out[f"present.{layer}.encoder.{kv}"] for layer in range(LAYERS) for kv in ("key", "value")]
-        cache = tuple(out[f"present.{layer}.decoder.{kv}"] for layer in range(LAYERS) for kv in ("key", "value"))
-        return _log_softmax(out["logits"][0, -1]), MoonshineState(_Request(hidden, cross), cache)
+        request = _Request(self._encoder.run(self._cross_names, {"input_values": audio[None, :]}))
+        rows, present = self._step([BOS], 0, [self._empty] * (2 * LAYERS), request)
+        first = np.full(len(self.vocabulary), -np.inf, np.float32)
+        first[:TEXT_VOCAB] = rows[0]
+        return first, MoonshineState(request, tuple(present))
 
     def advance(self, states: Sequence[MoonshineState],
                 tokens: Sequence[int]) -> tuple[np.ndarray, list[MoonshineState]]:
@@ -222,18 +224,16 @@ class Moonshine:
         groups: dict[tuple[int, int], list[int]] = {}
         for i, state in enumerate(states):
             groups.setdefault((id(state.request), state.length), []).append(i)
-        logprobs = np.empty((len(states), len(self.vocabulary)), np.float32)
+        logprobs = np.full((len(states), len(self.vocabulary)), -np.inf, np.float32)
         new: list[MoonshineState | None] = [None] * len(states)
-        for members in groups.values():
+        for (_, length), members in groups.items():
             request = states[members[0]].request
-            ids = np.array([[tokens[i]] for i in members], np.int64)
             if len(members) == 1:
                 cache = states[members[0]].cache
             else:
                 cache = tuple(np.concatenate([states[i].cache[j] for i in members]) for j in range(2 * LAYERS))
-            out = self._feed(ids, request.hidden, cache, request.cross, use_cache=True)
-            logprobs[members] = _log_softmax(out["logits"][:, -1])
-            present = [out[f"present.{layer}.decoder.{kv}"] for layer in range(LAYERS) for kv in ("key", "value")]
+            rows, present = self._step([tokens[i] for i in members], length, cache, request)
+            logprobs[members, :TEXT_VOCAB] = rows
             for row, i in enumerate(members):
                 new[i] = MoonshineState(request, tuple(p[row:row + 1] for p in present))
         return logprobs, new  # type: ignore[return-value]
