@@ -764,13 +764,15 @@ def moonshine_sources(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 def prepared_folder(folder: Path, sources: dict[str, str]) -> None:
     """A model folder as device.prepare.moonshine (or scripts/provision --prepare-model) writes it."""
     from device.adapters.speech.moonshine import MODEL_FILES
+    from device.prepare.moonshine import SCHEMA
 
     folder.mkdir(parents=True)
     files = {}
     for name in (*MODEL_FILES, "tokenizer.json"):
         (folder / name).write_bytes(f"prepared {name}".encode())
         files[name] = hashlib.sha256(f"prepared {name}".encode()).hexdigest()
-    (folder / "model.json").write_text(json.dumps({"variant": "int8", "source": {"files": sources}, "files": files}))
+    (folder / "model.json").write_text(json.dumps({"schema": SCHEMA, "variant": "int8", "source": {"files": sources},
+                                                   "files": files}))
 
 
 def test_a_current_moonshine_model_installs_no_onnx_on_a_re_run(tmp_path: Path) -> None:

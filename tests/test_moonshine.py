@@ -261,3 +261,34 @@ def test_a_decoder_laid_out_otherwise_is_one_line_at_preparation(tmp_path: Path)
     message = str(err.value)
     assert "\n" not in message and "decoder.onnx" in message and "moonshine-cpp==0.1.4" in message
     assert not (tmp_path / "encoder.onnx").exists()  # nothing half written
+
+
+def test_a_folder_of_the_first_format_is_upgraded_in_place_without_preparing_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A device upgrading from the first format rebuilds only the step from its folder (a 1 GB board has no
+    1.7 GB for converting the wheel again): the same files a fresh preparation writes."""
+    wheel = moonshine_prepare.installed_wheel_dir()
+    if wheel is None:
+        pytest.skip("moonshine-cpp is not installed (the test extra installs it): the first format is built from it")
+    fresh = default_model_dir()
+    meta = json.loads((fresh / "model.json").read_text(encoding="utf-8"))
+    if meta["variant"] != "int8":
+        pytest.skip("compares with the int8 preparation")
+    old = tmp_path / "moonshine-base-en"
+    old.mkdir()
+    moonshine_prepare.convert(wheel / "encoder_model.ort", old / "encoder.onnx", "int8", tmp_path)
+    moonshine_prepare.convert(wheel / "decoder_model_merged.ort", old / "decoder.onnx", "int8", tmp_path)
+    (old / "tokenizer.bin").write_bytes((wheel / "tokenizer.bin").read_bytes())
+    files = {p.name: moonshine_prepare.sha256_of(p) for p in old.iterdir()}
+    (old / "model.json").write_text(json.dumps({"schema": moonshine_prepare.FIRST_SCHEMA, "variant": "int8",
+                                                "source": {"files": meta["source"]["files"]}, "files": files}))
+
+    def no_conversion(*args: object) -> None:
+        raise AssertionError("the wheel was converted again")
+
+    monkeypatch.setattr(moonshine_prepare, "convert", no_conversion)
+    assert moonshine_prepare.prepare(wheel, old) is True
+    assert moonshine_prepare.is_current(old, meta["source"]["files"], "int8")
+    for name in ("encoder.onnx", "decoder.onnx"):
+        assert (old / name).read_bytes() == (fresh / name).read_bytes(), name
+    Moonshine(old)  # loads: the one-token step
