@@ -166,7 +166,8 @@ class PostgresBook:
                     return work(db, retried)
             except psycopg.OperationalError as exc:
                 held = getattr(self._local, "db", None)
-                lost = held is None or held.closed or held.broken
+                # psycopg may leave a connection whose socket the server closed neither closed nor broken
+                lost = held is None or held.closed or held.broken or held.info.status != psycopg.pq.ConnStatus.OK
                 if not lost and not isinstance(exc, psycopg.errors.TransactionRollback):
                     raise
                 if lost:
