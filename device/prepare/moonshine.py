@@ -188,17 +188,24 @@ def _tokenizer_json() -> Path | None:
     return path if path.is_file() else None
 
 
-def is_current(out: Path, sources: dict[str, str], variant: str) -> bool:
-    """Whether `out` was prepared from these very sources, in this variant, and is intact."""
+def _intact(out: Path, sources: dict[str, str], variant: str) -> dict | None:
+    """model.json of `out` when the folder was prepared from these very sources, in this variant, and its model
+    files are intact; else None."""
     try:
         meta = json.loads((out / "model.json").read_text(encoding="utf-8"))
-        files = meta["files"]
-        return (meta.get("schema") == SCHEMA and meta.get("variant") == variant
-                and meta.get("source", {}).get("files") == sources
-                and (_tokenizer_json() is None or "tokenizer.json" in files)
-                and all(sha256_of(out / name) == files[name] for name in MODEL_FILES))
+        if (meta.get("variant") == variant and meta.get("source", {}).get("files") == sources
+                and all(sha256_of(out / name) == meta["files"][name] for name in MODEL_FILES)):
+            return meta
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
+        pass
+    return None
+
+
+def is_current(out: Path, sources: dict[str, str], variant: str) -> bool:
+    """Whether `out` was prepared from these very sources, in this variant and this format, and is intact."""
+    meta = _intact(out, sources, variant)
+    return (meta is not None and meta.get("schema") == SCHEMA
+            and (_tokenizer_json() is None or "tokenizer.json" in meta["files"]))
 
 
 FIRST_SCHEMA = "reorder.moonshine-model/1"
@@ -208,13 +215,8 @@ FIRST_SCHEMA = "reorder.moonshine-model/1"
 def _first_format(out: Path, sources: dict[str, str], variant: str) -> bool:
     """Whether `out` is an intact folder of the first format prepared from these very sources in this variant: a
     device upgrading in place then needs only the step rebuilt (a Pi 3 has no 1.2–1.7 GB for the rest)."""
-    try:
-        meta = json.loads((out / "model.json").read_text(encoding="utf-8"))
-        return (meta.get("schema") == FIRST_SCHEMA and meta.get("variant") == variant
-                and meta.get("source", {}).get("files") == sources
-                and all(sha256_of(out / name) == meta["files"][name] for name in MODEL_FILES))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False
+    meta = _intact(out, sources, variant)
+    return meta is not None and meta.get("schema") == FIRST_SCHEMA
 
 
 def prepare(source: Path, out: Path, variant: str = "int8", force: bool = False) -> bool:

@@ -26,7 +26,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-HEADS, HEAD_DIM, TEXT_VOCAB = 8, 52, 32000
+from device.adapters.speech.moonshine import HEAD_DIM, HEADS, TEXT_VOCAB
+
 LAYER = "/model/decoder/layers.{}"
 INV_FREQ = "/model/decoder/rotary_emb/Cast_1_output_0"
 
