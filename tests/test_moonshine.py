@@ -161,6 +161,19 @@ def test_prepare_refuses_a_folder_without_the_model(tmp_path: Path, capsys: pyte
     assert "\n" not in err and str(tmp_path) in err and not (tmp_path / "out").exists()
 
 
+@pytest.fixture(scope="module")
+def first_format(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel's encoder and merged decoder converted as the first format prepared them (int8), converted once."""
+    wheel = moonshine_prepare.installed_wheel_dir()
+    if wheel is None:
+        pytest.skip("moonshine-cpp is not installed (the test extra installs it): the exported decoder is its file")
+    folder = tmp_path_factory.mktemp("first-format")
+    moonshine_prepare.convert(wheel / "encoder_model.ort", folder / "encoder.onnx", "int8", folder)
+    moonshine_prepare.convert(wheel / "decoder_model_merged.ort", folder / "decoder.onnx", "int8", folder)
+    (folder / "tokenizer.bin").write_bytes((wheel / "tokenizer.bin").read_bytes())
+    return folder
+
+
 def merged_greedy(session, encoder, audio: np.ndarray, steps: int) -> list[tuple[int, float]]:
     """The exported merged decoder's greedy tokens and their log-probabilities (its own If branches, prompt then
     cache), as the adapter ran it before the one-token step."""
@@ -187,24 +200,19 @@ def merged_greedy(session, encoder, audio: np.ndarray, steps: int) -> list[tuple
     return chosen
 
 
-def test_the_one_token_step_decodes_as_the_exported_decoder(decoder: Moonshine, tmp_path: Path) -> None:
+def test_the_one_token_step_decodes_as_the_exported_decoder(decoder: Moonshine, first_format: Path) -> None:
     """prepare.moonshine_step rebuilds the exported decoder's with-cache branch; the wheel's own merged decoder,
     converted as preparation does, picks the same tokens on real recordings with the same log-probabilities to
     float rounding (log-softmax here in onnxruntime, there in numpy): the step keeps the export's order of
     operations where int8 activations depend on it (adapters.moonshine.UNFUSED). Without that, about one call
     in ten moved a score by up to ~0.5 nats."""
     ort = pytest.importorskip("onnxruntime")
-    wheel = moonshine_prepare.installed_wheel_dir()
-    if wheel is None:
-        pytest.skip("moonshine-cpp is not installed (the test extra installs it): the exported decoder is its file")
     if decoder.variant != "int8":
         pytest.skip("compares with the int8 preparation")
-    moonshine_prepare.convert(wheel / "decoder_model_merged.ort", tmp_path / "merged.onnx", "int8", tmp_path)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    merged = ort.InferenceSession(str(tmp_path / "merged.onnx"), options, providers=["CPUExecutionProvider"])
-    moonshine_prepare.convert(wheel / "encoder_model.ort", tmp_path / "encoder.onnx", "int8", tmp_path)
-    encoder = ort.InferenceSession(str(tmp_path / "encoder.onnx"), options, providers=["CPUExecutionProvider"])
+    merged = ort.InferenceSession(str(first_format / "decoder.onnx"), options, providers=["CPUExecutionProvider"])
+    encoder = ort.InferenceSession(str(first_format / "encoder.onnx"), options, providers=["CPUExecutionProvider"])
     for name in ("barista_light_roast_coffee.wav", "barista_medium_roast_iced_coffee.wav"):
         audio = read_wav(DATA / name)
         expected = merged_greedy(merged, encoder, trim_silence(audio), 40)
@@ -219,15 +227,12 @@ def test_the_one_token_step_decodes_as_the_exported_decoder(decoder: Moonshine, 
         assert max(abs(a - b) for (_, a), (_, b) in zip(got, expected)) < 1e-3, (name, got, expected)
 
 
-def test_a_folder_prepared_by_an_older_version_is_one_line_naming_the_fix(tmp_path: Path) -> None:
+def test_a_folder_prepared_by_an_older_version_is_one_line_naming_the_fix(tmp_path: Path, first_format: Path) -> None:
     """A folder of the first preparation format (the merged decoder) is refused at load, not decoded wrongly."""
-    wheel = moonshine_prepare.installed_wheel_dir()
-    if wheel is None:
-        pytest.skip("moonshine-cpp is not installed (the test extra installs it): the old decoder is its file")
     source = default_model_dir()
     for name in ("encoder.onnx", "tokenizer.bin", "model.json"):
         (tmp_path / name).symlink_to(source / name)
-    moonshine_prepare.convert(wheel / "decoder_model_merged.ort", tmp_path / "decoder.onnx", "int8", tmp_path)
+    (tmp_path / "decoder.onnx").symlink_to(first_format / "decoder.onnx")
     with pytest.raises(ModelError) as err:
         Moonshine(tmp_path)
     message = str(err.value)
@@ -264,7 +269,7 @@ def test_a_decoder_laid_out_otherwise_is_one_line_at_preparation(tmp_path: Path)
 
 
 def test_a_folder_of_the_first_format_is_upgraded_in_place_without_preparing_again(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first_format: Path) -> None:
     """A device upgrading from the first format rebuilds only the step from its folder (a 1 GB board has no
     1.7 GB for converting the wheel again): the same files a fresh preparation writes."""
     wheel = moonshine_prepare.installed_wheel_dir()
@@ -276,9 +281,8 @@ def test_a_folder_of_the_first_format_is_upgraded_in_place_without_preparing_aga
         pytest.skip("compares with the int8 preparation")
     old = tmp_path / "moonshine-base-en"
     old.mkdir()
-    moonshine_prepare.convert(wheel / "encoder_model.ort", old / "encoder.onnx", "int8", tmp_path)
-    moonshine_prepare.convert(wheel / "decoder_model_merged.ort", old / "decoder.onnx", "int8", tmp_path)
-    (old / "tokenizer.bin").write_bytes((wheel / "tokenizer.bin").read_bytes())
+    for name in ("encoder.onnx", "decoder.onnx", "tokenizer.bin"):
+        (old / name).write_bytes((first_format / name).read_bytes())
     files = {p.name: moonshine_prepare.sha256_of(p) for p in old.iterdir()}
     (old / "model.json").write_text(json.dumps({"schema": moonshine_prepare.FIRST_SCHEMA, "variant": "int8",
                                                 "source": {"files": meta["source"]["files"]}, "files": files}))
